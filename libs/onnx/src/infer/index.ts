@@ -1,0 +1,6 @@
+// Importing this module registers every op's inference function.
+import './elementwise.js';
+import './linalg.js';
+import './reduce.js';
+import './layout.js';
+export * from './registry.js';

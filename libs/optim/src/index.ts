@@ -1,0 +1,17 @@
+export { ParamSet } from './param-set.js';
+export type { ParamEntry, ParamSpec, ParamSetOptions } from './param-set.js';
+export { FlatOptimizer, isNormOrBias } from './optimizer.js';
+export type { OptimizerKind, OptimizerState, Hyperparams, NoDecayPredicate, StateBufferName } from './optimizer.js';
+export { AdamW } from './adamw.js';
+export type { AdamWOptions } from './adamw.js';
+export { RMSprop } from './rmsprop.js';
+export type { RMSpropOptions } from './rmsprop.js';
+export { SGD } from './sgd.js';
+export type { SGDOptions } from './sgd.js';
+export { clipGradNorm, globalGradNorm } from './clip.js';
+export { GradAccumulator } from './grad-accumulator.js';
+export { createSchedule } from './schedule.js';
+export type { LrSchedule, ScheduleKind, ScheduleOptions } from './schedule.js';
+export { serializeOptimizerState, deserializeOptimizerState } from './state-file.js';
+export { benchAdamW } from './bench.js';
+export type { AdamWBenchResult } from './bench.js';

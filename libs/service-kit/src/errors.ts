@@ -1,0 +1,122 @@
+// One error type crosses every service boundary: a gRPC status code, a message a user can act on, and
+// optional string details. Handlers throw it; clients receive it back with the same code and details.
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from './logger.js';
+import { defaultLogger } from './logger.js';
+
+// Details travel as UTF-8 JSON in a binary trailer: plain (non -bin) metadata values must be printable
+// ASCII, and details may hold any text (file paths, tokens).
+export const ERROR_DETAILS_TRAILER = 'juice-error-details-bin';
+
+export class ServiceError extends Error {
+  readonly code: grpc.status;
+  readonly details: Record<string, string>;
+
+  constructor(code: grpc.status, message: string, details: Record<string, string> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ServiceError';
+    this.code = code;
+    this.details = details;
+  }
+
+  /** The status name, e.g. `INVALID_ARGUMENT`. */
+  get codeName(): string {
+    return grpc.status[this.code] ?? `CODE_${this.code}`;
+  }
+
+  override toString(): string {
+    return `${this.codeName}: ${this.message}`;
+  }
+}
+
+export const invalidArgument = (field: string, problem: string, details: Record<string, string> = {}) =>
+  new ServiceError(grpc.status.INVALID_ARGUMENT, `invalid field "${field}": ${problem}`, { field, ...details });
+export const notFound = (message: string, details?: Record<string, string>) =>
+  new ServiceError(grpc.status.NOT_FOUND, message, details);
+export const alreadyExists = (message: string, details?: Record<string, string>) =>
+  new ServiceError(grpc.status.ALREADY_EXISTS, message, details);
+export const failedPrecondition = (message: string, details?: Record<string, string>) =>
+  new ServiceError(grpc.status.FAILED_PRECONDITION, message, details);
+export const resourceExhausted = (message: string, details?: Record<string, string>) =>
+  new ServiceError(grpc.status.RESOURCE_EXHAUSTED, message, details);
+export const unavailable = (message: string, details?: Record<string, string>) =>
+  new ServiceError(grpc.status.UNAVAILABLE, message, details);
+export const deadlineExceeded = (message = 'deadline exceeded', details?: Record<string, string>) =>
+  new ServiceError(grpc.status.DEADLINE_EXCEEDED, message, details);
+export const unimplemented = (message: string, details?: Record<string, string>) =>
+  new ServiceError(grpc.status.UNIMPLEMENTED, message, details);
+export const internal = (message: string, details?: Record<string, string>) =>
+  new ServiceError(grpc.status.INTERNAL, message, details);
+export const aborted = (message: string, details?: Record<string, string>) =>
+  new ServiceError(grpc.status.ABORTED, message, details);
+export const cancelled = (message = 'call cancelled', details?: Record<string, string>) =>
+  new ServiceError(grpc.status.CANCELLED, message, details);
+
+/**
+ * Normalises anything thrown into a ServiceError. Unknown errors become INTERNAL with a generic message
+ * and an error id: the stack goes to the log (under that id), never to the caller, so internals do not
+ * leak but an operator can still find the cause from what the user reports.
+ */
+export function toServiceError(err: unknown, log: Logger = defaultLogger): ServiceError {
+  if (err instanceof ServiceError) return err;
+  if (isAbortError(err)) {
+    // An abort caused by our own ctx.signal carries the real reason (deadline, cancel, shutdown).
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof ServiceError) return cause;
+    return new ServiceError(grpc.status.CANCELLED, (err as Error).message || 'operation aborted', {}, { cause: err });
+  }
+  if (isGrpcStatusError(err)) {
+    return new ServiceError(err.code, err.details || err.message, readDetails(err.metadata), { cause: err });
+  }
+  const errorId = randomBytes(6).toString('hex');
+  const e = err instanceof Error ? err : new Error(String(err));
+  log.error('unhandled error in handler', { error_id: errorId, error: e.message, stack: e.stack });
+  return new ServiceError(grpc.status.INTERNAL, `internal error (error id ${errorId}); see the server log`, { error_id: errorId }, { cause: err });
+}
+
+function isAbortError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
+}
+
+function isGrpcStatusError(err: unknown): err is grpc.ServiceError {
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'number' &&
+    typeof (err as { details?: unknown }).details === 'string' &&
+    (err as { metadata?: unknown }).metadata instanceof grpc.Metadata
+  );
+}
+
+/** Server side: the status object grpc-js sends for this error, details encoded in a trailer. */
+export function toGrpcStatus(err: ServiceError, trailers?: grpc.Metadata): grpc.StatusObject {
+  const metadata = trailers?.clone() ?? new grpc.Metadata();
+  if (Object.keys(err.details).length > 0) {
+    metadata.set(ERROR_DETAILS_TRAILER, Buffer.from(JSON.stringify(err.details), 'utf8'));
+  }
+  return { code: err.code, details: err.message, metadata };
+}
+
+/** Client side: rebuild the ServiceError a server sent. */
+export function fromGrpcError(err: unknown): ServiceError {
+  if (err instanceof ServiceError) return err;
+  if (isGrpcStatusError(err)) {
+    return new ServiceError(err.code, err.details || err.message, readDetails(err.metadata), { cause: err });
+  }
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'number') {
+    return new ServiceError((err as { code: number }).code, err.message, {}, { cause: err });
+  }
+  return new ServiceError(grpc.status.UNKNOWN, err instanceof Error ? err.message : String(err), {}, { cause: err });
+}
+
+function readDetails(metadata: grpc.Metadata | undefined): Record<string, string> {
+  const raw = metadata?.get(ERROR_DETAILS_TRAILER)[0];
+  if (raw === undefined) return {};
+  try {
+    const parsed: unknown = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : raw);
+    if (typeof parsed !== 'object' || parsed === null) return {};
+    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+  } catch {
+    return {};
+  }
+}
