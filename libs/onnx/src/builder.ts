@@ -1,6 +1,6 @@
 // The graph builder: typed values, shape inference on every op, deduplicated constants, unique names.
 import { toAttrs, type AttrInputs } from './attributes.js';
-import { isFloat, onnxDataType, type DType } from './dtype.js';
+import { onnxDataType, type DType } from './dtype.js';
 import { cloneGraph, type Graph, type Node, type ValueType } from './graph.js';
 import { inferenceFor, shapeValueFor, type InferContext } from './infer/index.js';
 import { NameScope } from './names.js';
@@ -161,12 +161,15 @@ export class GraphBuilder {
 
   // ---- nodes --------------------------------------------------------------------------------
 
-  /** Appends a node of any op type; its outputs are typed by the op's inference function. */
-  op(opType: string, inputs: readonly (Operand | undefined)[], attrs?: AttrInputs, opts?: OpOptions & { outputs?: 1 }): Value;
+  /**
+   * Appends a node of any op type; its outputs are typed by the op's inference function. Returns the
+   * single output, or an array when `opts.outputs` is given.
+   */
+  op(opType: string, inputs: readonly (Operand | undefined)[], attrs?: AttrInputs, opts?: OpOptions & { outputs?: undefined }): Value;
   op(opType: string, inputs: readonly (Operand | undefined)[], attrs: AttrInputs | undefined, opts: OpOptions & { outputs: number | string[] }): Value[];
   op(opType: string, inputs: readonly (Operand | undefined)[], attrs?: AttrInputs, opts: OpOptions = {}): Value | Value[] {
     const outs = this.addNode(opType, inputs, attrs, opts);
-    return opts.outputs === undefined || opts.outputs === 1 ? outs[0]! : outs;
+    return opts.outputs === undefined ? outs[0]! : outs;
   }
 
   private addNode(opType: string, inputs: readonly (Operand | undefined)[], attrInputs: AttrInputs | undefined, opts: OpOptions): Value[] {
@@ -389,4 +392,3 @@ export function isStaticValue(v: ValueType): boolean {
   return isStatic(v.shape);
 }
 
-export { isFloat };

@@ -24,3 +24,4 @@ export const juiceFiles = [
   file_juice_v1_evaluator,
   file_juice_v1_trainer,
 ] as const;
+export * from './validate/index.js';

@@ -53,6 +53,50 @@ export const aborted = (message: string, details?: Record<string, string>) =>
 export const cancelled = (message = 'call cancelled', details?: Record<string, string>) =>
   new ServiceError(grpc.status.CANCELLED, message, details);
 
+/** One problem with one request field (the shape @juice/proto's validators produce). */
+export interface FieldViolation {
+  field: string;
+  problem: string;
+}
+
+/**
+ * Throws INVALID_ARGUMENT for the first violation, if any (a person fixes one thing at a time); the
+ * total count is in details.violations. Accepts a list or anything with a `list` (e.g. a Violations).
+ */
+export function rejectInvalid(violations: readonly FieldViolation[] | { readonly list: readonly FieldViolation[] }): void {
+  const list = 'list' in violations ? violations.list : violations;
+  const first = list[0];
+  if (!first) return;
+  throw invalidArgument(first.field, first.problem, { violations: String(list.length) });
+}
+
+/**
+ * Awaits work that depends on one request field (reading the file a `path` names, resolving a model id)
+ * and blames that field when it fails: a missing file becomes NOT_FOUND, an unreadable one
+ * PERMISSION_DENIED, anything else INVALID_ARGUMENT, each naming the field. Aborts pass through.
+ */
+export async function withField<T>(field: string, work: Promise<T> | (() => Promise<T>)): Promise<T> {
+  try {
+    return await (typeof work === 'function' ? work() : work);
+  } catch (err) {
+    if (isAbortError(err)) throw err;
+    if (err instanceof ServiceError) {
+      if (err.details.field !== undefined) throw err;
+      throw new ServiceError(err.code, `field "${field}": ${err.message}`, { ...err.details, field }, { cause: err });
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    const sysCode = (err as { code?: unknown } | null)?.code;
+    const details = { field };
+    if (sysCode === 'ENOENT' || sysCode === 'ENOTDIR') {
+      throw new ServiceError(grpc.status.NOT_FOUND, `invalid field "${field}": ${message}`, details, { cause: err });
+    }
+    if (sysCode === 'EACCES' || sysCode === 'EPERM') {
+      throw new ServiceError(grpc.status.PERMISSION_DENIED, `invalid field "${field}": ${message}`, details, { cause: err });
+    }
+    throw new ServiceError(grpc.status.INVALID_ARGUMENT, `invalid field "${field}": ${message}`, details, { cause: err });
+  }
+}
+
 /**
  * Normalises anything thrown into a ServiceError. Unknown errors become INTERNAL with a generic message
  * and an error id: the stack goes to the log (under that id), never to the caller, so internals do not
@@ -104,7 +148,7 @@ export function fromGrpcError(err: unknown): ServiceError {
     return new ServiceError(err.code, err.details || err.message, readDetails(err.metadata), { cause: err });
   }
   if (err instanceof Error && typeof (err as { code?: unknown }).code === 'number') {
-    return new ServiceError((err as { code: number }).code, err.message, {}, { cause: err });
+    return new ServiceError((err as unknown as { code: number }).code, err.message, {}, { cause: err });
   }
   return new ServiceError(grpc.status.UNKNOWN, err instanceof Error ? err.message : String(err), {}, { cause: err });
 }

@@ -160,7 +160,7 @@ function checkImplKeys(desc: DescService, impl: object): void {
   }
 }
 
-type SurfaceCall = grpc.ServerSurfaceCall & { cancelled?: boolean };
+type SurfaceCall = grpc.ServerUnaryCall<Message, Message> | grpc.ServerReadableStream<Message, Message> | grpc.ServerWritableStream<Message, Message> | grpc.ServerDuplexStream<Message, Message>;
 
 interface CallScope {
   ctx: Ctx;
@@ -203,7 +203,7 @@ function beginCall(call: SurfaceCall, method: DescMethod, o: Required<Definition
     if (delay <= 0) onDeadline();
     else if (delay <= MAX_TIMER_MS) timer = setTimeout(onDeadline, delay);
   }
-  call.on('cancelled', () => {
+  (call as grpc.ServerUnaryCall<Message, Message>).on('cancelled', () => {
     if (done || ac.signal.aborted) return;
     if (deadline && Date.now() >= deadline.getTime()) onDeadline();
     else ac.abort(cancelled(`client cancelled ${methodPath}`));

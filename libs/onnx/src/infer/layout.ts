@@ -83,7 +83,7 @@ registerInference('Split', (ctx) => {
   const x = need(ctx, 0);
   const axis = normAxis(attrInt(ctx.attrs, 'axis', 0), x.shape.length, 'Split axis');
   const n = ctx.numOutputs;
-  const given = ctx.inputs[1] ? ctx.constValues(1) : attrInts(ctx.attrs, 'split');
+  const given: Dim[] | undefined = ctx.inputs[1] ? ctx.shapeValue(1) ?? ctx.constValues(1) : attrInts(ctx.attrs, 'split');
   const d = x.shape[axis]!;
   let sizes: Dim[];
   if (given) sizes = given;

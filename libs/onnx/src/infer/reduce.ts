@@ -1,5 +1,6 @@
 // Reductions, arg/top-k, normalisation and the cross-entropy loss.
 import { attrInt, attrInts, attrString } from '../attributes.js';
+import type { DType } from '../dtype.js';
 import { normAxis, type Dim } from '../shape.js';
 import { need, registerInference, type InferContext } from './registry.js';
 
@@ -57,8 +58,8 @@ registerInference('LayerNormalization', (ctx) => {
   const x = need(ctx, 0);
   const axis = normAxis(attrInt(ctx.attrs, 'axis', -1), x.shape.length, 'LayerNormalization axis');
   const stats = x.shape.map((d, i) => (i < axis ? d : 1));
-  // Mean/InvStdDev are float32 for half inputs (stash_type=1); ORT keeps double for double.
-  const statType = x.dtype === 'float64' ? 'float64' : 'float32';
+  // Mean/InvStdDev have the stash type: float32 by default, even for float64 inputs (ORT 1.30 checks this).
+  const statType: DType = attrInt(ctx.attrs, 'stash_type', 1) === 16 ? 'bfloat16' : 'float32';
   return [x, { dtype: statType, shape: stats }, { dtype: statType, shape: stats }].slice(0, Math.max(1, ctx.numOutputs));
 });
 

@@ -1,0 +1,5 @@
+// Importing this module registers every built-in gradient rule.
+import './elementwise.js';
+import './linalg.js';
+import './reduce.js';
+import './layout.js';

@@ -1,0 +1,1 @@
+export { fileDigest, DataFileError, type FileDigest } from './file-digest.js';

@@ -1,0 +1,3 @@
+export * from './violations.js';
+export * from './common.js';
+export * from './services.js';

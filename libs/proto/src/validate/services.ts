@@ -1,0 +1,197 @@
+// Per-RPC request validation for the four services (limits from the .proto field comments).
+import type { CompareRequest, ScoreRequest } from '../gen/juice/v1/reward_pb.js';
+import type { GenerateRequest, GenerateStreamRequest, ScoreCompletionsRequest } from '../gen/juice/v1/generator_pb.js';
+import type { EvaluateRequest, ListRunsRequest, TaskDefinition } from '../gen/juice/v1/evaluator_pb.js';
+import { TaskKind } from '../gen/juice/v1/evaluator_pb.js';
+import type { JobSpec, ListJobsRequest, StartJobRequest } from '../gen/juice/v1/trainer_pb.js';
+import { Algorithm, LrSchedule, Optimizer } from '../gen/juice/v1/trainer_pb.js';
+import { DataSchema } from '../gen/juice/v1/common_pb.js';
+import { checkCompletion, checkDataset, checkLora, checkModelSource, checkPrompt, checkSampling, type ModelLimits } from './common.js';
+import { Violations } from './violations.js';
+
+export function validateGenerate(req: GenerateRequest | GenerateStreamRequest, limits: ModelLimits = {}): Violations {
+  const v = new Violations();
+  v.count('prompts', req.prompts.length, 1, 1024);
+  req.prompts.forEach((p, i) => checkPrompt(v, `prompts[${i}]`, p, limits));
+  v.range('n', req.n, 0, 64);
+  checkSampling(v, 'sampling', req.sampling, limits);
+  v.utf8Bytes('request_id', req.requestId, 128);
+  return v;
+}
+
+export function validateScoreCompletions(req: ScoreCompletionsRequest, limits: ModelLimits = {}): Violations {
+  const v = new Violations();
+  v.count('items', req.items.length, 1, 4096);
+  req.items.forEach((it, i) => {
+    const emptyPromptAllowed = it.completion?.kind.case === 'text';
+    checkPrompt(v, `items[${i}].prompt`, it.prompt, limits, emptyPromptAllowed);
+    checkCompletion(v, `items[${i}].completion`, it.completion, limits);
+  });
+  v.range('top_logprobs', req.topLogprobs, 0, 20);
+  v.utf8Bytes('request_id', req.requestId, 128);
+  return v;
+}
+
+export function validateScore(req: ScoreRequest, limits: ModelLimits = {}): Violations {
+  const v = new Violations();
+  v.count('items', req.items.length, 1, 4096);
+  req.items.forEach((it, i) => {
+    checkPrompt(v, `items[${i}].prompt`, it.prompt, limits);
+    checkCompletion(v, `items[${i}].response`, it.response, limits);
+  });
+  v.utf8Bytes('request_id', req.requestId, 128);
+  return v;
+}
+
+export function validateCompare(req: CompareRequest, limits: ModelLimits = {}): Violations {
+  const v = new Violations();
+  v.count('pairs', req.pairs.length, 1, 2048);
+  req.pairs.forEach((p, i) => {
+    checkPrompt(v, `pairs[${i}].prompt`, p.prompt, limits);
+    checkCompletion(v, `pairs[${i}].response_a`, p.responseA, limits);
+    checkCompletion(v, `pairs[${i}].response_b`, p.responseB, limits);
+  });
+  v.utf8Bytes('request_id', req.requestId, 128);
+  return v;
+}
+
+const CONFIG_CASE_FOR: Record<number, string> = {
+  [Algorithm.SFT]: 'sft',
+  [Algorithm.REWARD_MODEL]: 'rewardModel',
+  [Algorithm.DPO]: 'dpo',
+  [Algorithm.IRFT]: 'irft',
+  [Algorithm.SPIN]: 'irft',
+  [Algorithm.RFT]: 'rft',
+};
+
+const PROTO_CASE: Record<string, string> = { sft: 'sft', rewardModel: 'reward_model', dpo: 'dpo', irft: 'irft', rft: 'rft' };
+
+export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Violations {
+  const v = new Violations();
+  if (!spec) {
+    v.add(field, 'is required');
+    return v;
+  }
+  v.utf8Bytes(`${field}.name`, spec.name, 128);
+  const labels = Object.entries(spec.labels);
+  if (labels.length > 64) v.add(`${field}.labels`, `must have at most 64 entries, got ${labels.length}`);
+  for (const [k, val] of labels) {
+    v.utf8Bytes(`${field}.labels["${k}"]`, k, 128, 1);
+    v.utf8Bytes(`${field}.labels["${k}"]`, val, 128);
+  }
+  if (spec.algorithm === Algorithm.UNSPECIFIED || !(spec.algorithm in Algorithm)) {
+    v.add(`${field}.algorithm`, 'is required: SFT, REWARD_MODEL, DPO, IRFT, SPIN or RFT');
+    return v;
+  }
+  checkModelSource(v, `${field}.model`, spec.model);
+  const preference = spec.algorithm === Algorithm.DPO || spec.algorithm === Algorithm.REWARD_MODEL;
+  if (spec.datasets.length === 0) v.add(`${field}.datasets`, 'must have at least one dataset');
+  spec.datasets.forEach((d, i) => {
+    checkDataset(v, `${field}.datasets[${i}]`, d, true);
+    if (d.schema !== DataSchema.UNSPECIFIED && (d.schema === DataSchema.PREFERENCE) !== preference) {
+      v.add(`${field}.datasets[${i}].schema`, preference ? `${Algorithm[spec.algorithm]} needs PREFERENCE data (prompt, chosen, rejected)` : `${Algorithm[spec.algorithm]} needs CHAT or PROMPT_COMPLETION demonstrations`);
+    }
+  });
+  spec.evalDatasets.forEach((d, i) => checkDataset(v, `${field}.eval_datasets[${i}]`, d, true));
+
+  const h = spec.hyperparameters;
+  if (h) {
+    const hp = `${field}.hyperparameters`;
+    if (h.learningRate !== 0 && !(h.learningRate > 0 && h.learningRate <= 1)) v.add(`${hp}.learning_rate`, `must be in (0, 1] (0 = algorithm default), got ${h.learningRate}`);
+    if (!(h.lrSchedule in LrSchedule)) v.add(`${hp}.lr_schedule`, `unknown value ${h.lrSchedule}`);
+    if (!(h.warmupRatio >= 0 && h.warmupRatio < 1)) v.add(`${hp}.warmup_ratio`, `must be in [0, 1), got ${h.warmupRatio}`);
+    v.range(`${hp}.min_lr_ratio`, h.minLrRatio, 0, 1);
+    v.range(`${hp}.batch_size`, h.batchSize, 0, 4096, '0 = 8');
+    if (h.maxLength !== 0 && h.maxPromptLength >= h.maxLength) v.add(`${hp}.max_prompt_length`, `must be < max_length (${h.maxLength}), got ${h.maxPromptLength}`);
+    v.range(`${hp}.weight_decay`, h.weightDecay, 0, undefined);
+    if (h.maxGradNorm !== undefined) v.range(`${hp}.max_grad_norm`, h.maxGradNorm, 0, undefined, '0 = no clipping');
+    if (!(h.optimizer in Optimizer)) v.add(`${hp}.optimizer`, `unknown value ${h.optimizer}`);
+    for (const [name, x] of [['adam_beta1', h.adamBeta1], ['adam_beta2', h.adamBeta2], ['rmsprop_alpha', h.rmspropAlpha], ['rmsprop_momentum', h.rmspropMomentum]] as const) {
+      if (!(x >= 0 && x < 1)) v.add(`${hp}.${name}`, `must be in [0, 1), got ${x}`);
+    }
+    v.range(`${hp}.epsilon`, h.epsilon, 0, undefined);
+    checkLora(v, `${hp}.lora`, h.lora);
+  }
+
+  const c = spec.algorithmConfig;
+  const want = CONFIG_CASE_FOR[spec.algorithm];
+  if (c.case !== undefined && c.case !== want) {
+    v.add(`${field}.${PROTO_CASE[c.case]}`, `does not match algorithm ${Algorithm[spec.algorithm]} (set ${PROTO_CASE[want!]} or nothing)`);
+  }
+  if (c.case === 'dpo' && c.value.beta < 0) v.add(`${field}.dpo.beta`, `must be > 0 (0 = 0.1), got ${c.value.beta}`);
+  if (c.case === 'irft') {
+    const ir = c.value;
+    if (ir.beta < 0) v.add(`${field}.irft.beta`, `must be > 0 (0 = 0.1), got ${ir.beta}`);
+    if (spec.algorithm === Algorithm.SPIN && ir.stages > 1) v.add(`${field}.irft.stages`, `SPIN is IRFT with one stage: must be 0 or 1, got ${ir.stages}`);
+    v.range(`${field}.irft.stages`, ir.stages, 0, 1000);
+    v.range(`${field}.irft.samples_per_prompt`, ir.samplesPerPrompt, 0, 64);
+    checkSampling(v, `${field}.irft.generation`, ir.generation, {});
+  }
+  if (c.case === 'rft') {
+    const r = c.value;
+    checkModelSource(v, `${field}.rft.reward_model`, r.rewardModel);
+    checkSampling(v, `${field}.rft.generation`, r.generation, {});
+    if (r.apaLambda < 0) v.add(`${field}.rft.apa_lambda`, `must be > 0 (0 = 0.1), got ${r.apaLambda}`);
+    if (r.gaeGamma !== undefined) v.range(`${field}.rft.gae_gamma`, r.gaeGamma, 0, 1);
+    if (r.gaeLambda !== undefined) v.range(`${field}.rft.gae_lambda`, r.gaeLambda, 0, 1);
+    if (r.ppoClip < 0) v.add(`${field}.rft.ppo_clip`, `must be > 0 (0 = 0.2), got ${r.ppoClip}`);
+    if (r.klCoef !== undefined && r.klCoef < 0) v.add(`${field}.rft.kl_coef`, `must be >= 0, got ${r.klCoef}`);
+  }
+  return v;
+}
+
+export function validateStartJob(req: StartJobRequest): Violations {
+  const v = validateJobSpec(req.spec);
+  v.utf8Bytes('request_id', req.requestId, 128);
+  return v;
+}
+
+export function validateListJobs(req: ListJobsRequest): Violations {
+  const v = new Violations();
+  v.range('page_size', req.pageSize, 0, 1000, '0 = 50');
+  return v;
+}
+
+const TASK_NAME = /^[a-z0-9_.-]{1,64}$/;
+
+export function validateTaskDefinition(v: Violations, field: string, t: TaskDefinition): void {
+  if (!TASK_NAME.test(t.name)) v.add(`${field}.name`, `must match [a-z0-9_.-]{1,64}, got "${t.name}"`);
+  if (t.kind === TaskKind.UNSPECIFIED || !(t.kind in TaskKind)) v.add(`${field}.kind`, 'is required: PERPLEXITY, MULTIPLE_CHOICE, GENERATE_MATCH or REWARD_WIN_RATE');
+  if (!t.dataset) v.add(`${field}.dataset`, 'is required');
+  else checkDataset(v, `${field}.dataset`, t.dataset, false);
+  v.range(`${field}.num_fewshot`, t.numFewshot, 0, 32);
+  if (t.kind === TaskKind.MULTIPLE_CHOICE && t.choices.length === 0 && t.docToChoice.length === 0)
+    v.add(`${field}.doc_to_choice`, 'MULTIPLE_CHOICE needs doc_to_choice or choices');
+  for (const [name, re] of [['answer_regex', t.answerRegex], ['target_regex', t.targetRegex]] as const) {
+    if (!re) continue;
+    try {
+      new RegExp(re);
+    } catch (e) {
+      v.add(`${field}.${name}`, `is not a valid regular expression: ${(e as Error).message}`);
+    }
+  }
+  checkSampling(v, `${field}.generation`, t.generation, {});
+}
+
+export function validateEvaluate(req: EvaluateRequest): Violations {
+  const v = new Violations();
+  const t = req.target;
+  if (!t || t.kind.case === undefined) v.add('target', 'must set exactly one of model, generator_address');
+  else if (t.kind.case === 'generatorAddress' && t.kind.value.length === 0) v.add('target.generator_address', 'must be "host:port" or a gRPC target URI');
+  else if (t.kind.case === 'model') checkModelSource(v, 'target.model', t.kind.value);
+  v.count('tasks', req.tasks.length, 1, 64);
+  req.tasks.forEach((s, i) => {
+    if (s.kind.case === undefined) v.add(`tasks[${i}]`, 'must set exactly one of name, definition');
+    else if (s.kind.case === 'definition') validateTaskDefinition(v, `tasks[${i}].definition`, s.kind.value);
+    if (s.numFewshot !== undefined) v.range(`tasks[${i}].num_fewshot`, s.numFewshot, 0, 32);
+  });
+  v.range('batch_size', req.batchSize, 0, 1024, '0 = 16');
+  v.utf8Bytes('request_id', req.requestId, 128);
+  return v;
+}
+
+export function validateListRuns(req: ListRunsRequest): Violations {
+  const v = new Violations();
+  v.range('page_size', req.pageSize, 0, 1000, '0 = 50');
+  return v;
+}

@@ -1,0 +1,16 @@
+export { createSession, readModel, Session, toOrtOptions } from './session.js';
+export type { LogSeverity, OptimizationLevel, RunOutputs, Runner, SessionOptions, ValueInfo } from './session.js';
+export { WorkerSession } from './worker-session.js';
+export type { WorkerRunOptions } from './worker-session.js';
+export { tensor, toOrtTensor, tensorTypesOf } from './tensor.js';
+export type { FeedValue, Feeds, InputSpec, TensorLike, TensorType, TypedArrayData } from './tensor.js';
+export {
+  assertExecutionProvider,
+  availableExecutionProviders,
+  executionProviders,
+  ExecutionProviderUnavailableError,
+} from './providers.js';
+export type { ExecutionProviderName, ProviderAvailability } from './providers.js';
+export { measureMatmulPeak } from './matmul-peak.js';
+export type { MatmulPeakOptions, MatmulPeakResult } from './matmul-peak.js';
+export { matmulModel } from './matmul-model.js';

@@ -1,0 +1,23 @@
+// `juice-trainer`: runs training jobs (SFT, reward model, DPO, IRFT/SPIN, RFT) and calls the generator
+// and reward-model over gRPC.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { TrainerService } from '@juice/proto';
+import { defineConfig, runService } from '@juice/service-kit';
+import { createTrainerService } from './trainer-service.js';
+
+const configSpec = defineConfig({
+  store: { type: 'string', flag: 'store', env: 'JUICE_STORE', default: join(homedir(), '.juice'), help: 'checkpoint store and job records directory' },
+  generator: { type: 'string', flag: 'generator', env: 'JUICE_GENERATOR_ADDRESS', help: 'default generator address (host:port or dns:///name:port) for jobs that do not name one' },
+  rewardModel: { type: 'string', flag: 'reward-model', env: 'JUICE_REWARD_MODEL_ADDRESS', help: 'default reward-model address for RFT jobs that do not name one' },
+});
+
+await runService({
+  name: 'trainer',
+  description: 'juice trainer: SFT, reward-model, DPO, IRFT/SPIN and RFT jobs with checkpoints and resume',
+  configSpec,
+  async build(config) {
+    const impl = createTrainerService({ storeDir: config.store, generatorAddress: config.generator, rewardModelAddress: config.rewardModel });
+    return { services: [{ desc: TrainerService, impl }] };
+  },
+});

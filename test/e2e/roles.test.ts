@@ -1,0 +1,208 @@
+// Every role as its own process on an ephemeral loopback port: health, reflection, bad input rejected
+// with INVALID_ARGUMENT naming the field (and the next call still answered), and SIGTERM draining an
+// in-flight call before exiting 0.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import {
+  Algorithm,
+  DataSchema,
+  EvaluatorService,
+  GeneratorService,
+  RewardModelService,
+  TaskKind,
+  TrainerService,
+  WeightChunkSchema,
+  weightChunkSha256,
+  type WeightChunk,
+} from '@juice/proto';
+import { createClient, ServiceError, status } from '@juice/service-kit';
+import { startRole, type RunningRole } from '../support/spawn-service.js';
+import { healthStatus, reflectedServices } from '../support/grpc-tools.js';
+
+const work = mkdtempSync(join(tmpdir(), 'juice-roles-'));
+
+function tinyModelDir(): string {
+  const dir = join(work, 'model');
+  execFileSync('mkdir', ['-p', dir]);
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 64, max_position_embeddings: 128, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, eos_token_id: 2, bos_token_id: 1 }),
+  );
+  return dir;
+}
+
+async function expectStatus(p: Promise<unknown>, code: number, fieldInMessage?: string): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof ServiceError, `expected a ServiceError, got ${e}`);
+    assert.equal(e.code, code, `expected status ${status[code]}, got ${status[e.code]}: ${e.message}`);
+    if (fieldInMessage) assert.ok(e.message.includes(fieldInMessage), `message should name ${fieldInMessage}: ${e.message}`);
+    return e;
+  }
+  assert.fail(`expected status ${status[code]}, the call succeeded`);
+}
+
+/** A request held open by the client: lets the test send SIGTERM while the call is in flight. */
+function pushOpenStream(): { chunks: AsyncIterable<WeightChunk>; finish: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const header = create(WeightChunkSchema, { sequence: 0n, header: { version: { number: 1n }, totalTensors: 1, totalBytes: 4n }, sha256: weightChunkSha256([]) });
+  async function* chunks() {
+    yield header;
+    await released;
+  }
+  return { chunks: chunks(), finish: release };
+}
+
+async function assertServing(role: RunningRole, fullName: string) {
+  assert.equal(await healthStatus(role.address), 'SERVING');
+  assert.equal(await healthStatus(role.address, fullName), 'SERVING');
+  const services = await reflectedServices(role.address);
+  assert.ok(services.includes(fullName), `reflection lists ${fullName}: ${services.join(', ')}`);
+  assert.ok(services.includes('grpc.health.v1.Health'));
+}
+
+async function assertDrainsOnSigterm(role: RunningRole, inFlight: Promise<unknown>, release: () => void, expectCode: number | 'ok') {
+  await new Promise((r) => setTimeout(r, 200)); // the call reaches the server
+  const t0 = Date.now();
+  const exit = role.stop('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(role.proc.exitCode, null, 'the process waits for the in-flight call');
+  release();
+  if (expectCode === 'ok') await inFlight;
+  else await expectStatus(inFlight, expectCode);
+  assert.equal(await exit, 0, `exit code 0; stderr:\n${role.stderr()}`);
+  assert.ok(Date.now() - t0 < 5000, 'exits within a few seconds');
+}
+
+describe('generator', () => {
+  let role: RunningRole;
+  before(async () => (role = await startRole('generator', ['--model', tinyModelDir()])));
+  after(() => role.stop('SIGKILL'));
+
+  test('health and reflection', () => assertServing(role, 'juice.v1.GeneratorService'));
+
+  test('bad input: INVALID_ARGUMENT naming the field, then the next call is answered', async () => {
+    const c = createClient(GeneratorService, role.address);
+    await expectStatus(c.generate({ prompts: [] }), status.INVALID_ARGUMENT, 'prompts');
+    await expectStatus(c.generate({ prompts: [{ kind: { case: 'text', value: 'hi' } }], sampling: { topP: 1.5 } }), status.INVALID_ARGUMENT, 'sampling.top_p');
+    await expectStatus(c.generate({ prompts: [{ kind: { case: 'tokens', value: { ids: [1, 999] } } }] }), status.INVALID_ARGUMENT, 'prompts[0].tokens.ids[1]');
+    await expectStatus(c.scoreCompletions({ items: [{ prompt: { kind: { case: 'text', value: 'a' } } }] }), status.INVALID_ARGUMENT, 'items[0].completion');
+    const info = await c.getModelInfo({});
+    assert.equal(info.model?.architecture, 'llama');
+    assert.equal(info.model?.vocabSize, 64);
+    assert.equal(info.model?.numKeyValueHeads, 2);
+    c.close();
+  });
+
+  test('SIGTERM drains an in-flight call and exits 0', async () => {
+    const c = createClient(GeneratorService, role.address);
+    const { chunks, finish } = pushOpenStream();
+    // The push is well-formed, so the handler's own answer arrives (this build has no weights to swap).
+    await assertDrainsOnSigterm(role, c.pushWeights(chunks), finish, status.UNIMPLEMENTED);
+    c.close();
+  });
+});
+
+describe('reward-model', () => {
+  let role: RunningRole;
+  before(async () => (role = await startRole('reward-model')));
+  after(() => role.stop('SIGKILL'));
+
+  test('health and reflection', () => assertServing(role, 'juice.v1.RewardModelService'));
+
+  test('bad input: INVALID_ARGUMENT naming the field, then the next call is answered', async () => {
+    const c = createClient(RewardModelService, role.address);
+    await expectStatus(c.score({ items: [] }), status.INVALID_ARGUMENT, 'items');
+    await expectStatus(c.compare({ pairs: [{ prompt: { kind: { case: 'text', value: 'q' } }, responseA: { kind: { case: 'text', value: 'a' } } }] }), status.INVALID_ARGUMENT, 'pairs[0].response_b');
+    await expectStatus(c.getModelInfo({}), status.FAILED_PRECONDITION, '--model');
+    c.close();
+  });
+
+  test('SIGTERM drains an in-flight call and exits 0', async () => {
+    const c = createClient(RewardModelService, role.address);
+    const { chunks, finish } = pushOpenStream();
+    await assertDrainsOnSigterm(role, c.pushWeights(chunks), finish, status.UNIMPLEMENTED);
+    c.close();
+  });
+});
+
+describe('trainer', () => {
+  let role: RunningRole;
+  before(async () => (role = await startRole('trainer', ['--store', join(work, 'store')])));
+  after(() => role.stop('SIGKILL'));
+
+  test('health and reflection', () => assertServing(role, 'juice.v1.TrainerService'));
+
+  test('bad input: INVALID_ARGUMENT naming the field, then the next call is answered', async () => {
+    const c = createClient(TrainerService, role.address);
+    await expectStatus(c.startJob({ spec: { datasets: [{ path: 'x.jsonl' }] } }), status.INVALID_ARGUMENT, 'spec.algorithm');
+    await expectStatus(
+      c.startJob({ spec: { algorithm: Algorithm.IRFT, datasets: [{ path: 'x.jsonl', schema: DataSchema.CHAT }], hyperparameters: { batchSize: 5000 } } }),
+      status.INVALID_ARGUMENT,
+      'spec.hyperparameters.batch_size',
+    );
+    await expectStatus(c.startJob({ spec: { algorithm: Algorithm.DPO, datasets: [{ path: 'x.jsonl', schema: DataSchema.CHAT }] } }), status.INVALID_ARGUMENT, 'spec.datasets[0].schema');
+    await expectStatus(c.startJob({ spec: { algorithm: Algorithm.SFT, datasets: [{ path: join(work, 'missing.jsonl'), schema: DataSchema.CHAT }] } }), status.NOT_FOUND, 'missing.jsonl');
+    await expectStatus(c.getJob({ jobId: 'nope' }), status.NOT_FOUND, 'nope');
+    await expectStatus(c.listJobs({ pageSize: 5000 }), status.INVALID_ARGUMENT, 'page_size');
+    const listed = await c.listJobs({});
+    assert.deepEqual(listed.jobs, []);
+    c.close();
+  });
+
+  test('SIGTERM drains an in-flight call and exits 0', async () => {
+    // The dataset is a pipe: validation hashes the data, so the call stays in flight until the pipe closes.
+    const fifo = join(work, 'demos.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const c = createClient(TrainerService, role.address);
+    const call = c.startJob({ validateOnly: true, spec: { algorithm: Algorithm.SFT, datasets: [{ path: fifo, schema: DataSchema.CHAT }] } });
+    const line = '{"messages":[{"role":"user","content":"2+2?"},{"role":"assistant","content":"4"}]}\n';
+    const write = () => createWriteStream(fifo).end(line);
+    await assertDrainsOnSigterm(role, call.then((r) => assert.equal(r.job?.dataFiles[0]?.sizeBytes, BigInt(line.length))), write, 'ok');
+    c.close();
+  });
+});
+
+describe('evaluator', () => {
+  let role: RunningRole;
+  before(async () => (role = await startRole('evaluator')));
+  after(() => role.stop('SIGKILL'));
+
+  test('health and reflection', () => assertServing(role, 'juice.v1.EvaluatorService'));
+
+  test('bad input: INVALID_ARGUMENT naming the field, then the next call is answered', async () => {
+    const c = createClient(EvaluatorService, role.address);
+    await expectStatus(c.evaluate({ tasks: [{ kind: { case: 'name', value: 'x' } }] }), status.INVALID_ARGUMENT, 'target');
+    await expectStatus(
+      c.evaluate({
+        target: { kind: { case: 'generatorAddress', value: '127.0.0.1:1' } },
+        tasks: [{ kind: { case: 'definition', value: { name: 'gsm', kind: TaskKind.GENERATE_MATCH, dataset: { path: 'd.jsonl' }, answerRegex: '(unclosed' } } }],
+      }),
+      status.INVALID_ARGUMENT,
+      'tasks[0].definition.answer_regex',
+    );
+    await expectStatus(c.evaluate({ target: { kind: { case: 'generatorAddress', value: '127.0.0.1:1' } }, tasks: [{ kind: { case: 'name', value: 'nope' } }] }), status.NOT_FOUND, 'nope');
+    assert.deepEqual((await c.listTasks({})).tasks, []);
+    c.close();
+  });
+
+  test('SIGTERM drains an in-flight call and exits 0', async () => {
+    const fifo = join(work, 'task.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const c = createClient(EvaluatorService, role.address);
+    const call = c.evaluate({
+      target: { kind: { case: 'generatorAddress', value: '127.0.0.1:1' } },
+      tasks: [{ kind: { case: 'definition', value: { name: 'ppl', kind: TaskKind.PERPLEXITY, dataset: { path: fifo } } } }],
+    });
+    // The data is read (and hashed) in full before the handler answers; this build cannot run the task.
+    await assertDrainsOnSigterm(role, call, () => createWriteStream(fifo).end('{"text":"hello"}\n'), status.UNIMPLEMENTED);
+    c.close();
+  });
+});
