@@ -2,6 +2,7 @@
 import { formatAttr } from './attributes.js';
 import type { Graph } from './graph.js';
 import { formatShape } from './shape.js';
+import { tensorValues } from './tensor.js';
 
 export function dumpGraph(g: Graph): string {
   const type = (name: string) => {
@@ -11,7 +12,8 @@ export function dumpGraph(g: Graph): string {
   const lines = [`graph ${g.name} (opset ${g.opset})`];
   for (const i of g.inputs) lines.push(`  input ${i}: ${type(i)}`);
   for (const [name, t] of g.initializers) {
-    const small = t.data.length <= 64 ? ` = ${formatAttr({ kind: 'tensor', value: t }).replace('tensor', 'const')}` : '';
+    const n = t.dims.reduce((a, b) => a * b, 1);
+    const small = n <= 8 ? ` = ${n === 1 && t.dims.length === 0 ? tensorValues(t)[0] : `[${tensorValues(t).join(', ')}]`}` : '';
     lines.push(`  init ${name}: ${type(name)}${small}`);
   }
   for (const n of g.nodes) {

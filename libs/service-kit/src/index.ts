@@ -35,6 +35,7 @@ export {
 } from './handlers.js';
 export {
   startServer,
+  defineService,
   formatAddress,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_SHUTDOWN_GRACE_MS,

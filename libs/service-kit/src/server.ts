@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { DescService } from '@bufbuild/protobuf';
 import { unavailable } from './errors.js';
-import { CallRegistry, serviceDefinition } from './handlers.js';
+import { CallRegistry, serviceDefinition, type ServiceImpl } from './handlers.js';
 import { createHealth, type HealthControl } from './health.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { addReflection } from './reflection.js';
@@ -16,6 +16,11 @@ export interface ServiceRegistration {
   desc: DescService;
   /** Partial<ServiceImpl<typeof desc>>; typed at the call site (see ServiceImpl). */
   impl: object;
+}
+
+/** A registration whose impl is type-checked against the descriptor (a plain object literal is not). */
+export function defineService<S extends DescService>(desc: S, impl: Partial<ServiceImpl<S>>): ServiceRegistration {
+  return { desc, impl };
 }
 
 export interface ServerOptions {

@@ -36,6 +36,14 @@ export interface Telemetry {
 
 const INSTRUMENTATION_SCOPE = 'juice.service-kit';
 
+type SpanProcessor = NonNullable<NodeSdkConfig['spanProcessors']>[number];
+const dropSpans: SpanProcessor = {
+  onStart: () => {},
+  onEnd: () => {},
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
+
 /**
  * Starts the NodeSDK. Exporters are off unless the standard OTEL_* variables ask for them: NodeSDK's own
  * default is OTLP, which on a laptop means every process retries a collector that is not there.
@@ -52,7 +60,10 @@ export function startTelemetry(serviceName: string, opts: TelemetryOptions = {})
   const config: Partial<NodeSdkConfig> = {
     serviceName: env.OTEL_SERVICE_NAME || serviceName,
     // undefined = let NodeSDK read OTEL_* env; [] = explicitly nothing.
-    spanProcessors: opts.spanProcessors ?? (tracesFromEnv ? undefined : []),
+    // With no exporter we still install a TracerProvider (whose processor drops every span) so that each
+    // call gets a real trace id: it is logged as trace_id and propagated, which lets one grep a training
+    // round across all services' logs without running a collector.
+    spanProcessors: opts.spanProcessors ?? (tracesFromEnv ? undefined : [dropSpans]),
     metricReaders: opts.metricReaders ?? (metricsFromEnv ? undefined : []),
     logRecordProcessors: logsFromEnv ? undefined : [],
   };
@@ -60,6 +71,7 @@ export function startTelemetry(serviceName: string, opts: TelemetryOptions = {})
   sdk.start();
   let done: Promise<void> | undefined;
   return {
+    /** True when spans are exported somewhere (not merely recorded for their ids). */
     tracing: (opts.spanProcessors?.length ?? 0) > 0 || (opts.spanProcessors === undefined && tracesFromEnv),
     metrics: (opts.metricReaders?.length ?? 0) > 0 || (opts.metricReaders === undefined && metricsFromEnv),
     shutdown: () => (done ??= sdk.shutdown().catch(() => undefined)),

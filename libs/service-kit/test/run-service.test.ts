@@ -60,7 +60,7 @@ function launch(args: string[], env: Record<string, string> = {}): Proc {
 test('runService: one JSON line on stdout, JSON logs, graceful SIGTERM with a call in flight', { timeout: 25_000 }, async () => {
   const p = launch(['--port', '0', '--shutdown-grace-ms=5000'], { ECHO_GREETING: 'hey' });
   try {
-    const first = await Promise.race([p.firstLine, sleep(15_000).then(() => 'timeout')]);
+    const first = await Promise.race([p.firstLine, sleep(15_000, 'timeout', { ref: false })]);
     assert.notEqual(first, 'timeout', `no listening line; stderr:\n${p.stderr.join('\n')}`);
     const info = JSON.parse(first) as { service: string; listening: string };
     assert.deepEqual(Object.keys(info), ['service', 'listening']);
@@ -71,6 +71,7 @@ test('runService: one JSON line on stdout, JSON logs, graceful SIGTERM with a ca
     const client = createClient(Echo, info.listening);
     try {
       assert.equal((await client.say({ text: 'up' })).text, 'echo: up');
+      await assert.rejects(client.say({ text: 'bad' }), /invalid field/);
       const slow = client.slow({ ms: 1000, text: 'drained' });
       await sleep(200);
       const t0 = Date.now();
@@ -99,6 +100,9 @@ test('runService: one JSON line on stdout, JSON logs, graceful SIGTERM with a ca
       assert.equal(typeof l.msg, 'string');
     }
     const msgs = logs.map((l) => l.msg);
+    const failed = logs.find((l) => l.msg === 'rpc failed');
+    assert.equal(failed?.method, 'kit.test.Echo/Say');
+    assert.match(String(failed?.trace_id), /^[0-9a-f]{32}$/, 'calls get a trace id even with exporters off');
     assert.ok(logs.some((l) => l.msg === 'building' && l.greeting === 'hey'), 'config from env reaches build()');
     for (const m of ['server listening', 'signal received, draining', 'onShutdown ran', 'stopped']) assert.ok(msgs.includes(m), `log "${m}" in ${msgs.join(' | ')}`);
     assert.ok(msgs.indexOf('onShutdown ran') > msgs.indexOf('server stopped'), 'onShutdown runs after the server stopped');

@@ -9,7 +9,7 @@ registerGradient(['Add', 'Identity', 'Expand'], (c) => c.node.inputs.map((_, i) 
 
 registerGradient('Sub', (c) => [dyOf(c), c.wants(1) ? c.g.neg(dyOf(c)) : undefined]);
 
-registerGradient('Mul', (c) => [
+registerGradient('Mul', (c) => c.node.inputs[0] === c.node.inputs[1] ? [c.g.mul(c.g.mul(dyOf(c), c.x(0)), 2)] : [
   c.wants(0) ? c.g.mul(dyOf(c), c.x(1)) : undefined,
   c.wants(1) ? c.g.mul(dyOf(c), c.x(0)) : undefined,
 ]);
