@@ -87,6 +87,8 @@ export async function withField<T>(field: string, work: Promise<T> | (() => Prom
     const message = err instanceof Error ? err.message : String(err);
     const sysCode = (err as { code?: unknown } | null)?.code;
     const details = { field };
+    const named = libraryStatus(err);
+    if (named !== undefined) throw new ServiceError(named, `invalid field "${field}": ${message}`, details, { cause: err });
     if (sysCode === 'ENOENT' || sysCode === 'ENOTDIR') {
       throw new ServiceError(grpc.status.NOT_FOUND, `invalid field "${field}": ${message}`, details, { cause: err });
     }
@@ -104,6 +106,8 @@ export async function withField<T>(field: string, work: Promise<T> | (() => Prom
  */
 export function toServiceError(err: unknown, log: Logger = defaultLogger): ServiceError {
   if (err instanceof ServiceError) return err;
+  const named = libraryStatus(err);
+  if (named !== undefined) return new ServiceError(named, (err as Error).message, {}, { cause: err });
   if (isAbortError(err)) {
     // An abort caused by our own ctx.signal carries the real reason (deadline, cancel, shutdown).
     const cause = (err as { cause?: unknown }).cause;
@@ -163,4 +167,16 @@ function readDetails(metadata: grpc.Metadata | undefined): Record<string, string
   } catch {
     return {};
   }
+}
+
+/**
+ * juice's libraries do not depend on gRPC; an error they mean for the caller carries the status by
+ * name in `grpcCode` (e.g. a missing tensor in a checkpoint: 'NOT_FOUND'). Returns that status, if any.
+ */
+export function libraryStatus(err: unknown): grpc.status | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const name = (err as { grpcCode?: unknown }).grpcCode;
+  if (typeof name !== 'string' || name === 'OK') return undefined;
+  const code = (grpc.status as unknown as Record<string, number>)[name];
+  return typeof code === 'number' ? code : undefined;
 }

@@ -13,6 +13,7 @@ export {
   aborted,
   cancelled,
   toServiceError,
+  libraryStatus,
   fromGrpcError,
   rejectInvalid,
   withField,
