@@ -10,7 +10,7 @@ import ort from 'onnxruntime-node';
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
 
 const CUDA_HOWTO =
-  'To use CUDA, on a host with CUDA 12 and cuDNN 9 reinstall with the CUDA binaries: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`.';
+  'To use CUDA, on a host with CUDA 12 and cuDNN 9 reinstall with the CUDA binaries: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install`.';
 const WEBGPU_HOWTO = 'WebGPU needs libvulkan1 and a Vulkan driver for the GPU.';
 
 /** Library each non-bundled provider needs next to the binding (from onnxruntime-node's install-metadata). */
