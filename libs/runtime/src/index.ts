@@ -14,3 +14,4 @@ export type { ExecutionProviderName, ProviderAvailability } from './providers.js
 export { measureMatmulPeak } from './matmul-peak.js';
 export type { MatmulPeakOptions, MatmulPeakResult } from './matmul-peak.js';
 export { matmulModel } from './matmul-model.js';
+export * from './sampling/index.js';
