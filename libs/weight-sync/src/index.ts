@@ -1,0 +1,5 @@
+export { WeightPushError, type PushStatus } from './errors.js';
+export { weightChunks, type PushTensor, type ChunkOptions } from './chunk.js';
+export { receiveWeights, applyDelta, type ReceiveOptions, type ReceivedWeights } from './receive.js';
+export { VersionedWeights, type WeightSet } from './versions.js';
+export { bytesPerElement, encodeFloats, decodeFloatsInto, FLOAT_WIRE_DTYPES, type FloatWireDtype } from './dtype-bytes.js';
