@@ -4,6 +4,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { TrainerService } from '@juice/proto';
 import { defineConfig, runService } from '@juice/service-kit';
+import { JobManager } from './job-manager.js';
+import { JobStore } from './job-store.js';
 import { createTrainerService } from './trainer-service.js';
 
 const configSpec = defineConfig({
@@ -16,8 +18,13 @@ await runService({
   name: 'trainer',
   description: 'juice trainer: SFT, reward-model, DPO, IRFT/SPIN and RFT jobs with checkpoints and resume',
   configSpec,
-  async build(config) {
-    const impl = createTrainerService({ storeDir: config.store, generatorAddress: config.generator, rewardModelAddress: config.rewardModel });
-    return { services: [{ desc: TrainerService, impl }] };
+  async build(config, log) {
+    const jobs = new JobManager(new JobStore(config.store), {}, log);
+    jobs.resumeInterrupted();
+    return {
+      services: [{ desc: TrainerService, impl: createTrainerService(jobs) }],
+      // In-flight steps finish and checkpoint; jobs stay RUNNING on disk and resume on the next start.
+      onShutdown: () => jobs.stopAll(),
+    };
   },
 });

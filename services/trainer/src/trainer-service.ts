@@ -1,35 +1,39 @@
-// The Trainer contract. This build validates job specs (limits, algorithm/config agreement, dataset
-// files present) and answers the job queries; running a job needs the training engine and answers
-// UNIMPLEMENTED until it lands.
+// The Trainer contract over the job manager: validation (limits, algorithm/config agreement, data
+// files hashed), job records, watch streams, cancel and resume. The algorithms are runners registered
+// per Algorithm; an algorithm without one answers UNIMPLEMENTED.
 import { create, toBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
 import type { TrainerService } from '@juice/proto';
-import { Algorithm, FileDigestSchema, JobSchema, JobSpecSchema, JobState, validateListJobs, validateStartJob, type DatasetSpec, type Job } from '@juice/proto';
+import { Algorithm, FileDigestSchema, TrainingHyperparametersSchema, JobSchema, JobSpecSchema, JobState, validateListJobs, validateStartJob, type DatasetSpec, type Job } from '@juice/proto';
 import { fileDigest } from '@juice/data';
 import { failedPrecondition, invalidArgument, notFound, rejectInvalid, unimplemented, withField, type ServiceImpl } from '@juice/service-kit';
+import type { JobManager } from './job-manager.js';
 
-export interface TrainerOptions {
-  storeDir: string;
-  generatorAddress?: string;
-  rewardModelAddress?: string;
-}
+export const TRAINER_VERSION = '0.1.0';
 
 /** SHA-256 of the spec without name and labels, so equivalent specs hash alike (Job.config_sha256). */
 export function configSha256(spec: Job['spec']): string {
   const copy = create(JobSpecSchema, spec);
   copy.name = '';
   copy.labels = {};
-  return createHash('sha256').update(toBinary(JobSpecSchema, copy, { writeUnknownFields: false })).digest('hex');
+  return createHash('sha256').update(toBinary(JobSpecSchema, copy)).digest('hex');
 }
 
 function requireId(field: string, id: string): void {
   if (id.length === 0) throw invalidArgument(field, 'is required');
 }
 
-export function createTrainerService(_opts: TrainerOptions): Partial<ServiceImpl<typeof TrainerService>> {
-  // Jobs live here once the engine can run them; until then there are none to find.
-  const jobs = new Map<string, Job>();
+const pageToken = (offset: number) => Buffer.from(`o:${offset}`).toString('base64url');
+function pageOffset(token: string): number {
+  if (!token) return 0;
+  const m = /^o:(\d+)$/.exec(Buffer.from(token, 'base64url').toString());
+  if (!m) throw invalidArgument('page_token', 'is not a token this trainer issued (start with an empty token)');
+  return Number(m[1]);
+}
+
+export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<typeof TrainerService>> {
   const lookup = (id: string): Job => {
+    requireId('job_id', id);
     const job = jobs.get(id);
     if (!job) throw notFound(`job "${id}" does not exist (ListJobs shows the known jobs)`);
     return job;
@@ -38,6 +42,10 @@ export function createTrainerService(_opts: TrainerOptions): Partial<ServiceImpl
   return {
     async startJob(req, ctx) {
       rejectInvalid(validateStartJob(req));
+      if (req.requestId) {
+        const prior = jobs.findByRequestId(req.requestId);
+        if (prior) return { job: prior };
+      }
       const spec = req.spec!;
       // Hash every data file up front: a job records exactly which bytes it trained on.
       const digest = async (field: string, d: DatasetSpec) => {
@@ -50,36 +58,54 @@ export function createTrainerService(_opts: TrainerOptions): Partial<ServiceImpl
       const dataFiles = [];
       for (const [i, d] of spec.datasets.entries()) dataFiles.push(await digest(`spec.datasets[${i}]`, d));
       for (const [i, d] of spec.evalDatasets.entries()) dataFiles.push(await digest(`spec.eval_datasets[${i}]`, d));
-      if (req.validateOnly) {
-        return { job: create(JobSchema, { spec, state: JobState.UNSPECIFIED, configSha256: configSha256(spec), dataFiles }) };
+      const sha = configSha256(spec);
+      if (req.validateOnly) return { job: create(JobSchema, { spec, state: JobState.UNSPECIFIED, configSha256: sha, dataFiles }) };
+      if (!jobs.hasRunner(spec.algorithm)) {
+        throw unimplemented(`running ${Algorithm[spec.algorithm]} jobs needs the training engine, which this build of the trainer does not have yet (validate_only works)`);
       }
-      throw unimplemented(`running ${Algorithm[spec.algorithm]} jobs needs the training engine, which this build of the trainer does not have yet (validate_only works)`);
+      return { job: jobs.start(spec, { configSha256: sha, dataFiles, requestId: req.requestId || undefined, trainerVersion: TRAINER_VERSION }) };
     },
     async getJob(req) {
-      requireId('job_id', req.jobId);
       return { job: lookup(req.jobId) };
     },
     async listJobs(req) {
       rejectInvalid(validateListJobs(req));
-      if (req.pageToken) throw invalidArgument('page_token', 'is not a token this trainer issued (start with an empty token)');
-      return { jobs: [], nextPageToken: '' };
+      const size = req.pageSize || 50;
+      const offset = pageOffset(req.pageToken);
+      const matching = jobs.list().filter(
+        (j) =>
+          (req.states.length === 0 || req.states.includes(j.state)) &&
+          (req.algorithms.length === 0 || req.algorithms.includes(j.spec!.algorithm)) &&
+          Object.entries(req.labels).every(([k, v]) => j.spec?.labels[k] === v),
+      );
+      const page = matching.slice(offset, offset + size).map((j) => (req.omitSpec ? create(JobSchema, { ...j, spec: undefined }) : j));
+      return { jobs: page, nextPageToken: offset + size < matching.length ? pageToken(offset + size) : '' };
     },
     async cancelJob(req) {
-      requireId('job_id', req.jobId);
-      return { job: lookup(req.jobId) };
+      return { job: jobs.cancel(lookup(req.jobId), req.reason) };
     },
     async resumeJob(req) {
-      requireId('job_id', req.jobId);
-      return { job: lookup(req.jobId) };
+      const job = lookup(req.jobId);
+      if (job.state === JobState.SUCCEEDED) throw failedPrecondition(`job "${job.id}" already succeeded; start a new job (or raise max_steps with ResumeJob on a cancelled/failed job)`);
+      if (req.endpoints) job.spec!.endpoints = req.endpoints;
+      if (req.maxSteps > 0n) {
+        job.spec!.hyperparameters ??= create(TrainingHyperparametersSchema);
+        job.spec!.hyperparameters.maxSteps = req.maxSteps;
+      }
+      if (req.checkpointVersion > 0n && job.lastCheckpoint?.version !== req.checkpointVersion) {
+        throw notFound(`checkpoint_version ${req.checkpointVersion} of job "${job.id}" is not known (ListCheckpoints shows them)`);
+      }
+      return { job: jobs.resume(job) };
     },
-    async *watchJob(req) {
-      requireId('job_id', req.jobId);
-      lookup(req.jobId);
+    async *watchJob(req, ctx) {
+      const job = lookup(req.jobId);
+      yield* jobs.watch(job, { fromBeginning: req.fromBeginning, afterSequence: req.afterSequence, omitLogs: req.omitLogs, signal: ctx.signal });
     },
     async listCheckpoints(req) {
-      requireId('job_id', req.jobId);
-      lookup(req.jobId);
-      return { checkpoints: [] };
+      const job = lookup(req.jobId);
+      const seen = new Map<bigint, NonNullable<Job['lastCheckpoint']>>();
+      for (const c of [job.bestCheckpoint, job.lastCheckpoint]) if (c) seen.set(c.version, c);
+      return { checkpoints: [...seen.values()].sort((a, b) => (a.version < b.version ? -1 : 1)) };
     },
   };
 }

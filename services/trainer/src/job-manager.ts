@@ -1,0 +1,213 @@
+// The life of a job: accepted, run by the runner for its algorithm, watched, cancelled, resumed. The
+// algorithms themselves live in libs/algorithms; this module only schedules them, records what happens
+// and fans events out to watchers. Jobs that were RUNNING when the trainer died are resumed on start.
+import { EventEmitter, on } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { Algorithm, ErrorDetailSchema, JobSchema, JobState, WatchJobResponseSchema, type Job, type JobSpec, type WatchJobResponse } from '@juice/proto';
+import type { JobStore } from './job-store.js';
+
+export type JobEvent = NonNullable<MessageInitShape<typeof WatchJobResponseSchema>['event']>;
+
+/** What a runner gets: the job record (mutable: progress, metrics, checkpoints), a way to report, a stop signal. */
+export interface RunContext {
+  job: Job;
+  /** True when this run continues from the job's last checkpoint (ResumeJob or a restart). */
+  resuming: boolean;
+  signal: AbortSignal;
+  emit(event: JobEvent): void;
+  /** Persist the job record (after progress, checkpoints). */
+  save(): void;
+}
+
+export type JobRunner = (ctx: RunContext) => Promise<void>;
+
+const TERMINAL = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
+
+export class JobManager {
+  private readonly jobs = new Map<string, Job>();
+  private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private readonly bus = new EventEmitter();
+  private readonly sequences = new Map<string, bigint>();
+  private readonly byRequestId = new Map<string, string>();
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly runners: Partial<Record<Algorithm, JobRunner>>,
+    private readonly log: { warn(msg: string, f?: object): void; info(msg: string, f?: object): void; error(msg: string, f?: object): void },
+  ) {
+    this.bus.setMaxListeners(0);
+    for (const job of store.loadAll((id, e) => log.warn('unreadable job record skipped', { job_id: id, error: e.message }))) {
+      this.jobs.set(job.id, job);
+      const events = store.events(job.id);
+      this.sequences.set(job.id, events.at(-1)?.sequence ?? 0n);
+    }
+  }
+
+  hasRunner(a: Algorithm): boolean {
+    return this.runners[a] !== undefined;
+  }
+
+  /** Restarts jobs that were running or pending when the process stopped. */
+  resumeInterrupted(): void {
+    for (const job of this.jobs.values()) {
+      if (job.state === JobState.RUNNING || job.state === JobState.PENDING || job.state === JobState.CANCELLING) {
+        this.log.info('resuming job interrupted by a trainer restart', { job_id: job.id });
+        this.launch(job, true, 'trainer restarted: resuming from the last checkpoint');
+      }
+    }
+  }
+
+  get(id: string): Job | undefined {
+    return this.jobs.get(id);
+  }
+
+  list(): Job[] {
+    return [...this.jobs.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+  }
+
+  findByRequestId(requestId: string): Job | undefined {
+    const id = this.byRequestId.get(requestId);
+    return id ? this.jobs.get(id) : undefined;
+  }
+
+  start(spec: JobSpec, init: { configSha256: string; dataFiles: Job['dataFiles']; requestId?: string; trainerVersion: string }): Job {
+    // Time-ordered ids: listings sort newest first without a separate index.
+    const id = `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(3).toString('hex')}`;
+    const job = create(JobSchema, {
+      id,
+      spec,
+      state: JobState.PENDING,
+      configSha256: init.configSha256,
+      dataFiles: init.dataFiles,
+      createdAt: timestampNow(),
+      updatedAt: timestampNow(),
+      trainerVersion: init.trainerVersion,
+    });
+    this.jobs.set(id, job);
+    if (init.requestId) this.byRequestId.set(init.requestId, id);
+    this.store.save(job);
+    this.launch(job, false, 'job accepted');
+    return job;
+  }
+
+  cancel(job: Job, reason: string): Job {
+    if (TERMINAL.has(job.state)) return job;
+    const run = this.running.get(job.id);
+    this.setState(job, JobState.CANCELLING, `cancelled by client${reason ? `: ${reason}` : ''}`);
+    if (run) run.abort.abort(new Error(`cancelled: ${reason}`));
+    else this.setState(job, JobState.CANCELLED, 'cancelled before it ran');
+    return job;
+  }
+
+  resume(job: Job): Job {
+    if (this.running.has(job.id)) return job;
+    job.error = undefined;
+    this.launch(job, true, 'resumed by client');
+    return job;
+  }
+
+  /** Stored events (when fromBeginning), then live ones, until the job reaches a terminal state. */
+  async *watch(job: Job, o: { fromBeginning: boolean; afterSequence: bigint; omitLogs: boolean; signal: AbortSignal }): AsyncGenerator<WatchJobResponse> {
+    // Subscribe before replaying so no event falls between the two.
+    const live = on(this.bus, job.id, { signal: o.signal });
+    let last = o.afterSequence;
+    const keep = (e: WatchJobResponse) => !(o.omitLogs && e.event.case === 'log');
+    if (o.fromBeginning) {
+      for (const e of this.store.events(job.id)) {
+        if (e.sequence > last && keep(e)) yield e;
+        last = e.sequence > last ? e.sequence : last;
+      }
+    } else {
+      yield create(WatchJobResponseSchema, {
+        sequence: this.sequences.get(job.id) ?? 0n,
+        time: timestampNow(),
+        jobId: job.id,
+        event: { case: 'stateChange', value: { from: job.state, to: job.state, reason: 'current state' } },
+      });
+      last = this.sequences.get(job.id) ?? 0n;
+    }
+    if (TERMINAL.has(job.state) && !this.running.has(job.id)) return;
+    try {
+      for await (const [e] of live as AsyncIterable<[WatchJobResponse]>) {
+        if (e.sequence <= last) continue;
+        last = e.sequence;
+        if (keep(e)) yield e;
+        if (e.event.case === 'stateChange' && TERMINAL.has(e.event.value.to)) return;
+      }
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError') throw e;
+    }
+  }
+
+  /** Lets running jobs stop at their next step boundary (they checkpoint), for a graceful shutdown. */
+  async stopAll(): Promise<void> {
+    for (const r of this.running.values()) r.abort.abort(new Error('trainer shutting down'));
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+  }
+
+  emit(job: Job, event: JobEvent): void {
+    const sequence = (this.sequences.get(job.id) ?? 0n) + 1n;
+    this.sequences.set(job.id, sequence);
+    const msg = create(WatchJobResponseSchema, { sequence, time: timestampNow(), jobId: job.id, event });
+    this.store.appendEvent(job.id, msg);
+    this.bus.emit(job.id, msg);
+  }
+
+  private setState(job: Job, to: JobState, reason: string): void {
+    const from = job.state;
+    job.state = to;
+    job.updatedAt = timestampNow();
+    if (to === JobState.RUNNING && !job.startedAt) job.startedAt = timestampNow();
+    if (TERMINAL.has(to)) job.finishedAt = timestampNow();
+    this.store.save(job);
+    this.emit(job, { case: 'stateChange', value: { from, to, reason } });
+  }
+
+  private launch(job: Job, resuming: boolean, reason: string): void {
+    const runner = this.runners[job.spec!.algorithm];
+    const abort = new AbortController();
+    job.attempts += 1;
+    job.finishedAt = undefined;
+    this.setState(job, JobState.RUNNING, reason);
+    const ctx: RunContext = {
+      job,
+      resuming,
+      signal: abort.signal,
+      emit: (e) => this.emit(job, e),
+      save: () => {
+        job.updatedAt = timestampNow();
+        this.store.save(job);
+      },
+    };
+    const done = (async () => {
+      try {
+        if (!runner) throw Object.assign(new Error(`no runner for ${Algorithm[job.spec!.algorithm]} in this trainer`), { grpcCode: 'UNIMPLEMENTED' });
+        await runner(ctx);
+        if (abort.signal.aborted) this.finishAborted(job, abort.signal);
+        else this.setState(job, JobState.SUCCEEDED, 'finished');
+      } catch (e) {
+        if (abort.signal.aborted) this.finishAborted(job, abort.signal);
+        else {
+          const err = e as Error & { grpcCode?: string; retryable?: boolean };
+          const detail = create(ErrorDetailSchema, { code: err.grpcCode ?? 'INTERNAL', message: err.message, retryable: err.retryable ?? true });
+          job.error = detail;
+          this.log.error('job failed', { job_id: job.id, error: err.message, stack: err.stack });
+          this.emit(job, { case: 'error', value: detail });
+          this.setState(job, JobState.FAILED, err.message);
+        }
+      } finally {
+        this.running.delete(job.id);
+      }
+    })();
+    this.running.set(job.id, { abort, done });
+  }
+
+  private finishAborted(job: Job, signal: AbortSignal): void {
+    const why = (signal.reason as Error | undefined)?.message ?? 'aborted';
+    // A shutdown leaves the job RUNNING on disk, so the next trainer process resumes it.
+    if (why === 'trainer shutting down') return;
+    this.setState(job, JobState.CANCELLED, why);
+  }
+}
