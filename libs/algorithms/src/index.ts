@@ -1,0 +1,5 @@
+export { logSigmoid } from './objectives/log-sigmoid.js';
+export { pairwiseLoss, type PairLossKind, type PairwiseOptions, type PairwiseOutputs } from './objectives/pairwise.js';
+export { bradleyTerryLoss } from './objectives/bradley-terry.js';
+export { policyGradientLoss, type PolicyMethod, type PolicyGradientOptions, type PolicyInputs } from './objectives/policy-gradient.js';
+export { rlooAdvantages, whiten, gae, klShapedRewards, RunningMoments, AdaptiveKlController } from './advantages.js';
