@@ -46,7 +46,7 @@ export function policyGradientLoss(g: GraphBuilder, tokenLogps: Value, x: Policy
     const old = x.old;
     const eps = o.clip ?? 0.2;
     const ratio = g.exp(g.sub(tokenLogps, old));
-    const clipped = g.clip(ratio, g.scalar(1 - eps, dt), g.scalar(1 + eps, dt));
+    const clipped = g.clip(ratio, 1 - eps, 1 + eps);
     perToken = g.neg(g.min(g.mul(ratio, adv), g.mul(clipped, adv)));
     metrics['ppo/clip_fraction'] = maskedMean(g.cast(g.greater(g.abs(g.sub(ratio, g.scalar(1, dt))), g.scalar(eps, dt)), dt));
     metrics['ppo/approx_kl'] = maskedMean(g.sub(old, tokenLogps));
