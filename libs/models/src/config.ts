@@ -1,0 +1,133 @@
+// Model configuration from (and back to) Hugging Face config.json. One record covers the Llama family
+// (Llama, Mistral, Qwen2: RMSNorm, RoPE, SwiGLU, grouped-query attention; Qwen2 adds q/k/v biases).
+import { ModelLoadError } from './errors.js';
+
+export type Architecture = 'llama' | 'mistral' | 'qwen2';
+
+export interface ModelConfig {
+  architecture: Architecture;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  maxPositions: number;
+  tieWordEmbeddings: boolean;
+  /** Biases on the q/k/v projections (Qwen2). */
+  qkvBias: boolean;
+  bosTokenId?: number;
+  eosTokenId?: number | number[];
+  padTokenId?: number;
+}
+
+const ARCHITECTURES: Record<string, Architecture> = {
+  LlamaForCausalLM: 'llama',
+  MistralForCausalLM: 'mistral',
+  Qwen2ForCausalLM: 'qwen2',
+  LlamaForSequenceClassification: 'llama',
+  MistralForSequenceClassification: 'mistral',
+  Qwen2ForSequenceClassification: 'qwen2',
+};
+
+type Json = Record<string, unknown>;
+
+function need(json: Json, key: string, source: string): number {
+  const v = json[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "${key}" must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Reads a config.json object; `source` names the file in errors. */
+export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
+  const archName = Array.isArray(json.architectures) ? String(json.architectures[0]) : '';
+  const architecture = ARCHITECTURES[archName] ?? (['llama', 'mistral', 'qwen2'].includes(String(json.model_type)) ? (json.model_type as Architecture) : undefined);
+  if (!architecture) {
+    throw new ModelLoadError('INVALID_ARGUMENT', `${source}: architecture ${JSON.stringify(archName || json.model_type)} is not supported (supported: ${Object.keys(ARCHITECTURES).join(', ')})`);
+  }
+  const hiddenSize = need(json, 'hidden_size', source);
+  const numHeads = need(json, 'num_attention_heads', source);
+  const numKvHeads = typeof json.num_key_value_heads === 'number' ? json.num_key_value_heads : numHeads;
+  if (numHeads % numKvHeads !== 0) throw new ModelLoadError('INVALID_ARGUMENT', `${source}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
+  const headDim = typeof json.head_dim === 'number' ? json.head_dim : hiddenSize / numHeads;
+  // sliding_window (Mistral) only matters past its length (4096); juice's contexts stay below it.
+  return {
+    architecture,
+    vocabSize: need(json, 'vocab_size', source),
+    hiddenSize,
+    intermediateSize: need(json, 'intermediate_size', source),
+    numLayers: need(json, 'num_hidden_layers', source),
+    numHeads,
+    numKvHeads,
+    headDim,
+    rmsNormEps: typeof json.rms_norm_eps === 'number' ? json.rms_norm_eps : 1e-6,
+    ropeTheta: typeof json.rope_theta === 'number' ? json.rope_theta : 10000,
+    maxPositions: typeof json.max_position_embeddings === 'number' ? json.max_position_embeddings : 2048,
+    tieWordEmbeddings: json.tie_word_embeddings === true,
+    qkvBias: architecture === 'qwen2' || json.attention_bias === true,
+    bosTokenId: typeof json.bos_token_id === 'number' ? json.bos_token_id : undefined,
+    eosTokenId: typeof json.eos_token_id === 'number' || Array.isArray(json.eos_token_id) ? (json.eos_token_id as number | number[]) : undefined,
+    padTokenId: typeof json.pad_token_id === 'number' ? json.pad_token_id : undefined,
+  };
+}
+
+const HF_CLASS: Record<Architecture, string> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' };
+
+export function configToHf(c: ModelConfig, extra: Json = {}): Json {
+  return {
+    architectures: [HF_CLASS[c.architecture]],
+    model_type: c.architecture,
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    num_key_value_heads: c.numKvHeads,
+    head_dim: c.headDim,
+    rms_norm_eps: c.rmsNormEps,
+    rope_theta: c.ropeTheta,
+    max_position_embeddings: c.maxPositions,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    hidden_act: 'silu',
+    ...(c.architecture === 'llama' && c.qkvBias ? { attention_bias: true } : {}),
+    ...(c.bosTokenId !== undefined ? { bos_token_id: c.bosTokenId } : {}),
+    ...(c.eosTokenId !== undefined ? { eos_token_id: c.eosTokenId } : {}),
+    ...(c.padTokenId !== undefined ? { pad_token_id: c.padTokenId } : {}),
+    ...extra,
+  };
+}
+
+/** Every trainable tensor with its Hugging Face name and shape, in checkpoint order. */
+export function parameterShapes(c: ModelConfig): { name: string; shape: number[] }[] {
+  const D = c.hiddenSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const out: { name: string; shape: number[] }[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, D] }];
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    out.push({ name: `${p}.input_layernorm.weight`, shape: [D] });
+    out.push({ name: `${p}.self_attn.q_proj.weight`, shape: [q, D] });
+    if (c.qkvBias) out.push({ name: `${p}.self_attn.q_proj.bias`, shape: [q] });
+    out.push({ name: `${p}.self_attn.k_proj.weight`, shape: [kv, D] });
+    if (c.qkvBias) out.push({ name: `${p}.self_attn.k_proj.bias`, shape: [kv] });
+    out.push({ name: `${p}.self_attn.v_proj.weight`, shape: [kv, D] });
+    if (c.qkvBias) out.push({ name: `${p}.self_attn.v_proj.bias`, shape: [kv] });
+    out.push({ name: `${p}.self_attn.o_proj.weight`, shape: [D, q] });
+    out.push({ name: `${p}.post_attention_layernorm.weight`, shape: [D] });
+    out.push({ name: `${p}.mlp.gate_proj.weight`, shape: [c.intermediateSize, D] });
+    out.push({ name: `${p}.mlp.up_proj.weight`, shape: [c.intermediateSize, D] });
+    out.push({ name: `${p}.mlp.down_proj.weight`, shape: [D, c.intermediateSize] });
+  }
+  out.push({ name: 'model.norm.weight', shape: [D] });
+  if (!c.tieWordEmbeddings) out.push({ name: 'lm_head.weight', shape: [c.vocabSize, D] });
+  return out;
+}
+
+export function parameterCount(c: ModelConfig, { embeddings = true } = {}): number {
+  return parameterShapes(c)
+    .filter((p) => embeddings || (p.name !== 'model.embed_tokens.weight' && p.name !== 'lm_head.weight'))
+    .reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+}

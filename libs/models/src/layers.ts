@@ -1,0 +1,65 @@
+// The transformer pieces the model graphs share, as small functions over a GraphBuilder. Activations
+// stay 2-D ([N, D] with N = B·T) wherever possible, so every projection is one Gemm against a 2-D
+// weight and the backward needs no batch reductions; only attention works on [B, H, T, d].
+import type { GraphBuilder, Value } from '@juice/onnx';
+
+/** y = x · Wᵀ (+ b): HF Linear weights are [out, in]. */
+export function linear(g: GraphBuilder, x: Value, w: Value, b?: Value): Value {
+  return g.gemm(x, w, b, { transB: 1 });
+}
+
+/** RMSNorm (Llama): x / sqrt(mean(x²) + eps) · w, over the last axis. */
+export function rmsNorm(g: GraphBuilder, x: Value, w: Value, eps: number): Value {
+  const ms = g.reduceMean(g.mul(x, x), [-1], true);
+  return g.mul(g.div(x, g.sqrt(g.add(ms, g.scalar(eps, x.dtype)))), w);
+}
+
+/** SwiGLU MLP: down(silu(gate(x)) · up(x)). */
+export function swiGlu(g: GraphBuilder, x: Value, gate: Value, up: Value, down: Value): Value {
+  const a = linear(g, x, gate);
+  return linear(g, g.mul(g.mul(a, g.sigmoid(a)), linear(g, x, up)), down);
+}
+
+/**
+ * cos and sin of rotary position embeddings, [B, 1, T, d] (HF convention: frequencies repeated over
+ * both halves of the head dimension), from per-token positions [B, T] (int64).
+ */
+export function rotaryTables(g: GraphBuilder, positions: Value, headDim: number, theta: number, dtype: 'float32' | 'float64'): { cos: Value; sin: Value } {
+  const half = headDim / 2;
+  const invFreq = Array.from({ length: half }, (_, i) => 1 / Math.pow(theta, (2 * i) / headDim));
+  const inv = g.constant({ dtype, dims: [1, 1, half], data: encode(dtype, invFreq) }, 'rope_inv_freq');
+  const freqs = g.mul(g.unsqueeze(g.cast(positions, dtype), [2]), inv);
+  const emb = g.unsqueeze(g.concat([freqs, freqs], 2), [1]);
+  return { cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]) };
+}
+
+/** q·cos + rotate_half(q)·sin with rotate_half(x) = [−x₂, x₁] (halves of the last axis). */
+export function applyRotary(g: GraphBuilder, x: Value, cos: Value, sin: Value, headDim: number): Value {
+  const [x1, x2] = g.split(x, [headDim / 2, headDim / 2], -1);
+  const rotated = g.concat([g.neg(x2!), x1!], -1);
+  return g.add(g.mul(x, cos), g.mul(rotated, sin));
+}
+
+/** Positions from the attention mask (cumsum − 1, 0 on padding): right and left padding both work. */
+export function positionsFromMask(g: GraphBuilder, mask: Value): Value {
+  const pos = g.sub(g.cumsum(mask, 1), g.constant({ dtype: 'int64', dims: [], data: encode('int64', [1]) }, 'one_i64'));
+  return g.max(pos, g.constant({ dtype: 'int64', dims: [], data: encode('int64', [0]) }, 'zero_i64'));
+}
+
+/**
+ * Additive attention bias [B, 1, T, T]: 0 where query i may see key j (j ≤ i and key j is not
+ * padding), a large negative number elsewhere. Finite, so fully padded query rows stay NaN-free.
+ */
+export function causalPaddingBias(g: GraphBuilder, mask: Value, dtype: 'float32' | 'float64'): Value {
+  const t = g.shape(mask, 1, 2);
+  const square = g.concat([t, t], 0);
+  const causal = g.cast(g.trilu(g.constantOfShape(square, 1, 'int64'), false), 'bool');
+  const keys = g.cast(g.unsqueeze(mask, [1, 2]), 'bool');
+  const allowed = g.and(g.unsqueeze(causal, [0, 1]), keys);
+  return g.where(allowed, g.scalar(0, dtype), g.scalar(-1e9, dtype));
+}
+
+function encode(dtype: 'float32' | 'float64' | 'int64', values: number[]): Uint8Array {
+  const arr = dtype === 'float32' ? Float32Array.from(values) : dtype === 'float64' ? Float64Array.from(values) : BigInt64Array.from(values.map(BigInt));
+  return new Uint8Array(arr.buffer);
+}

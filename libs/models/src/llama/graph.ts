@@ -1,0 +1,109 @@
+// The Llama-family causal LM as an ONNX graph, weights as graph inputs named by their HF tensor names
+// (so one flat parameter buffer feeds them zero-copy and checkpoints map 1:1). The training forward
+// ends in the per-token log-probs every objective builds on: SFT uses `loss`, DPO/IRFT the per-sequence
+// sums `seq_logprobs`, RFT the per-token `token_logprobs`.
+import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
+import { parameterShapes, type ModelConfig } from '../config.js';
+import { applyRotary, causalPaddingBias, linear, positionsFromMask, rmsNorm, rotaryTables, swiGlu } from '../layers.js';
+
+export type FloatType = 'float32' | 'float64';
+
+export interface CausalLmGraphOptions {
+  dtype?: FloatType;
+  /** Also output `logits` [B, T, V] (tests, and evaluation of small vocabularies). */
+  logits?: boolean;
+  /** Also output `token_is_greedy` [B, T] (bool): whether each label is the argmax (lm-eval is_greedy). */
+  greedy?: boolean;
+  name?: string;
+}
+
+export interface CausalLm {
+  graph: Graph;
+  /** Trainable inputs (HF names), in parameterShapes order. */
+  weights: string[];
+  /** Data inputs: input_ids, attention_mask, labels (all int64 [B, T]). */
+  inputs: readonly ['input_ids', 'attention_mask', 'labels'];
+  /** Scalar outputs a train step fetches besides gradients. */
+  scalars: string[];
+}
+
+/** Adds the decoder stack; returns the final hidden states [B·T, D] (after the last norm). */
+export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string) => Value, ids: Value, mask: Value, dtype: FloatType): Value {
+  const D = c.hiddenSize;
+  const hd = c.headDim;
+  const H = c.numHeads;
+  const Hkv = c.numKvHeads;
+  const { cos, sin } = rotaryTables(g, positionsFromMask(g, mask), hd, c.ropeTheta, dtype);
+  const bias = causalPaddingBias(g, mask, dtype);
+  const bt = g.shape(ids); // [B, T]
+  const B = g.shape(ids, 0, 1);
+  const T = g.shape(ids, 1, 2);
+  const ints = (xs: number[]) => g.ints(xs);
+  const dims = (...parts: Value[]) => g.concat(parts, 0);
+
+  let x = g.reshape(g.gather(w('model.embed_tokens.weight'), ids), [-1, D]);
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    const h = rmsNorm(g, x, w(`${p}.input_layernorm.weight`), c.rmsNormEps);
+    const bq = c.qkvBias ? w(`${p}.self_attn.q_proj.bias`) : undefined;
+    const bk = c.qkvBias ? w(`${p}.self_attn.k_proj.bias`) : undefined;
+    const bv = c.qkvBias ? w(`${p}.self_attn.v_proj.bias`) : undefined;
+    // [B·T, heads·d] → [B, heads, T, d]
+    const heads = (v: Value, n: number) => g.transpose(g.reshape(v, dims(bt, ints([n, hd]))), [0, 2, 1, 3]);
+    let q = heads(linear(g, h, w(`${p}.self_attn.q_proj.weight`), bq), H);
+    let k = heads(linear(g, h, w(`${p}.self_attn.k_proj.weight`), bk), Hkv);
+    const v = heads(linear(g, h, w(`${p}.self_attn.v_proj.weight`), bv), Hkv);
+    q = applyRotary(g, q, cos, sin, hd);
+    k = applyRotary(g, k, cos, sin, hd);
+    // Grouped-query attention without repeating K/V: the `rep` query heads that share a KV head are
+    // stacked along time ([B, Hkv, rep·T, d]), one batched MatMul per KV head.
+    const qg = g.reshape(g.mul(q, g.scalar(1 / Math.sqrt(hd), dtype)), dims(B, ints([Hkv, -1, hd])));
+    const scores = g.reshape(g.matmul(qg, g.transpose(k, [0, 1, 3, 2])), dims(B, ints([H]), T, T));
+    const probs = g.softmax(g.add(scores, bias), -1);
+    const ctx = g.matmul(g.reshape(probs, dims(B, ints([Hkv, -1]), T)), v); // [B, Hkv, rep·T, d]
+    const merged = g.reshape(g.transpose(g.reshape(ctx, dims(B, ints([H]), T, ints([hd]))), [0, 2, 1, 3]), [-1, H * hd]);
+    x = g.add(x, linear(g, merged, w(`${p}.self_attn.o_proj.weight`)));
+    const h2 = rmsNorm(g, x, w(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+    x = g.add(x, swiGlu(g, h2, w(`${p}.mlp.gate_proj.weight`), w(`${p}.mlp.up_proj.weight`), w(`${p}.mlp.down_proj.weight`)));
+  }
+  return rmsNorm(g, x, w('model.norm.weight'), c.rmsNormEps);
+}
+
+/**
+ * Training/evaluation forward: `labels` [B, T] hold the token to predict at each position (already
+ * shifted: labels[t] = input_ids[t+1]) or −100 where nothing is predicted (prompt, padding).
+ * Outputs: `loss` (mean cross-entropy over predicted tokens), `token_logprobs` [B, T] (0 where
+ * ignored), `seq_logprobs` [B] (their sum), optional `logits` and `token_is_greedy`.
+ */
+export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): CausalLm {
+  const dtype = o.dtype ?? 'float32';
+  const g = new GraphBuilder(o.name ?? `${c.architecture}_causal_lm`);
+  const ids = g.input('input_ids', 'int64', ['B', 'T']);
+  const mask = g.input('attention_mask', 'int64', ['B', 'T']);
+  const labels = g.input('labels', 'int64', ['B', 'T']);
+  const shapes = parameterShapes(c);
+  const weights = new Map(shapes.map((p) => [p.name, g.input(p.name, dtype, p.shape)]));
+  const w = (name: string) => {
+    const v = weights.get(name);
+    if (!v) throw new Error(`${c.architecture} graph: no weight input ${name}`);
+    return v;
+  };
+  const hidden = llamaBackbone(g, c, w, ids, mask, dtype);
+  const head = c.tieWordEmbeddings ? weights.get('model.embed_tokens.weight')! : weights.get('lm_head.weight')!;
+  const logits = linear(g, hidden, head); // [B·T, V]
+  const flatLabels = g.reshape(labels, [-1]);
+  const [loss, logProbs] = g.softmaxCrossEntropyLoss(logits, flatLabels, { ignoreIndex: -100, reduction: 'mean' });
+  g.output(loss!, 'loss');
+  const valid = g.greater(flatLabels, g.constant({ dtype: 'int64', dims: [], data: new Uint8Array(new BigInt64Array([-1n]).buffer) }, 'minus_one_i64'));
+  const safe = g.where(valid, flatLabels, g.constant({ dtype: 'int64', dims: [], data: new Uint8Array(8) }, 'zero_i64'));
+  const picked = g.reshape(g.gatherElements(logProbs!, g.unsqueeze(safe, [1]), 1), [-1]);
+  const tokenLogps = g.reshape(g.mul(picked, g.cast(valid, dtype)), g.shape(labels));
+  g.output(tokenLogps, 'token_logprobs');
+  g.output(g.reduceSum(tokenLogps, [1], false), 'seq_logprobs');
+  if (o.logits) g.output(g.reshape(logits, g.concat([g.shape(labels), g.ints([c.vocabSize])], 0)), 'logits');
+  if (o.greedy) {
+    const argmax = g.reshape(g.argmax(logits, -1, false), [-1]);
+    g.output(g.reshape(g.equal(argmax, flatLabels), g.shape(labels)), 'token_is_greedy');
+  }
+  return { graph: g.build(), weights: shapes.map((p) => p.name), inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Golden values for juice's Llama-family graph, from an independent float64 PyTorch implementation.
+
+Writes llama_golden.json: config, weights (HF names), inputs, and the loss, per-token log-probs,
+per-sequence sums and the gradient of the loss w.r.t. every weight. juice's test reads the JSON; only
+regenerating needs torch:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 libs/models/test/golden/make_llama_golden.py
+
+The maths follows Hugging Face's modeling_llama / modeling_qwen2 (RMSNorm, rotate_half RoPE, GQA via
+repeat_kv, SwiGLU), written out here so the reference shares no code with juice.
+"""
+import json
+import math
+import os
+import torch
+
+torch.manual_seed(1234)
+DT = torch.float64
+
+
+def rms_norm(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def forward(cfg, W, input_ids, attention_mask, labels):
+    B, T = input_ids.shape
+    D, H, Hkv, hd = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    eps = cfg["rms_norm_eps"]
+    pos = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=DT) / hd))
+    freqs = pos[..., None].to(DT) * inv
+    emb = torch.cat((freqs, freqs), -1)[:, None]  # [B,1,T,hd]
+    cos, sin = emb.cos(), emb.sin()
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    allowed = causal[None, None] & attention_mask.bool()[:, None, None, :]
+    bias = torch.where(allowed, torch.tensor(0.0, dtype=DT), torch.tensor(-1e9, dtype=DT))
+    x = W["model.embed_tokens.weight"][input_ids]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        h = rms_norm(x, W[f"{p}.input_layernorm.weight"], eps)
+        def proj(name, n):
+            y = h @ W[f"{p}.self_attn.{name}.weight"].T
+            if f"{p}.self_attn.{name}.bias" in W:
+                y = y + W[f"{p}.self_attn.{name}.bias"]
+            return y.view(B, T, n, hd).transpose(1, 2)
+        q, k, v = proj("q_proj", H), proj("k_proj", Hkv), proj("v_proj", Hkv)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        rep = H // Hkv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(hd) + bias
+        o = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, H * hd)
+        x = x + o @ W[f"{p}.self_attn.o_proj.weight"].T
+        h2 = rms_norm(x, W[f"{p}.post_attention_layernorm.weight"], eps)
+        gate = h2 @ W[f"{p}.mlp.gate_proj.weight"].T
+        up = h2 @ W[f"{p}.mlp.up_proj.weight"].T
+        x = x + (torch.nn.functional.silu(gate) * up) @ W[f"{p}.mlp.down_proj.weight"].T
+    x = rms_norm(x, W["model.norm.weight"], eps)
+    head = W["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else W["lm_head.weight"]
+    logits = x @ head.T
+    logp = logits.log_softmax(-1)
+    valid = labels != -100
+    tok = torch.where(valid, logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0], torch.zeros((), dtype=DT))
+    loss = -tok.sum() / valid.sum()
+    return loss, tok, tok.sum(-1), logits
+
+
+def case(name, cfg):
+    D, H, Hkv, hd, I, V = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"], cfg["intermediate_size"], cfg["vocab_size"]
+    shapes = {"model.embed_tokens.weight": [V, D]}
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        shapes[f"{p}.input_layernorm.weight"] = [D]
+        shapes[f"{p}.self_attn.q_proj.weight"] = [H * hd, D]
+        shapes[f"{p}.self_attn.k_proj.weight"] = [Hkv * hd, D]
+        shapes[f"{p}.self_attn.v_proj.weight"] = [Hkv * hd, D]
+        if cfg.get("model_type") == "qwen2":
+            shapes[f"{p}.self_attn.q_proj.bias"] = [H * hd]
+            shapes[f"{p}.self_attn.k_proj.bias"] = [Hkv * hd]
+            shapes[f"{p}.self_attn.v_proj.bias"] = [Hkv * hd]
+        shapes[f"{p}.self_attn.o_proj.weight"] = [D, H * hd]
+        shapes[f"{p}.post_attention_layernorm.weight"] = [D]
+        shapes[f"{p}.mlp.gate_proj.weight"] = [I, D]
+        shapes[f"{p}.mlp.up_proj.weight"] = [I, D]
+        shapes[f"{p}.mlp.down_proj.weight"] = [D, I]
+    shapes["model.norm.weight"] = [D]
+    if not cfg["tie_word_embeddings"]:
+        shapes["lm_head.weight"] = [V, D]
+    W = {}
+    for n, s in shapes.items():
+        if n.endswith("norm.weight"):
+            t = 1 + 0.1 * torch.randn(*s, dtype=DT)
+        else:
+            t = 0.3 * torch.randn(*s, dtype=DT)
+        W[n] = t.requires_grad_(True)
+    B, T = 2, 7
+    input_ids = torch.randint(0, V, (B, T))
+    attention_mask = torch.tensor([[1] * 7, [1] * 5 + [0] * 2])
+    labels = torch.full((B, T), -100)
+    labels[0, 2:6] = input_ids[0, 3:7]
+    labels[1, 1:4] = input_ids[1, 2:5]
+    loss, tok, seq, logits = forward(cfg, W, input_ids, attention_mask, labels)
+    loss.backward()
+    return {
+        "name": name,
+        "config": cfg,
+        "input_ids": input_ids.tolist(),
+        "attention_mask": attention_mask.tolist(),
+        "labels": labels.tolist(),
+        "weights": {n: {"shape": shapes[n], "data": W[n].detach().flatten().tolist()} for n in shapes},
+        "loss": loss.item(),
+        "token_logprobs": tok.detach().flatten().tolist(),
+        "seq_logprobs": seq.detach().tolist(),
+        "logits": logits.detach().flatten().tolist(),
+        "grads": {n: W[n].grad.flatten().tolist() for n in shapes},
+    }
+
+
+base = {"vocab_size": 37, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "head_dim": 4, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "max_position_embeddings": 64}
+cases = [
+    case("llama-gqa-untied", {**base, "architectures": ["LlamaForCausalLM"], "model_type": "llama", "tie_word_embeddings": False}),
+    case("qwen2-bias-tied", {**base, "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "tie_word_embeddings": True, "num_hidden_layers": 2}),
+]
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "llama_golden.json")
+with open(out, "w") as f:
+    json.dump({"generator": "make_llama_golden.py (torch %s, float64)" % torch.__version__, "cases": cases}, f)
+print("wrote", out)

@@ -1,0 +1,63 @@
+// juice's Llama-family graph against an independent float64 PyTorch implementation
+// (golden/make_llama_golden.py, values committed in golden/llama_golden.json): logits, loss,
+// per-token and per-sequence log-probs, and the gradient of every weight, within 1e-5 relative.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { toModelBytes } from '@juice/onnx';
+import { grad } from '@juice/autograd';
+import { buildCausalLm, configFromHf } from '../src/index.js';
+
+interface Case {
+  name: string;
+  config: Record<string, unknown>;
+  input_ids: number[][];
+  attention_mask: number[][];
+  labels: number[][];
+  weights: Record<string, { shape: number[]; data: number[] }>;
+  loss: number;
+  token_logprobs: number[];
+  seq_logprobs: number[];
+  logits: number[];
+  grads: Record<string, number[]>;
+}
+
+const golden = JSON.parse(readFileSync(new URL('./golden/llama_golden.json', import.meta.url), 'utf8')) as { cases: Case[] };
+const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
+
+/** max |a − b| / max |b|: relative to the tensor's scale, so near-zero entries do not dominate. */
+function relErr(actual: ArrayLike<number>, expected: readonly number[]): number {
+  assert.equal(actual.length, expected.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num = Math.max(num, Math.abs(Number(actual[i]) - expected[i]!));
+    den = Math.max(den, Math.abs(expected[i]!));
+  }
+  return num / (den || 1);
+}
+
+for (const c of golden.cases) {
+  test(`${c.name}: logits, loss, log-probs and every gradient match PyTorch float64 within 1e-5`, async (t) => {
+    const config = configFromHf(c.config);
+    const model = buildCausalLm(config, { dtype: 'float64', logits: true });
+    const train = grad(model.graph, { loss: 'loss', wrt: model.weights, keepOutputs: ['token_logprobs', 'seq_logprobs', 'logits'] });
+    const session = await ort.InferenceSession.create(toModelBytes(train), { graphOptimizationLevel: 'basic' });
+    const feeds: Record<string, ort.Tensor> = { input_ids: i64(c.input_ids), attention_mask: i64(c.attention_mask), labels: i64(c.labels) };
+    assert.deepEqual(new Set(model.weights), new Set(Object.keys(c.weights)), 'HF tensor names agree');
+    for (const name of model.weights) feeds[name] = new ort.Tensor('float64', Float64Array.from(c.weights[name]!.data), c.weights[name]!.shape);
+    const out = await session.run(feeds);
+    await session.release();
+    const errors: Record<string, number> = {
+      loss: relErr(out.loss!.data as Float64Array, [c.loss]),
+      logits: relErr(out.logits!.data as Float64Array, c.logits),
+      token_logprobs: relErr(out.token_logprobs!.data as Float64Array, c.token_logprobs),
+      seq_logprobs: relErr(out.seq_logprobs!.data as Float64Array, c.seq_logprobs),
+    };
+    for (const name of model.weights) errors[`grad ${name}`] = relErr(out[`grad.${name}`]!.data as Float64Array, c.grads[name]!);
+    const worst = Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;
+    t.diagnostic(`worst ${worst[0]}: ${worst[1].toExponential(2)}`);
+    assert.ok(worst[1] < 1e-5, `worst: ${worst[0]} relative error ${worst[1]}`);
+  });
+}
