@@ -11,7 +11,9 @@ export function linear(g: GraphBuilder, x: Value, w: Value, b?: Value): Value {
 /** RMSNorm (Llama): x / sqrt(mean(x²) + eps) · w, over the last axis. */
 export function rmsNorm(g: GraphBuilder, x: Value, w: Value, eps: number): Value {
   const ms = g.reduceMean(g.mul(x, x), [-1], true);
-  return g.mul(g.div(x, g.sqrt(g.add(ms, g.scalar(eps, x.dtype)))), w);
+  // The reciprocal is taken on the [N, 1] statistic, so the full-size work (and its gradient) is Muls.
+  const inv = g.reciprocal(g.sqrt(g.add(ms, g.scalar(eps, x.dtype))));
+  return g.mul(g.mul(x, inv), w);
 }
 
 /** SwiGLU MLP: down(silu(gate(x)) · up(x)). */
@@ -33,11 +35,21 @@ export function rotaryTables(g: GraphBuilder, positions: Value, headDim: number,
   return { cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]) };
 }
 
-/** q·cos + rotate_half(q)·sin with rotate_half(x) = [−x₂, x₁] (halves of the last axis). */
+/**
+ * q·cos + rotate_half(q)·sin with rotate_half(x) = [−x₂, x₁] (halves of the last axis). The rotation
+ * is a MatMul with a constant signed permutation: one small GEMM forward and backward instead of the
+ * Split/Neg/Concat chain and its scatter-shaped gradient (measurably faster in the train step).
+ */
 export function applyRotary(g: GraphBuilder, x: Value, cos: Value, sin: Value, headDim: number): Value {
-  const [x1, x2] = g.split(x, [headDim / 2, headDim / 2], -1);
-  const rotated = g.concat([g.neg(x2!), x1!], -1);
-  return g.add(g.mul(x, cos), g.mul(rotated, sin));
+  const h = headDim / 2;
+  const r = new Array<number>(headDim * headDim).fill(0);
+  for (let j = 0; j < h; j++) {
+    r[(j + h) * headDim + j] = -1;
+    r[j * headDim + j + h] = 1;
+  }
+  const dtype = x.dtype as 'float32' | 'float64';
+  const rot = g.constant({ dtype, dims: [headDim, headDim], data: encode(dtype, r) }, 'rope_rotate_half');
+  return g.add(g.mul(x, cos), g.mul(g.matmul(x, rot), sin));
 }
 
 /** Positions from the attention mask (cumsum − 1, 0 on padding): right and left padding both work. */

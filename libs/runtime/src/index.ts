@@ -1,5 +1,5 @@
 export { createSession, readModel, Session, toOrtOptions } from './session.js';
-export type { LogSeverity, OptimizationLevel, RunOutputs, Runner, SessionOptions, ValueInfo } from './session.js';
+export type { LogSeverity, OptimizationLevel, RunOutputs, Runner, SessionOptions, ValueInfo, PreallocatedOutputs } from './session.js';
 export { WorkerSession } from './worker-session.js';
 export type { WorkerRunOptions } from './worker-session.js';
 export { tensor, toOrtTensor, tensorTypesOf } from './tensor.js';

@@ -1,6 +1,7 @@
 // One ORT InferenceSession with juice's defaults ('basic' optimisation, no memory pattern: see
 // ENGINE-FACTS) and guards ORT lacks: a clear provider error, feed validation, release() twice.
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import { assertExecutionProvider, providerCreationError } from './providers.js';
 import type { ExecutionProviderName } from './providers.js';
@@ -33,6 +34,9 @@ export interface ValueInfo {
   shape?: readonly (number | string)[];
 }
 
+/** Output buffers ORT fills in place (float32; dims must match the output's shape). */
+export type PreallocatedOutputs = Record<string, { data: Float32Array; dims: readonly number[] }>;
+
 /** What both Session and WorkerSession offer. */
 export interface Runner {
   readonly inputNames: readonly string[];
@@ -48,8 +52,10 @@ export function toOrtOptions(options: SessionOptions): ort.InferenceSession.Sess
     enableMemPattern: options.enableMemPattern ?? false,
     logSeverityLevel: SEVERITY[options.logSeverity ?? 'warning'],
   };
-  if (options.intraOpThreads !== undefined) o.intraOpNumThreads = options.intraOpThreads;
-  if (options.interOpThreads !== undefined) o.interOpNumThreads = options.interOpThreads;
+  // Sequential execution: every core goes to the inside of one op (measured ~2% faster on the train
+  // step than ORT's default pools; the inter-op pool only helps graphs with independent branches).
+  o.intraOpNumThreads = options.intraOpThreads ?? availableParallelism();
+  o.interOpNumThreads = options.interOpThreads ?? 1;
   return o;
 }
 
@@ -84,7 +90,7 @@ export class Session implements Runner {
    * Runs the model; returns the requested outputs (default: all). Note ORT computes on the calling
    * thread: use WorkerSession where the event loop must stay responsive.
    */
-  async run(feeds: Feeds, outputs?: readonly string[]): Promise<RunOutputs> {
+  async run(feeds: Feeds, outputs?: readonly string[], into?: PreallocatedOutputs): Promise<RunOutputs> {
     if (this.releasing) throw new Error('Session.run after release()');
     const missing = this.inputNames.filter((n) => !(n in feeds));
     const unknown = Object.keys(feeds).filter((n) => !this.inputSpecs.has(n));
@@ -95,6 +101,16 @@ export class Session implements Runner {
     if (badOut.length) throw new Error(`Session.run: unknown outputs [${badOut.join(', ')}]; the model's outputs are [${this.outputNames.join(', ')}]`);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const name of this.inputNames) ortFeeds[name] = toOrtTensor(name, feeds[name], this.inputSpecs.get(name));
+    if (into) {
+      // ORT writes these outputs straight into the caller's buffers (e.g. views of one flat gradient
+      // buffer), saving the copy of every output into a fresh JS array and the copy back.
+      const fetches: Record<string, ort.Tensor | null> = {};
+      for (const name of outputs ?? this.outputNames) {
+        const dst = into[name];
+        fetches[name] = dst ? new ort.Tensor('float32', dst.data, [...dst.dims]) : null;
+      }
+      return this.ort.run(ortFeeds, fetches);
+    }
     return outputs ? this.ort.run(ortFeeds, [...outputs]) : this.ort.run(ortFeeds);
   }
 

@@ -4,7 +4,7 @@
 // so clipping and AdamW are single loops (ENGINE-FACTS: the optimizer is faster in JS than in ORT).
 import { grad, forwardOnly } from '@juice/autograd';
 import { toModelBytes, type Graph } from '@juice/onnx';
-import { createSession, WorkerSession, type Feeds, type Runner, type SessionOptions } from '@juice/runtime';
+import { createSession, Session, WorkerSession, type Feeds, type PreallocatedOutputs, type Runner, type SessionOptions } from '@juice/runtime';
 import type { ParamSet } from '@juice/optim';
 
 export interface TrainStepOptions extends SessionOptions {
@@ -49,8 +49,20 @@ export class TrainStep {
   async run(batch: Feeds): Promise<StepResult> {
     const feeds: Feeds = { ...batch };
     for (const e of this.params.entries) feeds[e.name] = { data: this.params.view(e.name), dims: e.shape as number[], type: 'float32' };
-    const out = await this.session.run(feeds, ['loss', ...this.metricNames, ...this.trainable.map((n) => `grad.${n}`)]);
+    const names = ['loss', ...this.metricNames, ...this.trainable.map((n) => `grad.${n}`)];
+    if (this.session instanceof Session) {
+      // In process, ORT writes each gradient straight into its slot of the flat gradient buffer.
+      const into: PreallocatedOutputs = {};
+      for (const n of this.trainable) into[`grad.${n}`] = { data: this.params.view(n, this.gradBuffer), dims: this.params.entry(n).shape };
+      const out = await this.session.run(feeds, names, into);
+      return this.result(out);
+    }
+    const out = await this.session.run(feeds, names);
     for (const name of this.trainable) this.params.set(name, out[`grad.${name}`]!.data as Float32Array, this.gradBuffer);
+    return this.result(out);
+  }
+
+  private result(out: Record<string, { data: unknown }>): StepResult {
     const metrics: Record<string, number> = {};
     for (const m of this.metricNames) metrics[m] = Number((out[m]!.data as Float32Array)[0]);
     return { loss: Number((out.loss!.data as Float32Array)[0]), metrics, grads: this.gradBuffer };
