@@ -3,4 +3,5 @@ export { readHfModelInfo } from './hf-model-info.js';
 export { configFromHf, configToHf, parameterShapes, parameterCount, type ModelConfig, type Architecture } from './config.js';
 export { initParameters, gaussian } from './init.js';
 export { linear, rmsNorm, swiGlu, rotaryTables, applyRotary, positionsFromMask, causalPaddingBias } from './layers.js';
-export { buildCausalLm, llamaBackbone, type CausalLm, type CausalLmGraphOptions, type FloatType } from './llama/graph.js';
+export { buildCausalLm, llamaBackbone, groupedAttention, weightInputs, type Attend, type CausalLm, type CausalLmGraphOptions, type FloatType } from './llama/graph.js';
+export { buildGenerationGraphs, type GenerationGraphs } from './llama/decode.js';

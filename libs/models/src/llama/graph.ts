@@ -27,19 +27,39 @@ export interface CausalLm {
   scalars: string[];
 }
 
+/**
+ * Attention over one layer's heads: q [B, H, T, d] (scaled, rotated), k and v [B, Hkv, T, d] (k rotated)
+ * → context [B, H, T, d]. Training and prefill attend causally within the batch; decode also attends
+ * to the KV cache. Layer index lets decode find its cache inputs.
+ */
+export type Attend = (layer: number, q: Value, k: Value, v: Value) => Value;
+
+/**
+ * Grouped-query attention without repeating K/V: the H/Hkv query heads that share a KV head are stacked
+ * along time ([B, Hkv, rep·Tq, d]), so it is one batched MatMul per KV head. `bias` broadcasts to
+ * [B, H, Tq, Tk].
+ */
+export function groupedAttention(g: GraphBuilder, c: ModelConfig, q: Value, k: Value, v: Value, bias: Value): Value {
+  const B = g.shape(q, 0, 1);
+  const Tq = g.shape(q, 2, 3);
+  const Tk = g.shape(k, 2, 3);
+  const dims = (...parts: Value[]) => g.concat(parts, 0);
+  const qg = g.reshape(q, dims(B, g.ints([c.numKvHeads, -1, c.headDim])));
+  const scores = g.reshape(g.matmul(qg, g.transpose(k, [0, 1, 3, 2])), dims(B, g.ints([c.numHeads]), Tq, Tk));
+  const probs = g.softmax(g.add(scores, bias), -1);
+  const ctx = g.matmul(g.reshape(probs, dims(B, g.ints([c.numKvHeads, -1]), Tk)), v); // [B, Hkv, rep·Tq, d]
+  return g.reshape(ctx, dims(B, g.ints([c.numHeads]), Tq, g.ints([c.headDim])));
+}
+
 /** Adds the decoder stack; returns the final hidden states [B·T, D] (after the last norm). */
-export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string) => Value, ids: Value, mask: Value, dtype: FloatType): Value {
+export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string) => Value, ids: Value, positions: Value, attend: Attend, dtype: FloatType): Value {
   const D = c.hiddenSize;
   const hd = c.headDim;
   const H = c.numHeads;
   const Hkv = c.numKvHeads;
-  const { cos, sin } = rotaryTables(g, positionsFromMask(g, mask), hd, c.ropeTheta, dtype);
-  const bias = causalPaddingBias(g, mask, dtype);
+  const { cos, sin } = rotaryTables(g, positions, hd, c.ropeTheta, dtype);
   const bt = g.shape(ids); // [B, T]
-  const B = g.shape(ids, 0, 1);
-  const T = g.shape(ids, 1, 2);
-  const ints = (xs: number[]) => g.ints(xs);
-  const dims = (...parts: Value[]) => g.concat(parts, 0);
+  const scale = g.scalar(1 / Math.sqrt(hd), dtype);
 
   let x = g.reshape(g.gather(w('model.embed_tokens.weight'), ids), [-1, D]);
   for (let i = 0; i < c.numLayers; i++) {
@@ -49,24 +69,29 @@ export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string)
     const bk = c.qkvBias ? w(`${p}.self_attn.k_proj.bias`) : undefined;
     const bv = c.qkvBias ? w(`${p}.self_attn.v_proj.bias`) : undefined;
     // [B·T, heads·d] → [B, heads, T, d]
-    const heads = (v: Value, n: number) => g.transpose(g.reshape(v, dims(bt, ints([n, hd]))), [0, 2, 1, 3]);
-    let q = heads(linear(g, h, w(`${p}.self_attn.q_proj.weight`), bq), H);
-    let k = heads(linear(g, h, w(`${p}.self_attn.k_proj.weight`), bk), Hkv);
+    const heads = (v: Value, n: number) => g.transpose(g.reshape(v, g.concat([bt, g.ints([n, hd])], 0)), [0, 2, 1, 3]);
+    const q = applyRotary(g, heads(linear(g, h, w(`${p}.self_attn.q_proj.weight`), bq), H), cos, sin, hd);
+    const k = applyRotary(g, heads(linear(g, h, w(`${p}.self_attn.k_proj.weight`), bk), Hkv), cos, sin, hd);
     const v = heads(linear(g, h, w(`${p}.self_attn.v_proj.weight`), bv), Hkv);
-    q = applyRotary(g, q, cos, sin, hd);
-    k = applyRotary(g, k, cos, sin, hd);
-    // Grouped-query attention without repeating K/V: the `rep` query heads that share a KV head are
-    // stacked along time ([B, Hkv, rep·T, d]), one batched MatMul per KV head.
-    const qg = g.reshape(g.mul(q, g.scalar(1 / Math.sqrt(hd), dtype)), dims(B, ints([Hkv, -1, hd])));
-    const scores = g.reshape(g.matmul(qg, g.transpose(k, [0, 1, 3, 2])), dims(B, ints([H]), T, T));
-    const probs = g.softmax(g.add(scores, bias), -1);
-    const ctx = g.matmul(g.reshape(probs, dims(B, ints([Hkv, -1]), T)), v); // [B, Hkv, rep·T, d]
-    const merged = g.reshape(g.transpose(g.reshape(ctx, dims(B, ints([H]), T, ints([hd]))), [0, 2, 1, 3]), [-1, H * hd]);
+    const ctx = attend(i, g.mul(q, scale), k, v);
+    const merged = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [-1, H * hd]);
     x = g.add(x, linear(g, merged, w(`${p}.self_attn.o_proj.weight`)));
     const h2 = rmsNorm(g, x, w(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
     x = g.add(x, swiGlu(g, h2, w(`${p}.mlp.gate_proj.weight`), w(`${p}.mlp.up_proj.weight`), w(`${p}.mlp.down_proj.weight`)));
   }
   return rmsNorm(g, x, w('model.norm.weight'), c.rmsNormEps);
+}
+
+/** Weight inputs of a model graph by HF name, and the output head (tied or not). */
+export function weightInputs(g: GraphBuilder, c: ModelConfig, dtype: FloatType) {
+  const shapes = parameterShapes(c);
+  const weights = new Map(shapes.map((p) => [p.name, g.input(p.name, dtype, p.shape)]));
+  const w = (name: string) => {
+    const v = weights.get(name);
+    if (!v) throw new Error(`${c.architecture} graph: no weight input ${name}`);
+    return v;
+  };
+  return { names: shapes.map((p) => p.name), w, head: w(c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight') };
 }
 
 /**
@@ -81,15 +106,9 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
   const mask = g.input('attention_mask', 'int64', ['B', 'T']);
   const labels = g.input('labels', 'int64', ['B', 'T']);
-  const shapes = parameterShapes(c);
-  const weights = new Map(shapes.map((p) => [p.name, g.input(p.name, dtype, p.shape)]));
-  const w = (name: string) => {
-    const v = weights.get(name);
-    if (!v) throw new Error(`${c.architecture} graph: no weight input ${name}`);
-    return v;
-  };
-  const hidden = llamaBackbone(g, c, w, ids, mask, dtype);
-  const head = c.tieWordEmbeddings ? weights.get('model.embed_tokens.weight')! : weights.get('lm_head.weight')!;
+  const { names, w, head } = weightInputs(g, c, dtype);
+  const bias = causalPaddingBias(g, mask, dtype);
+  const hidden = llamaBackbone(g, c, w, ids, positionsFromMask(g, mask), (_i, q, k, v) => groupedAttention(g, c, q, k, v, bias), dtype);
   const logits = linear(g, hidden, head); // [B·T, V]
   const flatLabels = g.reshape(labels, [-1]);
   const [loss, logProbs] = g.softmaxCrossEntropyLoss(logits, flatLabels, { ignoreIndex: -100, reduction: 'mean' });
@@ -105,5 +124,5 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
     const argmax = g.reshape(g.argmax(logits, -1, false), [-1]);
     g.output(g.reshape(g.equal(argmax, flatLabels), g.shape(labels)), 'token_is_greedy');
   }
-  return { graph: g.build(), weights: shapes.map((p) => p.name), inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
+  return { graph: g.build(), weights: names, inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
 }

@@ -1,0 +1,66 @@
+// Generation graphs with a KV cache, from the same backbone as training (so decode and the training
+// forward agree by construction; a test checks it numerically).
+//
+// prefill: input_ids, attention_mask [B, T] (right padding) → `logits` [B, V] at each row's last real
+//   token, and `present.{i}.key|value` [B, Hkv, T, d] (keys already rotated).
+// decode:  input_ids [B, 1], position_ids [B, 1], past_mask [B, P] (1 = a cached position to attend to),
+//   `past.{i}.key|value` [B, Hkv, P, d] → `logits` [B, V] and `new.{i}.key|value` [B, Hkv, 1, d].
+// The cache is kept by the caller in fixed-capacity buffers: a cached position may hold anything where
+// past_mask is 0, so rows of different lengths share one batch without copying (RoPE is applied before
+// caching, so a key's slot in the cache does not matter).
+import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
+import type { ModelConfig } from '../config.js';
+import { causalPaddingBias, linear, positionsFromMask } from '../layers.js';
+import { groupedAttention, llamaBackbone, weightInputs, type FloatType } from './graph.js';
+
+export interface GenerationGraphs {
+  prefill: Graph;
+  decode: Graph;
+  weights: string[];
+}
+
+function lastPositionLogits(g: GraphBuilder, hidden: Value, mask: Value, head: Value): Value {
+  // Row b's last real token sits at index sum(mask_b) − 1 of the flattened [B·T] hidden states.
+  const T = g.shape(mask, 1, 2);
+  const B = g.shape(mask, 0, 1);
+  const lengths = g.reduceSum(mask, [1], false);
+  const one = g.constant({ dtype: 'int64', dims: [], data: new Uint8Array(new BigInt64Array([1n]).buffer) }, 'one_i64');
+  const rowStart = g.mul(g.range(g.constant({ dtype: 'int64', dims: [], data: new Uint8Array(8) }, 'zero_i64'), g.reshape(B, []), one), g.reshape(T, []));
+  const index = g.add(rowStart, g.sub(lengths, one));
+  return linear(g, g.gather(hidden, index), head); // [B, V]
+}
+
+export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float32'): GenerationGraphs {
+  // prefill
+  const gp = new GraphBuilder(`${c.architecture}_prefill`);
+  const ids = gp.input('input_ids', 'int64', ['B', 'T']);
+  const mask = gp.input('attention_mask', 'int64', ['B', 'T']);
+  const wp = weightInputs(gp, c, dtype);
+  const bias = causalPaddingBias(gp, mask, dtype);
+  const hidden = llamaBackbone(gp, c, wp.w, ids, positionsFromMask(gp, mask), (i, q, k, v) => {
+    gp.output(k, `present.${i}.key`);
+    gp.output(v, `present.${i}.value`);
+    return groupedAttention(gp, c, q, k, v, bias);
+  }, dtype);
+  gp.output(lastPositionLogits(gp, hidden, mask, wp.head), 'logits');
+
+  // decode
+  const gd = new GraphBuilder(`${c.architecture}_decode`);
+  const tok = gd.input('input_ids', 'int64', ['B', 1]);
+  const pos = gd.input('position_ids', 'int64', ['B', 1]);
+  const pastMask = gd.input('past_mask', 'int64', ['B', 'P']);
+  const wd = weightInputs(gd, c, dtype);
+  // The new token attends to every valid cached position and to itself.
+  const ones = gd.constantOfShape(gd.concat([gd.shape(pastMask, 0, 1), gd.ints([1])], 0), 1, 'int64');
+  const allowed = gd.cast(gd.unsqueeze(gd.concat([pastMask, ones], 1), [1, 2]), 'bool'); // [B, 1, 1, P+1]
+  const dbias = gd.where(allowed, gd.scalar(0, dtype), gd.scalar(-1e9, dtype));
+  const dh = llamaBackbone(gd, c, wd.w, tok, pos, (i, q, k, v) => {
+    gd.output(k, `new.${i}.key`);
+    gd.output(v, `new.${i}.value`);
+    const pk = gd.input(`past.${i}.key`, dtype, ['B', c.numKvHeads, 'P', c.headDim]);
+    const pv = gd.input(`past.${i}.value`, dtype, ['B', c.numKvHeads, 'P', c.headDim]);
+    return groupedAttention(gd, c, q, gd.concat([pk, k], 2), gd.concat([pv, v], 2), dbias);
+  }, dtype);
+  gd.output(linear(gd, dh, wd.head), 'logits');
+  return { prefill: gp.build(), decode: gd.build(), weights: wp.names };
+}
