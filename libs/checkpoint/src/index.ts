@@ -4,3 +4,4 @@ export { loadHfDir, saveHfDir, sha256File, type HfModelFiles, type SaveHfOptions
 export { Tokenizer, type ChatMessage } from './tokenizer.js';
 export { trainByteLevelBpe, bytesToUnicode, GPT2_SPLIT, type BpeModel, type TrainOptions } from './bpe-trainer.js';
 export { createDefaultTokenizerFiles, DEFAULT_CHAT_TEMPLATE, DEFAULT_SPECIAL_TOKENS } from './default-tokenizer.js';
+export { CheckpointStore, type Manifest, type ManifestFile } from './store.js';
