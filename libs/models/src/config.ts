@@ -1,8 +1,9 @@
 // Model configuration from (and back to) Hugging Face config.json. One record covers the Llama family
-// (Llama, Mistral, Qwen2: RMSNorm, RoPE, SwiGLU, grouped-query attention; Qwen2 adds q/k/v biases).
+// (Llama, Mistral, Qwen2: RMSNorm, RoPE, SwiGLU, grouped-query attention; Qwen2 adds q/k/v biases) and
+// GPT-NeoX (Pythia: LayerNorm with bias, fused QKV, partial rotary, parallel residual, GELU).
 import { ModelLoadError } from './errors.js';
 
-export type Architecture = 'llama' | 'mistral' | 'qwen2';
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gpt_neox';
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -22,6 +23,12 @@ export interface ModelConfig {
   bosTokenId?: number;
   eosTokenId?: number | number[];
   padTokenId?: number;
+  /** GPT-NeoX: head dimensions that get rotary embeddings (rotary_pct · head_dim). */
+  rotaryDims?: number;
+  /** GPT-NeoX: x + attn(ln1 x) + mlp(ln2 x) instead of sequential residuals. */
+  parallelResidual?: boolean;
+  /** GPT-NeoX: LayerNorm epsilon. */
+  layerNormEps?: number;
 }
 
 const ARCHITECTURES: Record<string, Architecture> = {
@@ -31,6 +38,8 @@ const ARCHITECTURES: Record<string, Architecture> = {
   LlamaForSequenceClassification: 'llama',
   MistralForSequenceClassification: 'mistral',
   Qwen2ForSequenceClassification: 'qwen2',
+  GPTNeoXForCausalLM: 'gpt_neox',
+  GPTNeoXForSequenceClassification: 'gpt_neox',
 };
 
 type Json = Record<string, unknown>;
@@ -44,10 +53,11 @@ function need(json: Json, key: string, source: string): number {
 /** Reads a config.json object; `source` names the file in errors. */
 export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
   const archName = Array.isArray(json.architectures) ? String(json.architectures[0]) : '';
-  const architecture = ARCHITECTURES[archName] ?? (['llama', 'mistral', 'qwen2'].includes(String(json.model_type)) ? (json.model_type as Architecture) : undefined);
+  const architecture = ARCHITECTURES[archName] ?? (['llama', 'mistral', 'qwen2', 'gpt_neox'].includes(String(json.model_type)) ? (json.model_type as Architecture) : undefined);
   if (!architecture) {
     throw new ModelLoadError('INVALID_ARGUMENT', `${source}: architecture ${JSON.stringify(archName || json.model_type)} is not supported (supported: ${Object.keys(ARCHITECTURES).join(', ')})`);
   }
+  if (architecture === 'gpt_neox') return neoxConfig(json, source);
   const hiddenSize = need(json, 'hidden_size', source);
   const numHeads = need(json, 'num_attention_heads', source);
   const numKvHeads = typeof json.num_key_value_heads === 'number' ? json.num_key_value_heads : numHeads;
@@ -74,9 +84,58 @@ export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
   };
 }
 
-const HF_CLASS: Record<Architecture, string> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' };
+function neoxConfig(json: Json, source: string): ModelConfig {
+  const hiddenSize = need(json, 'hidden_size', source);
+  const numHeads = need(json, 'num_attention_heads', source);
+  const headDim = hiddenSize / numHeads;
+  const pct = typeof json.rotary_pct === 'number' ? json.rotary_pct : 0.25;
+  if (json.hidden_act !== undefined && json.hidden_act !== 'gelu') throw new ModelLoadError('INVALID_ARGUMENT', `${source}: hidden_act ${JSON.stringify(json.hidden_act)} is not supported for gpt_neox (gelu)`);
+  return {
+    architecture: 'gpt_neox',
+    vocabSize: need(json, 'vocab_size', source),
+    hiddenSize,
+    intermediateSize: need(json, 'intermediate_size', source),
+    numLayers: need(json, 'num_hidden_layers', source),
+    numHeads,
+    numKvHeads: numHeads,
+    headDim,
+    rmsNormEps: 0,
+    layerNormEps: typeof json.layer_norm_eps === 'number' ? json.layer_norm_eps : 1e-5,
+    ropeTheta: typeof json.rotary_emb_base === 'number' ? json.rotary_emb_base : 10000,
+    rotaryDims: Math.floor(headDim * pct),
+    parallelResidual: json.use_parallel_residual !== false,
+    maxPositions: typeof json.max_position_embeddings === 'number' ? json.max_position_embeddings : 2048,
+    tieWordEmbeddings: json.tie_word_embeddings === true,
+    qkvBias: true,
+    bosTokenId: typeof json.bos_token_id === 'number' ? json.bos_token_id : undefined,
+    eosTokenId: typeof json.eos_token_id === 'number' ? json.eos_token_id : undefined,
+  };
+}
+
+const HF_CLASS: Record<Architecture, string> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', gpt_neox: 'GPTNeoXForCausalLM' };
 
 export function configToHf(c: ModelConfig, extra: Json = {}): Json {
+  if (c.architecture === 'gpt_neox') {
+    return {
+      architectures: ['GPTNeoXForCausalLM'],
+      model_type: 'gpt_neox',
+      vocab_size: c.vocabSize,
+      hidden_size: c.hiddenSize,
+      intermediate_size: c.intermediateSize,
+      num_hidden_layers: c.numLayers,
+      num_attention_heads: c.numHeads,
+      rotary_pct: (c.rotaryDims ?? c.headDim) / c.headDim,
+      rotary_emb_base: c.ropeTheta,
+      use_parallel_residual: c.parallelResidual !== false,
+      layer_norm_eps: c.layerNormEps ?? 1e-5,
+      hidden_act: 'gelu',
+      max_position_embeddings: c.maxPositions,
+      tie_word_embeddings: c.tieWordEmbeddings,
+      ...(c.bosTokenId !== undefined ? { bos_token_id: c.bosTokenId } : {}),
+      ...(c.eosTokenId !== undefined ? { eos_token_id: c.eosTokenId } : {}),
+      ...extra,
+    };
+  }
   return {
     architectures: [HF_CLASS[c.architecture]],
     model_type: c.architecture,
@@ -102,6 +161,7 @@ export function configToHf(c: ModelConfig, extra: Json = {}): Json {
 
 /** Every trainable tensor with its Hugging Face name and shape, in checkpoint order. */
 export function parameterShapes(c: ModelConfig): { name: string; shape: number[] }[] {
+  if (c.architecture === 'gpt_neox') return neoxParameterShapes(c);
   const D = c.hiddenSize;
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
@@ -126,8 +186,31 @@ export function parameterShapes(c: ModelConfig): { name: string; shape: number[]
   return out;
 }
 
+function neoxParameterShapes(c: ModelConfig): { name: string; shape: number[] }[] {
+  const D = c.hiddenSize;
+  const I = c.intermediateSize;
+  const out: { name: string; shape: number[] }[] = [{ name: 'gpt_neox.embed_in.weight', shape: [c.vocabSize, D] }];
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `gpt_neox.layers.${i}`;
+    for (const n of ['input_layernorm', 'post_attention_layernorm']) out.push({ name: `${p}.${n}.weight`, shape: [D] }, { name: `${p}.${n}.bias`, shape: [D] });
+    out.push({ name: `${p}.attention.query_key_value.weight`, shape: [3 * D, D] }, { name: `${p}.attention.query_key_value.bias`, shape: [3 * D] });
+    out.push({ name: `${p}.attention.dense.weight`, shape: [D, D] }, { name: `${p}.attention.dense.bias`, shape: [D] });
+    out.push({ name: `${p}.mlp.dense_h_to_4h.weight`, shape: [I, D] }, { name: `${p}.mlp.dense_h_to_4h.bias`, shape: [I] });
+    out.push({ name: `${p}.mlp.dense_4h_to_h.weight`, shape: [D, I] }, { name: `${p}.mlp.dense_4h_to_h.bias`, shape: [D] });
+  }
+  out.push({ name: 'gpt_neox.final_layer_norm.weight', shape: [D] }, { name: 'gpt_neox.final_layer_norm.bias', shape: [D] });
+  if (!c.tieWordEmbeddings) out.push({ name: 'embed_out.weight', shape: [c.vocabSize, D] });
+  return out;
+}
+
+/** Names of the token embedding and output head of an architecture. */
+export function embeddingNames(c: ModelConfig): { embed: string; head: string } {
+  if (c.architecture === 'gpt_neox') return { embed: 'gpt_neox.embed_in.weight', head: c.tieWordEmbeddings ? 'gpt_neox.embed_in.weight' : 'embed_out.weight' };
+  return { embed: 'model.embed_tokens.weight', head: c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight' };
+}
+
 export function parameterCount(c: ModelConfig, { embeddings = true } = {}): number {
   return parameterShapes(c)
-    .filter((p) => embeddings || (p.name !== 'model.embed_tokens.weight' && p.name !== 'lm_head.weight'))
+    .filter((p) => embeddings || (p.name !== embeddingNames(c).embed && p.name !== embeddingNames(c).head))
     .reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
 }

@@ -21,7 +21,7 @@ export function initParameters(c: ModelConfig, seed = 0, std = 0.02): ParamSet {
   const rand = gaussian(seed);
   for (const e of params.entries) {
     const v = params.view(e.name);
-    if (e.name.endsWith('norm.weight')) v.fill(1);
+    if (e.name.endsWith('norm.weight') || e.name.endsWith('layernorm.weight') || e.name.endsWith('layer_norm.weight')) v.fill(1);
     else if (e.name.endsWith('.bias')) v.fill(0);
     else for (let i = 0; i < v.length; i++) v[i] = rand() * std;
   }

@@ -11,7 +11,7 @@
 import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
 import type { ModelConfig } from '../config.js';
 import { causalPaddingBias, linear, positionsFromMask } from '../layers.js';
-import { groupedAttention, llamaBackbone, weightInputs, type FloatType } from './graph.js';
+import { backbone, groupedAttention, weightInputs, type FloatType } from './graph.js';
 
 export interface GenerationGraphs {
   prefill: Graph;
@@ -37,7 +37,7 @@ export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float3
   const mask = gp.input('attention_mask', 'int64', ['B', 'T']);
   const wp = weightInputs(gp, c, dtype);
   const bias = causalPaddingBias(gp, mask, dtype);
-  const hidden = llamaBackbone(gp, c, wp.w, ids, positionsFromMask(gp, mask), (i, q, k, v) => {
+  const hidden = backbone(gp, c, wp.w, ids, positionsFromMask(gp, mask), (i, q, k, v) => {
     gp.output(k, `present.${i}.key`);
     gp.output(v, `present.${i}.value`);
     return groupedAttention(gp, c, q, k, v, bias);
@@ -54,7 +54,7 @@ export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float3
   const ones = gd.constantOfShape(gd.concat([gd.shape(pastMask, 0, 1), gd.ints([1])], 0), 1, 'int64');
   const allowed = gd.cast(gd.unsqueeze(gd.concat([pastMask, ones], 1), [1, 2]), 'bool'); // [B, 1, 1, P+1]
   const dbias = gd.where(allowed, gd.scalar(0, dtype), gd.scalar(-1e9, dtype));
-  const dh = llamaBackbone(gd, c, wd.w, tok, pos, (i, q, k, v) => {
+  const dh = backbone(gd, c, wd.w, tok, pos, (i, q, k, v) => {
     gd.output(k, `new.${i}.key`);
     gd.output(v, `new.${i}.value`);
     const pk = gd.input(`past.${i}.key`, dtype, ['B', c.numKvHeads, 'P', c.headDim]);

@@ -3,7 +3,8 @@
 // ends in the per-token log-probs every objective builds on: SFT uses `loss`, DPO/IRFT the per-sequence
 // sums `seq_logprobs`, RFT the per-token `token_logprobs`.
 import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
-import { parameterShapes, type ModelConfig } from '../config.js';
+import { embeddingNames, parameterShapes, type ModelConfig } from '../config.js';
+import { neoxBackbone } from '../neox/backbone.js';
 import { applyRotary, causalPaddingBias, linear, positionsFromMask, rmsNorm, rotaryTables, swiGlu } from '../layers.js';
 
 export type FloatType = 'float32' | 'float64';
@@ -91,7 +92,12 @@ export function weightInputs(g: GraphBuilder, c: ModelConfig, dtype: FloatType) 
     if (!v) throw new Error(`${c.architecture} graph: no weight input ${name}`);
     return v;
   };
-  return { names: shapes.map((p) => p.name), w, head: w(c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight') };
+  return { names: shapes.map((p) => p.name), w, head: w(embeddingNames(c).head) };
+}
+
+/** The decoder stack of any supported architecture (final hidden states [B·T, D]). */
+export function backbone(g: GraphBuilder, c: ModelConfig, w: (name: string) => Value, ids: Value, positions: Value, attend: Attend, dtype: FloatType): Value {
+  return c.architecture === 'gpt_neox' ? neoxBackbone(g, c, w, ids, positions, attend, dtype) : llamaBackbone(g, c, w, ids, positions, attend, dtype);
 }
 
 /**
@@ -108,7 +114,7 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
   const labels = g.input('labels', 'int64', ['B', 'T']);
   const { names, w, head } = weightInputs(g, c, dtype);
   const bias = causalPaddingBias(g, mask, dtype);
-  const hidden = llamaBackbone(g, c, w, ids, positionsFromMask(g, mask), (_i, q, k, v) => groupedAttention(g, c, q, k, v, bias), dtype);
+  const hidden = backbone(g, c, w, ids, positionsFromMask(g, mask), (_i, q, k, v) => groupedAttention(g, c, q, k, v, bias), dtype);
   const logits = linear(g, hidden, head); // [B·T, V]
   const flatLabels = g.reshape(labels, [-1]);
   const [loss, logProbs] = g.softmaxCrossEntropyLoss(logits, flatLabels, { ignoreIndex: -100, reduction: 'mean' });

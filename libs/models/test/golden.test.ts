@@ -1,5 +1,5 @@
 // juice's Llama-family graph against an independent float64 PyTorch implementation
-// (golden/make_llama_golden.py, values committed in golden/llama_golden.json): logits, loss,
+// (golden/make_golden.py, values committed in golden/golden.json): logits, loss,
 // per-token and per-sequence log-probs, and the gradient of every weight, within 1e-5 relative.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +23,7 @@ interface Case {
   grads: Record<string, number[]>;
 }
 
-const golden = JSON.parse(readFileSync(new URL('./golden/llama_golden.json', import.meta.url), 'utf8')) as { cases: Case[] };
+const golden = JSON.parse(readFileSync(new URL('./golden/golden.json', import.meta.url), 'utf8')) as { cases: Case[] };
 const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
 
 /** max |a − b| / max |b|: relative to the tensor's scale, so near-zero entries do not dominate. */

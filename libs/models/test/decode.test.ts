@@ -13,7 +13,8 @@ const base: ModelConfig = {
 };
 const i64 = (data: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(data.map(BigInt)), dims);
 
-for (const config of [base, { ...base, architecture: 'qwen2', qkvBias: true, tieWordEmbeddings: true } as ModelConfig]) {
+const neox: ModelConfig = { ...base, architecture: 'gpt_neox', numKvHeads: 6, qkvBias: true, rotaryDims: 2, parallelResidual: true, layerNormEps: 1e-5 };
+for (const config of [base, { ...base, architecture: 'qwen2', qkvBias: true, tieWordEmbeddings: true } as ModelConfig, neox]) {
   test(`${config.architecture}: prefill + decode steps reproduce the full-sequence logits`, async () => {
     const params = initParameters(config, 3, 0.2);
     const weights: Record<string, ort.Tensor> = {};
