@@ -203,6 +203,15 @@ function neoxParameterShapes(c: ModelConfig): { name: string; shape: number[] }[
   return out;
 }
 
+/**
+ * A reward model (HF *ForSequenceClassification with one label): the backbone without the LM head,
+ * plus `score.weight` [1, D] read at the last real token of each sequence.
+ */
+export function rewardParameterShapes(c: ModelConfig): { name: string; shape: number[] }[] {
+  const { head, embed } = embeddingNames(c);
+  return [...parameterShapes(c).filter((p) => p.name !== head || head === embed), { name: 'score.weight', shape: [1, c.hiddenSize] }];
+}
+
 /** Names of the token embedding and output head of an architecture. */
 export function embeddingNames(c: ModelConfig): { embed: string; head: string } {
   if (c.architecture === 'gpt_neox') return { embed: 'gpt_neox.embed_in.weight', head: c.tieWordEmbeddings ? 'gpt_neox.embed_in.weight' : 'embed_out.weight' };

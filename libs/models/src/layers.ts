@@ -75,3 +75,14 @@ function encode(dtype: 'float32' | 'float64' | 'int64', values: number[]): Uint8
   const arr = dtype === 'float32' ? Float32Array.from(values) : dtype === 'float64' ? Float64Array.from(values) : BigInt64Array.from(values.map(BigInt));
   return new Uint8Array(arr.buffer);
 }
+
+/** Rows of the flattened hidden states [B·T, D] at each sequence's last real token (right padding). */
+export function lastTokenRows(g: GraphBuilder, hidden: Value, mask: Value): Value {
+  const T = g.shape(mask, 1, 2);
+  const B = g.shape(mask, 0, 1);
+  const lengths = g.reduceSum(mask, [1], false);
+  const one = g.constant({ dtype: 'int64', dims: [], data: encode('int64', [1]) }, 'one_i64');
+  const zero = g.constant({ dtype: 'int64', dims: [], data: encode('int64', [0]) }, 'zero_i64');
+  const rowStart = g.mul(g.range(zero, g.reshape(B, []), one), g.reshape(T, []));
+  return g.gather(hidden, g.add(rowStart, g.sub(lengths, one)));
+}

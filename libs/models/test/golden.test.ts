@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { toModelBytes } from '@juice/onnx';
 import { grad } from '@juice/autograd';
-import { buildCausalLm, configFromHf } from '../src/index.js';
+import { GraphBuilder } from '@juice/onnx';
+import { buildCausalLm, buildRewardModel, configFromHf } from '../src/index.js';
 
 interface Case {
   name: string;
@@ -16,6 +17,9 @@ interface Case {
   attention_mask: number[][];
   labels: number[][];
   weights: Record<string, { shape: number[]; data: number[] }>;
+  kind?: 'reward';
+  projection?: number[];
+  rewards?: number[];
   loss: number;
   token_logprobs: number[];
   seq_logprobs: number[];
@@ -38,7 +42,7 @@ function relErr(actual: ArrayLike<number>, expected: readonly number[]): number 
   return num / (den || 1);
 }
 
-for (const c of golden.cases) {
+for (const c of golden.cases.filter((x) => x.kind !== 'reward')) {
   test(`${c.name}: logits, loss, log-probs and every gradient match PyTorch float64 within 1e-5`, async (t) => {
     const config = configFromHf(c.config);
     const model = buildCausalLm(config, { dtype: 'float64', logits: true });
@@ -56,6 +60,28 @@ for (const c of golden.cases) {
       seq_logprobs: relErr(out.seq_logprobs!.data as Float64Array, c.seq_logprobs),
     };
     for (const name of model.weights) errors[`grad ${name}`] = relErr(out[`grad.${name}`]!.data as Float64Array, c.grads[name]!);
+    const worst = Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;
+    t.diagnostic(`worst ${worst[0]}: ${worst[1].toExponential(2)}`);
+    assert.ok(worst[1] < 1e-5, `worst: ${worst[0]} relative error ${worst[1]}`);
+  });
+}
+
+for (const c of golden.cases.filter((x) => x.kind === 'reward')) {
+  test(`${c.name}: rewards at the last real token and the gradients of every weight (score.weight included) match PyTorch`, async (t) => {
+    const config = configFromHf(c.config);
+    const rm = buildRewardModel(config, { dtype: 'float64' });
+    const g = GraphBuilder.from(rm.graph);
+    const proj = g.input('projection', 'float64', [c.projection!.length]);
+    g.output(g.reduceSum(g.mul(g.value('rewards'), proj), undefined, false), 'loss');
+    const train = grad(g.build(), { loss: 'loss', wrt: rm.weights, keepOutputs: ['rewards'] });
+    const session = await ort.InferenceSession.create(toModelBytes(train), { graphOptimizationLevel: 'basic' });
+    assert.deepEqual(new Set(rm.weights), new Set(Object.keys(c.weights)), 'HF sequence-classification tensor names');
+    const feeds: Record<string, ort.Tensor> = { input_ids: i64(c.input_ids), attention_mask: i64(c.attention_mask), projection: new ort.Tensor('float64', Float64Array.from(c.projection!), [c.projection!.length]) };
+    for (const name of rm.weights) feeds[name] = new ort.Tensor('float64', Float64Array.from(c.weights[name]!.data), c.weights[name]!.shape);
+    const out = await session.run(feeds);
+    await session.release();
+    const errors: Record<string, number> = { rewards: relErr(out.rewards!.data as Float64Array, c.rewards!) };
+    for (const name of rm.weights) errors[`grad ${name}`] = relErr(out[`grad.${name}`]!.data as Float64Array, c.grads[name]!);
     const worst = Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;
     t.diagnostic(`worst ${worst[0]}: ${worst[1].toExponential(2)}`);
     assert.ok(worst[1] < 1e-5, `worst: ${worst[0]} relative error ${worst[1]}`);

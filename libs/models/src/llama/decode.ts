@@ -8,26 +8,15 @@
 // The cache is kept by the caller in fixed-capacity buffers: a cached position may hold anything where
 // past_mask is 0, so rows of different lengths share one batch without copying (RoPE is applied before
 // caching, so a key's slot in the cache does not matter).
-import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
+import { GraphBuilder, type Graph } from '@juice/onnx';
 import type { ModelConfig } from '../config.js';
-import { causalPaddingBias, linear, positionsFromMask } from '../layers.js';
+import { causalPaddingBias, lastTokenRows, linear, positionsFromMask } from '../layers.js';
 import { backbone, groupedAttention, weightInputs, type FloatType } from './graph.js';
 
 export interface GenerationGraphs {
   prefill: Graph;
   decode: Graph;
   weights: string[];
-}
-
-function lastPositionLogits(g: GraphBuilder, hidden: Value, mask: Value, head: Value): Value {
-  // Row b's last real token sits at index sum(mask_b) − 1 of the flattened [B·T] hidden states.
-  const T = g.shape(mask, 1, 2);
-  const B = g.shape(mask, 0, 1);
-  const lengths = g.reduceSum(mask, [1], false);
-  const one = g.constant({ dtype: 'int64', dims: [], data: new Uint8Array(new BigInt64Array([1n]).buffer) }, 'one_i64');
-  const rowStart = g.mul(g.range(g.constant({ dtype: 'int64', dims: [], data: new Uint8Array(8) }, 'zero_i64'), g.reshape(B, []), one), g.reshape(T, []));
-  const index = g.add(rowStart, g.sub(lengths, one));
-  return linear(g, g.gather(hidden, index), head); // [B, V]
 }
 
 export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float32'): GenerationGraphs {
@@ -42,7 +31,7 @@ export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float3
     gp.output(v, `present.${i}.value`);
     return groupedAttention(gp, c, q, k, v, bias);
   }, dtype);
-  gp.output(lastPositionLogits(gp, hidden, mask, wp.head), 'logits');
+  gp.output(linear(gp, lastTokenRows(gp, hidden, mask), wp.head), 'logits');
 
   // decode
   const gd = new GraphBuilder(`${c.architecture}_decode`);

@@ -3,9 +3,9 @@
 // ends in the per-token log-probs every objective builds on: SFT uses `loss`, DPO/IRFT the per-sequence
 // sums `seq_logprobs`, RFT the per-token `token_logprobs`.
 import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
-import { embeddingNames, parameterShapes, type ModelConfig } from '../config.js';
+import { embeddingNames, parameterShapes, rewardParameterShapes, type ModelConfig } from '../config.js';
 import { neoxBackbone } from '../neox/backbone.js';
-import { applyRotary, causalPaddingBias, linear, positionsFromMask, rmsNorm, rotaryTables, swiGlu } from '../layers.js';
+import { applyRotary, causalPaddingBias, lastTokenRows, linear, positionsFromMask, rmsNorm, rotaryTables, swiGlu } from '../layers.js';
 
 export type FloatType = 'float32' | 'float64';
 
@@ -83,16 +83,16 @@ export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string)
   return rmsNorm(g, x, w('model.norm.weight'), c.rmsNormEps);
 }
 
-/** Weight inputs of a model graph by HF name, and the output head (tied or not). */
-export function weightInputs(g: GraphBuilder, c: ModelConfig, dtype: FloatType) {
-  const shapes = parameterShapes(c);
+/** Weight inputs of a model graph by HF name, and the output head (LM head, or a reward model's score). */
+export function weightInputs(g: GraphBuilder, c: ModelConfig, dtype: FloatType, kind: 'lm' | 'reward' = 'lm') {
+  const shapes = kind === 'lm' ? parameterShapes(c) : rewardParameterShapes(c);
   const weights = new Map(shapes.map((p) => [p.name, g.input(p.name, dtype, p.shape)]));
   const w = (name: string) => {
     const v = weights.get(name);
     if (!v) throw new Error(`${c.architecture} graph: no weight input ${name}`);
     return v;
   };
-  return { names: shapes.map((p) => p.name), w, head: w(embeddingNames(c).head) };
+  return { names: shapes.map((p) => p.name), w, head: w(kind === 'lm' ? embeddingNames(c).head : 'score.weight') };
 }
 
 /** The decoder stack of any supported architecture (final hidden states [B·T, D]). */
@@ -131,4 +131,20 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
     g.output(g.reshape(g.equal(argmax, flatLabels), g.shape(labels)), 'token_is_greedy');
   }
   return { graph: g.build(), weights: names, inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
+}
+
+/**
+ * Reward model forward: input_ids and attention_mask [B, T] (right padding) → `rewards` [B], the score
+ * head applied to the last real token's hidden state (as HF *ForSequenceClassification).
+ */
+export function buildRewardModel(c: ModelConfig, o: { dtype?: FloatType } = {}): { graph: Graph; weights: string[] } {
+  const dtype = o.dtype ?? 'float32';
+  const g = new GraphBuilder(`${c.architecture}_reward_model`);
+  const ids = g.input('input_ids', 'int64', ['B', 'T']);
+  const mask = g.input('attention_mask', 'int64', ['B', 'T']);
+  const { names, w, head } = weightInputs(g, c, dtype, 'reward');
+  const bias = causalPaddingBias(g, mask, dtype);
+  const hidden = backbone(g, c, w, ids, positionsFromMask(g, mask), (_i, q, k, v) => groupedAttention(g, c, q, k, v, bias), dtype);
+  g.output(g.reshape(linear(g, lastTokenRows(g, hidden, mask), head), [-1]), 'rewards');
+  return { graph: g.build(), weights: names };
 }

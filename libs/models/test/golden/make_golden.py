@@ -199,6 +199,36 @@ cases = [
          "intermediate_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "rotary_pct": 0.25, "rotary_emb_base": 10000,
          "layer_norm_eps": 1e-5, "use_parallel_residual": True, "hidden_act": "gelu", "max_position_embeddings": 64, "tie_word_embeddings": False}),
 ]
+
+
+def reward_case(name, cfg):
+    """*ForSequenceClassification (1 label): score.weight on the last real token; loss = Σ c_b·r_b."""
+    base_case = case(name, cfg)  # same inputs and backbone weights (draws the same random stream first)
+    W = {n: torch.tensor(w["data"], dtype=DT).reshape(w["shape"]).requires_grad_(True) for n, w in base_case["weights"].items() if n != "lm_head.weight"}
+    W["score.weight"] = (0.3 * torch.randn(1, cfg["hidden_size"], dtype=DT)).requires_grad_(True)
+    input_ids = torch.tensor(base_case["input_ids"])
+    attention_mask = torch.tensor(base_case["attention_mask"])
+    # Reuse the causal-LM forward up to the final norm: run it with an identity head and read the hidden states.
+    head_free = dict(W)
+    head_free["lm_head.weight"] = torch.eye(cfg["hidden_size"], dtype=DT)
+    labels = torch.full(input_ids.shape, -100)
+    labels[:, 0] = 0
+    _, _, _, hidden = forward({**cfg, "tie_word_embeddings": False, "vocab_size": cfg["hidden_size"]}, head_free, input_ids, attention_mask, labels)
+    last = attention_mask.sum(-1) - 1
+    rewards = (hidden[torch.arange(hidden.shape[0]), last] @ W["score.weight"].T)[:, 0]
+    c = torch.tensor([1.0, -0.5], dtype=DT)
+    (rewards * c).sum().backward()
+    shapes = {n: list(t.shape) for n, t in W.items()}
+    return {
+        "name": name, "config": {**cfg, "architectures": ["LlamaForSequenceClassification"]}, "kind": "reward",
+        "input_ids": base_case["input_ids"], "attention_mask": base_case["attention_mask"], "projection": c.tolist(),
+        "weights": {n: {"shape": shapes[n], "data": W[n].detach().flatten().tolist()} for n in W},
+        "rewards": rewards.detach().tolist(),
+        "grads": {n: W[n].grad.flatten().tolist() for n in W},
+    }
+
+
+cases.append(reward_case("llama-reward-model", {**base, "architectures": ["LlamaForCausalLM"], "model_type": "llama", "tie_word_embeddings": False}))
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
 with open(out, "w") as f:
     json.dump({"generator": "make_golden.py (torch %s, float64)" % torch.__version__, "cases": cases}, f)
