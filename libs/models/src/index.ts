@@ -6,3 +6,5 @@ export { lastTokenRows, linear, rmsNorm, swiGlu, rotaryTables, applyRotary, posi
 export { buildCausalLm, buildRewardModel, llamaBackbone, backbone, groupedAttention, weightInputs, type Attend, type CausalLm, type CausalLmGraphOptions, type FloatType } from './llama/graph.js';
 export { buildGenerationGraphs, type GenerationGraphs } from './llama/decode.js';
 export { neoxBackbone } from './neox/backbone.js';
+export { createDefaultModel, DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_NAME, type CreateDefaultModelOptions } from './default-model.js';
+export { loadModel, type LoadedModel } from './load.js';

@@ -1,0 +1,38 @@
+// Loading a model directory into what the roles compute with: its config, one flat parameter buffer
+// (HF tensor names), and its tokenizer. Missing or misshaped tensors are reported by name and file.
+import { loadHfDir, Tokenizer, type HfModelFiles } from '@juice/checkpoint';
+import { ParamSet } from '@juice/optim';
+import { configFromHf, parameterShapes, rewardParameterShapes, type ModelConfig } from './config.js';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+
+export interface LoadedModel {
+  dir: string;
+  config: ModelConfig;
+  params: ParamSet;
+  tokenizer: Tokenizer;
+  files: HfModelFiles['files'];
+  /** SHA-256 over the weight files' hashes (sorted by name): one id for the exact weights. */
+  sha256: string;
+}
+
+export function loadModel(dir: string, kind: 'lm' | 'reward' = 'lm'): LoadedModel {
+  const files = loadHfDir(dir);
+  const config = configFromHf(files.config, join(dir, 'config.json'));
+  const shapes = kind === 'lm' ? parameterShapes(config) : rewardParameterShapes(config);
+  const params = new ParamSet(shapes);
+  const problems: string[] = [];
+  for (const s of shapes) {
+    const t = files.tensors.get(s.name);
+    if (!t) problems.push(`missing tensor "${s.name}"`);
+    else if (t.shape.join(',') !== s.shape.join(',')) problems.push(`tensor "${s.name}" has shape [${t.shape}], expected [${s.shape}]`);
+    else if (!(t.data instanceof Float32Array)) problems.push(`tensor "${s.name}" is ${t.dtype}, expected a float dtype`);
+    else params.set(s.name, t.data);
+  }
+  if (problems.length) {
+    throw Object.assign(new Error(`${dir}: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}`), { grpcCode: 'INVALID_ARGUMENT' });
+  }
+  const weightFiles = files.files.filter((f) => f.path.endsWith('.safetensors')).sort((a, b) => a.path.localeCompare(b.path));
+  const sha256 = createHash('sha256').update(weightFiles.map((f) => f.sha256).join('')).digest('hex');
+  return { dir, config, params, tokenizer: Tokenizer.fromDir(dir), files: files.files, sha256 };
+}
