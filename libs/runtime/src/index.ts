@@ -15,3 +15,5 @@ export { measureMatmulPeak } from './matmul-peak.js';
 export type { MatmulPeakOptions, MatmulPeakResult } from './matmul-peak.js';
 export { matmulModel } from './matmul-model.js';
 export * from './sampling/index.js';
+export { KvCache, type KvShape } from './generation/kv-cache.js';
+export { Decoder, type DecoderSpec, type GenerateOptions, type GeneratedRow, type FinishReason } from './generation/decoder.js';
