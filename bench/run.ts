@@ -3,12 +3,14 @@
 import { trainStepSection } from './sections/train-step.js';
 import { optimizerSection } from './sections/optimizer.js';
 import { matmulPeakSection } from './sections/matmul-peak.js';
+import { generationSection } from './sections/generation.js';
 import type { BenchContext, Section } from './sections/types.js';
 
 const sections: Record<string, Section> = {
   'matmul-peak': matmulPeakSection,
   'train-step': trainStepSection,
   optimizer: optimizerSection,
+  generation: generationSection,
 };
 
 const wanted = process.argv.slice(2);
