@@ -8,3 +8,4 @@ export { buildGenerationGraphs, type GenerationGraphs } from './llama/decode.js'
 export { neoxBackbone } from './neox/backbone.js';
 export { createDefaultModel, DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_NAME, type CreateDefaultModelOptions } from './default-model.js';
 export { loadModel, type LoadedModel } from './load.js';
+export { defaultLoraTargets, loraTargets, loraParameterShapes, initLora, withLora, mergeLora, type LoraSpec } from './lora.js';

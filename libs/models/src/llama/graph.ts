@@ -3,14 +3,20 @@
 // ends in the per-token log-probs every objective builds on: SFT uses `loss`, DPO/IRFT the per-sequence
 // sums `seq_logprobs`, RFT the per-token `token_logprobs`.
 import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
+import type { ParamSet } from '@juice/optim';
 import { embeddingNames, parameterShapes, rewardParameterShapes, type ModelConfig } from '../config.js';
 import { neoxBackbone } from '../neox/backbone.js';
+import { withLora, type LoraSpec } from '../lora.js';
 import { applyRotary, causalPaddingBias, lastTokenRows, linear, positionsFromMask, rmsNorm, rotaryTables, swiGlu } from '../layers.js';
 
 export type FloatType = 'float32' | 'float64';
 
 export interface CausalLmGraphOptions {
   dtype?: FloatType;
+  /** Train LoRA adapters: their inputs are added and `trainable` lists them instead of the base weights. */
+  lora?: LoraSpec;
+  /** Bake these base weights into the graph as initializers (frozen), e.g. under LoRA. */
+  frozenBase?: ParamSet;
   /** Also output `logits` [B, T, V] (tests, and evaluation of small vocabularies). */
   logits?: boolean;
   /** Also output `token_is_greedy` [B, T] (bool): whether each label is the argmax (lm-eval is_greedy). */
@@ -20,8 +26,10 @@ export interface CausalLmGraphOptions {
 
 export interface CausalLm {
   graph: Graph;
-  /** Trainable inputs (HF names), in parameterShapes order. */
+  /** Weight inputs (HF names), in parameterShapes order. */
   weights: string[];
+  /** What to differentiate: all weights, or only the LoRA adapters. */
+  trainable: string[];
   /** Data inputs: input_ids, attention_mask, labels (all int64 [B, T]). */
   inputs: readonly ['input_ids', 'attention_mask', 'labels'];
   /** Scalar outputs a train step fetches besides gradients. */
@@ -84,15 +92,23 @@ export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string)
 }
 
 /** Weight inputs of a model graph by HF name, and the output head (LM head, or a reward model's score). */
-export function weightInputs(g: GraphBuilder, c: ModelConfig, dtype: FloatType, kind: 'lm' | 'reward' = 'lm') {
+export function weightInputs(g: GraphBuilder, c: ModelConfig, dtype: FloatType, kind: 'lm' | 'reward' = 'lm', frozen?: ParamSet) {
   const shapes = kind === 'lm' ? parameterShapes(c) : rewardParameterShapes(c);
-  const weights = new Map(shapes.map((p) => [p.name, g.input(p.name, dtype, p.shape)]));
+  // Frozen weights (the base model under LoRA) are baked in as initializers; the rest are inputs.
+  const weights = new Map(
+    shapes.map((p) => {
+      if (!frozen) return [p.name, g.input(p.name, dtype, p.shape)];
+      const v = frozen.view(p.name);
+      const data = dtype === 'float32' ? new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)) : new Uint8Array(Float64Array.from(v).buffer);
+      return [p.name, g.initializer(p.name, { dtype, dims: [...p.shape], data })];
+    }),
+  );
   const w = (name: string) => {
     const v = weights.get(name);
     if (!v) throw new Error(`${c.architecture} graph: no weight input ${name}`);
     return v;
   };
-  return { names: shapes.map((p) => p.name), w, head: w(kind === 'lm' ? embeddingNames(c).head : 'score.weight') };
+  return { names: frozen ? [] : shapes.map((p) => p.name), w, head: w(kind === 'lm' ? embeddingNames(c).head : 'score.weight') };
 }
 
 /** The decoder stack of any supported architecture (final hidden states [B·T, D]). */
@@ -112,7 +128,9 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
   const mask = g.input('attention_mask', 'int64', ['B', 'T']);
   const labels = g.input('labels', 'int64', ['B', 'T']);
-  const { names, w, head } = weightInputs(g, c, dtype);
+  const { names, w: base, head } = weightInputs(g, c, dtype, 'lm', o.frozenBase);
+  const lora = o.lora ? withLora(g, c, o.lora, base, dtype) : undefined;
+  const w = lora?.w ?? base;
   const bias = causalPaddingBias(g, mask, dtype);
   const hidden = backbone(g, c, w, ids, positionsFromMask(g, mask), (_i, q, k, v) => groupedAttention(g, c, q, k, v, bias), dtype);
   const logits = linear(g, hidden, head); // [B·T, V]
@@ -130,7 +148,7 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
     const argmax = g.reshape(g.argmax(logits, -1, false), [-1]);
     g.output(g.reshape(g.equal(argmax, flatLabels), g.shape(labels)), 'token_is_greedy');
   }
-  return { graph: g.build(), weights: names, inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
+  return { graph: g.build(), weights: lora ? [...names, ...lora.adapters] : names, trainable: lora?.adapters ?? names, inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
 }
 
 /**
