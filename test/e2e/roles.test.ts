@@ -68,7 +68,7 @@ async function assertServing(role: RunningRole, fullName: string) {
 }
 
 async function assertDrainsOnSigterm(role: RunningRole, inFlight: Promise<unknown>, release: () => void, expectCode: number | 'ok') {
-  await new Promise((r) => setTimeout(r, 200)); // the call reaches the server
+  await new Promise((r) => setTimeout(r, 500)); // the call reaches the server (generous: CI runs test files in parallel)
   const t0 = Date.now();
   const exit = role.stop('SIGTERM');
   await new Promise((r) => setTimeout(r, 300));
