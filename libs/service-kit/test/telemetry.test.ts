@@ -49,6 +49,16 @@ after(async () => {
   await telemetry.shutdown();
 });
 
+/** Span export is asynchronous (and a server span ends after its response is sent): wait for them. */
+async function spansWhen(ready: (spans: ReturnType<InMemorySpanExporter['getFinishedSpans']>) => boolean) {
+  const end = Date.now() + 5000;
+  for (;;) {
+    const spans = exporter.getFinishedSpans();
+    if (ready(spans) || Date.now() > end) return spans;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 test('client call -> server span is a child of the client span, across a second hop', async () => {
   exporter.reset();
   const res = await trace.getTracer('test').startActiveSpan('training-round', async (round) => {
@@ -59,7 +69,7 @@ test('client call -> server span is a child of the client span, across a second 
     }
   });
   assert.equal(res.text, 'relayed echo: x');
-  const spans = exporter.getFinishedSpans();
+  const spans = await spansWhen((all) => all.length >= 5);
   const by = (name: string, kind: SpanKind) => {
     const found = spans.filter((s) => s.name === name && s.kind === kind);
     assert.equal(found.length, 1, `one ${SpanKind[kind]} span ${name}; have ${spans.map((s) => `${s.name}/${SpanKind[s.kind]}`).join(', ')}`);
@@ -83,9 +93,10 @@ test('client call -> server span is a child of the client span, across a second 
 });
 
 test('failed calls record their status code; rpc metrics and the exported meter work', async () => {
+  await spansWhen((all) => all.length >= 5); // the previous test's spans are all in
   exporter.reset();
   await assert.rejects(client.say({ text: 'bad' }));
-  const server = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER)!;
+  const server = (await spansWhen((all) => all.some((s) => s.kind === SpanKind.SERVER))).find((s) => s.kind === SpanKind.SERVER)!;
   assert.equal(server.attributes['rpc.grpc.status_code'], status.INVALID_ARGUMENT);
 
   const queueDepth = meter.createUpDownCounter('juice.test.queue_depth');
