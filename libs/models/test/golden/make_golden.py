@@ -195,6 +195,7 @@ base = {"vocab_size": 37, "hidden_size": 16, "intermediate_size": 24, "num_hidde
 cases = [
     case("llama-gqa-untied", {**base, "architectures": ["LlamaForCausalLM"], "model_type": "llama", "tie_word_embeddings": False}),
     case("qwen2-bias-tied", {**base, "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "tie_word_embeddings": True, "num_hidden_layers": 2}),
+    case("mistral-gqa", {**base, "architectures": ["MistralForCausalLM"], "model_type": "mistral", "tie_word_embeddings": False, "sliding_window": 4096}),
     case("gpt-neox-partial-rotary-parallel", {"architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox", "vocab_size": 37, "hidden_size": 16,
          "intermediate_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "rotary_pct": 0.25, "rotary_emb_base": 10000,
          "layer_norm_eps": 1e-5, "use_parallel_residual": True, "hidden_act": "gelu", "max_position_embeddings": 64, "tie_word_embeddings": False}),
