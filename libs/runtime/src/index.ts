@@ -17,3 +17,4 @@ export { matmulModel } from './matmul-model.js';
 export * from './sampling/index.js';
 export { KvCache, type KvShape } from './generation/kv-cache.js';
 export { Decoder, type DecoderSpec, type GenerateOptions, type GeneratedRow, type FinishReason } from './generation/decoder.js';
+export { BatchEngine, QueueFullError, type EngineRequest, type EngineResult, type EngineOptions } from './generation/batch-engine.js';

@@ -1,0 +1,234 @@
+// Continuous batching for many concurrent callers: requests wait in a bounded queue, join the running
+// batch at a step boundary (their prompts are prefilled together), and leave it as soon as they finish,
+// so one caller's long generation never holds others back. All rows of the batch run on one weight set:
+// a new weight set is taken only when the batch has drained, so every request finishes on the weights
+// it started with.
+import type { Runner } from '../session.js';
+import type { Feeds, TensorLike } from '../tensor.js';
+import { Rng } from '../sampling/rng.js';
+import { DEFAULT_SAMPLING, isGreedy, sampleToken, TokenHistory, type SamplingOptions } from '../sampling/sampler.js';
+import { KvCache } from './kv-cache.js';
+import type { DecoderSpec, FinishReason } from './decoder.js';
+
+export interface EngineRequest {
+  promptIds: readonly number[];
+  maxNewTokens: number;
+  minNewTokens?: number;
+  eosTokenIds: readonly number[];
+  stopTokenIds?: readonly number[];
+  sampling?: SamplingOptions;
+  seed?: bigint;
+  /** Each generated token as it is produced; return true to end the row ("stop", e.g. a stop string). */
+  onToken?: (token: number, logprob: number, top?: { ids: number[]; logprobs: number[] }) => boolean | void;
+  signal?: AbortSignal;
+}
+
+export interface EngineResult {
+  tokens: number[];
+  logprobs: number[];
+  finish: FinishReason | 'cancelled';
+  /** The weight-set label the request ran on. */
+  weights: string;
+}
+
+export class QueueFullError extends Error {
+  readonly grpcCode = 'RESOURCE_EXHAUSTED';
+}
+
+interface Row {
+  req: EngineRequest;
+  history: TokenHistory;
+  rng?: Rng;
+  result: EngineResult;
+  resolve: (r: EngineResult) => void;
+  reject: (e: unknown) => void;
+  done: boolean;
+}
+
+export interface EngineOptions {
+  /** Rows decoded together. Default 16. */
+  maxBatch?: number;
+  /** Requests waiting beyond this are refused (RESOURCE_EXHAUSTED). Default 256. */
+  maxQueue?: number;
+  /** KV positions per row (prompt + generated). Default: the model's context length. */
+  contextLength: number;
+}
+
+export class BatchEngine {
+  private readonly queue: Row[] = [];
+  private readonly active: Row[] = [];
+  private readonly cache: KvCache;
+  private readonly maxBatch: number;
+  private readonly maxQueue: number;
+  private running = false;
+  private weights: { label: string; feeds: Feeds };
+  private pending?: { label: string; feeds: Feeds };
+  private readonly scratch: Float64Array;
+  /** Steps run (prefill or decode), for metrics. */
+  steps = 0;
+
+  constructor(
+    private readonly prefill: Runner,
+    private readonly decode: Runner,
+    private readonly spec: DecoderSpec,
+    weights: { label: string; feeds: Feeds },
+    private readonly o: EngineOptions,
+  ) {
+    this.maxBatch = o.maxBatch ?? 16;
+    this.maxQueue = o.maxQueue ?? 256;
+    this.cache = new KvCache(spec, this.maxBatch, o.contextLength);
+    this.weights = weights;
+    this.scratch = new Float64Array(spec.vocabSize);
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  get activeRows(): number {
+    return this.active.length;
+  }
+
+  /** The weight set new requests will run on (after the current batch drains). */
+  setWeights(weights: { label: string; feeds: Feeds }): void {
+    this.pending = weights;
+    this.kick();
+  }
+
+  get weightLabel(): string {
+    return (this.pending ?? this.weights).label;
+  }
+
+  submit(req: EngineRequest): Promise<EngineResult> {
+    if (req.promptIds.length === 0) return Promise.reject(new Error('empty prompt'));
+    if (req.promptIds.length + req.maxNewTokens > this.o.contextLength) {
+      return Promise.reject(Object.assign(new Error(`prompt (${req.promptIds.length}) + max_new_tokens (${req.maxNewTokens}) exceeds the context length ${this.o.contextLength}`), { grpcCode: 'INVALID_ARGUMENT' }));
+    }
+    if (this.queue.length >= this.maxQueue) return Promise.reject(new QueueFullError(`generation queue is full (${this.maxQueue} waiting requests); retry with back-off`));
+    return new Promise<EngineResult>((resolve, reject) => {
+      const sampling = req.sampling ?? DEFAULT_SAMPLING;
+      this.queue.push({
+        req,
+        history: new TokenHistory(req.promptIds),
+        rng: isGreedy(sampling) ? undefined : new Rng(req.seed ?? 0n),
+        result: { tokens: [], logprobs: [], finish: 'length', weights: '' },
+        resolve,
+        reject,
+        done: false,
+      });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop().finally(() => {
+      this.running = false;
+      if (this.queue.length || this.active.length) this.kick();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.queue.length || this.active.length) {
+      try {
+        if (this.active.length === 0 && this.pending) {
+          this.weights = this.pending;
+          this.pending = undefined;
+        }
+        // Admit waiting requests while there is room, unless new weights wait for the batch to drain.
+        if (!this.pending && this.queue.length && this.active.length < this.maxBatch) await this.admit();
+        if (this.active.length) await this.step();
+      } catch (e) {
+        for (const r of [...this.active]) this.finish(r, undefined, e);
+      }
+      // Yield to the event loop between steps: health checks, cancellations and new callers get in.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  private async admit(): Promise<void> {
+    const rows = this.queue.splice(0, this.maxBatch - this.active.length).filter((r) => {
+      if (r.req.signal?.aborted) {
+        r.result.finish = 'cancelled';
+        r.resolve(r.result);
+        return false;
+      }
+      return true;
+    });
+    if (!rows.length) return;
+    const B = rows.length;
+    const T = Math.max(...rows.map((r) => r.req.promptIds.length));
+    const ids = new BigInt64Array(B * T);
+    const mask = new BigInt64Array(B * T);
+    rows.forEach((r, b) => r.req.promptIds.forEach((t, i) => ((ids[b * T + i] = BigInt(t)), (mask[b * T + i] = 1n))));
+    const out = await this.prefill.run({ ...this.weights.feeds, input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] } });
+    this.steps++;
+    const first = this.active.length;
+    const present = Array.from({ length: this.spec.layers }, (_, l) => ({ key: out[`present.${l}.key`]!.data as Float32Array, value: out[`present.${l}.value`]!.data as Float32Array }));
+    this.cache.writePrefill(present, T, rows.map((_, b) => first + b), rows.map((r) => r.req.promptIds.length));
+    for (const r of rows) r.result.weights = this.weights.label;
+    this.active.push(...rows);
+    const logits = out.logits!.data as Float32Array;
+    rows.forEach((r, b) => this.take(r, logits, b, first + b));
+    this.compact();
+  }
+
+  private async step(): Promise<void> {
+    const n = this.active.length;
+    const tok = new BigInt64Array(n);
+    const pos = new BigInt64Array(n);
+    this.active.forEach((r, i) => {
+      tok[i] = BigInt(r.result.tokens.at(-1)!);
+      pos[i] = BigInt(this.cache.lengths[i]!);
+    });
+    const feeds: Record<string, TensorLike | Feeds[string]> = { ...this.weights.feeds, ...this.cache.feeds(n), input_ids: { data: tok, dims: [n, 1] }, position_ids: { data: pos, dims: [n, 1] } };
+    const out = await this.decode.run(feeds as Feeds);
+    this.steps++;
+    this.cache.append(Array.from({ length: this.spec.layers }, (_, l) => ({ key: out[`new.${l}.key`]!.data as Float32Array, value: out[`new.${l}.value`]!.data as Float32Array })), n);
+    const logits = out.logits!.data as Float32Array;
+    this.active.forEach((r, i) => this.take(r, logits, i, i));
+    this.compact();
+  }
+
+  /** Samples row r's next token from logits row `i`; `row` is its KV-cache row. */
+  private take(r: Row, logits: Float32Array, i: number, row: number): void {
+    const V = this.spec.vocabSize;
+    const req = r.req;
+    if (req.signal?.aborted) return this.finish(r, 'cancelled');
+    const eos = new Set(req.eosTokenIds);
+    const suppress = (req.minNewTokens ?? 0) > r.result.tokens.length ? eos : undefined;
+    const s = sampleToken(logits.subarray(i * V, (i + 1) * V), req.sampling ?? DEFAULT_SAMPLING, r.history, r.rng, this.scratch, suppress);
+    r.result.tokens.push(s.token);
+    r.result.logprobs.push(s.logprob);
+    r.history.push(s.token);
+    const stop = req.onToken?.(s.token, s.logprob, s.top) === true;
+    if (eos.has(s.token)) this.finish(r, 'eos');
+    else if (stop || req.stopTokenIds?.includes(s.token)) this.finish(r, 'stop');
+    else if (r.result.tokens.length >= req.maxNewTokens || this.cache.lengths[row]! >= this.o.contextLength) this.finish(r, 'length');
+  }
+
+  private finish(r: Row, reason?: EngineResult['finish'], error?: unknown): void {
+    if (r.done) return;
+    r.done = true;
+    if (error !== undefined) return r.reject(error);
+    r.result.finish = reason!;
+    r.resolve(r.result);
+  }
+
+  /** Finished rows leave; the last active row moves into each freed slot so the batch stays a prefix. */
+  private compact(): void {
+    for (let i = 0; i < this.active.length; ) {
+      if (!this.active[i]!.done) {
+        i++;
+        continue;
+      }
+      const last = this.active.length - 1;
+      if (i !== last) {
+        this.cache.moveRow(last, i);
+        this.active[i] = this.active[last]!;
+      }
+      this.active.pop();
+    }
+  }
+}
