@@ -1,8 +1,8 @@
 // Continuous batching for many concurrent callers: requests wait in a bounded queue, join the running
 // batch at a step boundary (their prompts are prefilled together), and leave it as soon as they finish,
-// so one caller's long generation never holds others back. All rows of the batch run on one weight set:
-// a new weight set is taken only when the batch has drained, so every request finishes on the weights
-// it started with.
+// so one caller's long generation never holds others back. Every request runs on the weight set that
+// was current when it arrived: new weights are taken once no running or waiting request needs the old
+// ones, so a call's samples never mix versions.
 import type { Runner } from '../session.js';
 import type { Feeds, TensorLike } from '../tensor.js';
 import { Rng } from '../sampling/rng.js';
@@ -37,6 +37,8 @@ export class QueueFullError extends Error {
 
 interface Row {
   req: EngineRequest;
+  /** The weight set that was current when the request arrived: it runs on exactly that one. */
+  weights: string;
   history: TokenHistory;
   rng?: Rng;
   result: EngineResult;
@@ -109,6 +111,7 @@ export class BatchEngine {
       const sampling = req.sampling ?? DEFAULT_SAMPLING;
       this.queue.push({
         req,
+        weights: this.weightLabel,
         history: new TokenHistory(req.promptIds),
         rng: isGreedy(sampling) ? undefined : new Rng(req.seed ?? 0n),
         result: { tokens: [], logprobs: [], finish: 'length', weights: '' },
@@ -132,12 +135,12 @@ export class BatchEngine {
   private async loop(): Promise<void> {
     while (this.queue.length || this.active.length) {
       try {
-        if (this.active.length === 0 && this.pending) {
+        // Swap to new weights once nothing running or waiting still needs the old ones.
+        if (this.pending && this.active.length === 0 && !this.queue.some((r) => r.weights === this.weights.label)) {
           this.weights = this.pending;
           this.pending = undefined;
         }
-        // Admit waiting requests while there is room, unless new weights wait for the batch to drain.
-        if (!this.pending && this.queue.length && this.active.length < this.maxBatch) await this.admit();
+        if (this.queue.length && this.active.length < this.maxBatch) await this.admit();
         if (this.active.length) await this.step();
       } catch (e) {
         for (const r of [...this.active]) this.finish(r, undefined, e);
@@ -148,7 +151,14 @@ export class BatchEngine {
   }
 
   private async admit(): Promise<void> {
-    const rows = this.queue.splice(0, this.maxBatch - this.active.length).filter((r) => {
+    // Only requests for the weights being served join; later ones wait for the swap.
+    const room = this.maxBatch - this.active.length;
+    const taken: Row[] = [];
+    for (let i = 0; i < this.queue.length && taken.length < room; ) {
+      if (this.queue[i]!.weights === this.weights.label) taken.push(...this.queue.splice(i, 1));
+      else i++;
+    }
+    const rows = taken.filter((r) => {
       if (r.req.signal?.aborted) {
         r.result.finish = 'cancelled';
         r.resolve(r.result);
