@@ -21,6 +21,7 @@ import {
   type WeightChunk,
 } from '@juice/proto';
 import { createClient, ServiceError, status } from '@juice/service-kit';
+import { createDefaultModel } from '@juice/models';
 import { startRole, type RunningRole } from '../support/spawn-service.js';
 import { healthStatus, reflectedServices } from '../support/grpc-tools.js';
 
@@ -28,11 +29,7 @@ const work = mkdtempSync(join(tmpdir(), 'juice-roles-'));
 
 function tinyModelDir(): string {
   const dir = join(work, 'model');
-  execFileSync('mkdir', ['-p', dir]);
-  writeFileSync(
-    join(dir, 'config.json'),
-    JSON.stringify({ model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 64, max_position_embeddings: 128, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, eos_token_id: 2, bos_token_id: 1 }),
-  );
+  createDefaultModel(dir, { corpus: ['What is 2+3? 2+3=5', 'hello world'], seed: 1 });
   return dir;
 }
 
@@ -92,19 +89,21 @@ describe('generator', () => {
     await expectStatus(c.generate({ prompts: [] }), status.INVALID_ARGUMENT, 'prompts');
     await expectStatus(c.generate({ prompts: [{ kind: { case: 'text', value: 'hi' } }], sampling: { topP: 1.5 } }), status.INVALID_ARGUMENT, 'sampling.top_p');
     await expectStatus(c.generate({ prompts: [{ kind: { case: 'tokens', value: { ids: [1, 999] } } }] }), status.INVALID_ARGUMENT, 'prompts[0].tokens.ids[1]');
+    await expectStatus(c.generate({ prompts: [{ kind: { case: 'text', value: 'hi' } }], sampling: { maxNewTokens: 100000 } }), status.INVALID_ARGUMENT, 'sampling.max_new_tokens');
     await expectStatus(c.scoreCompletions({ items: [{ prompt: { kind: { case: 'text', value: 'a' } } }] }), status.INVALID_ARGUMENT, 'items[0].completion');
     const info = await c.getModelInfo({});
     assert.equal(info.model?.architecture, 'llama');
-    assert.equal(info.model?.vocabSize, 64);
+    assert.equal(info.model?.vocabSize, 512);
     assert.equal(info.model?.numKeyValueHeads, 2);
+    assert.equal(info.model?.tokenizer?.hasChatTemplate, true);
     c.close();
   });
 
   test('SIGTERM drains an in-flight call and exits 0', async () => {
     const c = createClient(GeneratorService, role.address);
     const { chunks, finish } = pushOpenStream();
-    // The push is well-formed, so the handler's own answer arrives (this build has no weights to swap).
-    await assertDrainsOnSigterm(role, c.pushWeights(chunks), finish, status.UNIMPLEMENTED);
+    // The push is cut short after its header, so the handler's own answer (an incomplete push) arrives.
+    await assertDrainsOnSigterm(role, c.pushWeights(chunks), finish, status.INVALID_ARGUMENT);
     c.close();
   });
 });

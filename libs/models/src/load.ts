@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 
 export interface LoadedModel {
   dir: string;
+  /** config.json's _name_or_path, else the directory. */
+  name: string;
   config: ModelConfig;
   params: ParamSet;
   tokenizer: Tokenizer;
@@ -34,5 +36,5 @@ export function loadModel(dir: string, kind: 'lm' | 'reward' = 'lm'): LoadedMode
   }
   const weightFiles = files.files.filter((f) => f.path.endsWith('.safetensors')).sort((a, b) => a.path.localeCompare(b.path));
   const sha256 = createHash('sha256').update(weightFiles.map((f) => f.sha256).join('')).digest('hex');
-  return { dir, config, params, tokenizer: Tokenizer.fromDir(dir), files: files.files, sha256 };
+  return { dir, name: typeof files.config._name_or_path === 'string' && files.config._name_or_path ? files.config._name_or_path : dir, config, params, tokenizer: Tokenizer.fromDir(dir), files: files.files, sha256 };
 }

@@ -1,45 +1,133 @@
-// The Generator contract. This build validates every request against the contract's limits and
-// reports model info from the model directory; generation itself needs the model engine and answers
-// UNIMPLEMENTED until it lands, never a made-up result.
+// The Generator contract on the engine: batched sampling with a KV cache shared by all callers,
+// streaming, teacher-forced scoring, model info, and weight pushes that never change weights under a
+// running request.
+import { create } from '@bufbuild/protobuf';
 import type { GeneratorService } from '@juice/proto';
-import { ModelHead, validateGenerate, validateScoreCompletions, checkWeightChunk, Violations, type ModelInfo } from '@juice/proto';
-import { failedPrecondition, rejectInvalid, unimplemented, type ServiceImpl } from '@juice/service-kit';
-import { readHfModelInfo } from '@juice/models';
+import { GenerateStreamResponseSchema, PromptResultSchema, SampleSchema, TopLogprobsSchema, validateGenerate, validateScoreCompletions, type GenerateRequest, type GenerateStreamRequest } from '@juice/proto';
+import { failedPrecondition, rejectInvalid, type ServiceImpl } from '@juice/service-kit';
+import { randomBytes } from 'node:crypto';
+import { runSample, seedOf, type Piece } from './generate.js';
+import type { ModelHost } from './model-host.js';
+import { activate, pushWeights } from './push.js';
+import { resolveSampling } from './sampling.js';
+import { scoreCompletions } from './score.js';
 
-export interface GeneratorOptions {
-  modelDir?: string;
-}
+const top = (t: { ids: number[]; logprobs: number[] }) => create(TopLogprobsSchema, { tokenIds: t.ids, logprobs: t.logprobs });
 
-export async function createGeneratorService(opts: GeneratorOptions): Promise<Partial<ServiceImpl<typeof GeneratorService>>> {
-  const info: ModelInfo | undefined = opts.modelDir ? await readHfModelInfo(opts.modelDir, ModelHead.CAUSAL_LM) : undefined;
-  const limits = info ? { vocabSize: info.vocabSize || undefined, contextLength: info.contextLength || undefined, hasChatTemplate: info.tokenizer?.hasChatTemplate } : {};
-  const noEngine = (what: string) => unimplemented(`${what} needs the model engine, which this build of the generator does not have yet`);
+export function createGeneratorService(host: ModelHost): Partial<ServiceImpl<typeof GeneratorService>> {
+  const info = host.info();
+  const limits = { vocabSize: info.vocabSize, contextLength: info.contextLength, hasChatTemplate: info.tokenizer?.hasChatTemplate };
+
+  const prepare = (req: GenerateRequest | GenerateStreamRequest) => {
+    rejectInvalid(validateGenerate(req, limits));
+    if (req.minWeightVersion > host.weights.active.number) {
+      throw failedPrecondition(`min_weight_version ${req.minWeightVersion} is not served yet (serving ${host.weights.active.number})`);
+    }
+    const s = resolveSampling(req.sampling);
+    const seed = s.seed ?? randomBytes(8).readBigUInt64LE();
+    const prompts = req.prompts.map((p, i) => {
+      const ids = host.promptIds(p, `prompts[${i}]`);
+      if (ids.length >= host.contextLength) rejectInvalid([{ field: `prompts[${i}]`, problem: `${ids.length} tokens leave no room in the context length ${host.contextLength}` }]);
+      return ids;
+    });
+    return { s, seed, prompts, n: req.n || 1 };
+  };
 
   return {
-    async generate(req) {
-      rejectInvalid(validateGenerate(req, limits));
-      throw noEngine('Generate');
+    async generate(req, ctx) {
+      const { s, seed, prompts, n } = prepare(req);
+      const samples = await Promise.all(prompts.flatMap((ids) => Array.from({ length: n }, (_, j) => runSample(host, ids, s, seedOf(seed, j), ctx.signal))));
+      const results = prompts.map((ids, i) =>
+        create(PromptResultSchema, {
+          promptIndex: i,
+          promptTokenIds: req.echo ? ids : [],
+          promptText: req.echo ? host.promptText(req.prompts[i]!) : '',
+          usage: { promptTokens: BigInt(ids.length), completionTokens: BigInt(samples.slice(i * n, (i + 1) * n).reduce((a, x) => a + x.tokenIds.length, 0)) },
+          samples: samples.slice(i * n, (i + 1) * n).map((x, j) =>
+            create(SampleSchema, {
+              sampleIndex: j,
+              text: x.text,
+              tokenIds: x.tokenIds,
+              logprobs: x.logprobs,
+              topLogprobs: x.top.map(top),
+              cumulativeLogprob: x.logprobs.reduce((a, v) => a + v, 0),
+              finishReason: x.finishReason,
+              matchedStop: x.matchedStop,
+              stopTokenId: x.stopTokenId,
+              seed: x.seed,
+              decodingMode: x.decodingMode,
+              weightVersion: x.weightVersion,
+            }),
+          ),
+        }),
+      );
+      const version = samples[0]?.weightVersion ?? host.weights.active.number;
+      return {
+        results,
+        weightVersion: { number: version, label: host.weights.weightsOf(version) ? (host.weights.active.number === version ? host.weights.active.label : '') : '' },
+        usage: { promptTokens: BigInt(prompts.reduce((a, p) => a + p.length, 0)), completionTokens: BigInt(samples.reduce((a, x) => a + x.tokenIds.length, 0)) },
+      };
     },
-    async *generateStream(req) {
-      rejectInvalid(validateGenerate(req, limits));
-      throw noEngine('GenerateStream');
-    },
-    async scoreCompletions(req) {
-      rejectInvalid(validateScoreCompletions(req, limits));
-      throw noEngine('ScoreCompletions');
-    },
-    async getModelInfo() {
-      if (!info) throw failedPrecondition('no model is configured: start the generator with --model <hf-dir> (or JUICE_MODEL)');
-      return { model: info };
-    },
-    async pushWeights(chunks) {
-      let seq = 0n;
-      for await (const chunk of chunks) {
-        const v = new Violations();
-        checkWeightChunk(v, chunk, seq++);
-        rejectInvalid(v);
+
+    async *generateStream(req, ctx) {
+      const { s, seed, prompts, n } = prepare(req);
+      // Pieces of all samples funnel through one queue; the stream ends when every sample has finished.
+      const queue: ReturnType<typeof create<typeof GenerateStreamResponseSchema>>[] = [];
+      let wake: (() => void) | undefined;
+      let pending = prompts.length * n;
+      let failure: unknown;
+      const push = (m: (typeof queue)[number]) => {
+        queue.push(m);
+        wake?.();
+      };
+      prompts.forEach((ids, i) => {
+        for (let j = 0; j < n; j++) {
+          let first = true;
+          const onPiece = (p: Piece) => {
+            push(create(GenerateStreamResponseSchema, { promptIndex: i, sampleIndex: j, tokenIds: p.tokenIds, text: p.text, logprobs: p.logprobs, topLogprobs: p.top.map(top), ...(first && req.echo && j === 0 ? { promptTokenIds: ids, promptText: host.promptText(req.prompts[i]!) } : {}) }));
+            first = false;
+          };
+          runSample(host, ids, s, seedOf(seed, j), ctx.signal, onPiece)
+            .then((x) => push(create(GenerateStreamResponseSchema, { promptIndex: i, sampleIndex: j, finished: true, finishReason: x.finishReason, matchedStop: x.matchedStop, stopTokenId: x.stopTokenId, seed: x.seed, decodingMode: x.decodingMode, weightVersion: x.weightVersion, usage: { promptTokens: BigInt(ids.length), completionTokens: BigInt(x.tokenIds.length) } })))
+            .catch((e) => (failure ??= e))
+            .finally(() => {
+              pending--;
+              wake?.();
+            });
+        }
+      });
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (failure) throw failure;
+        if (pending === 0) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
       }
-      throw noEngine('PushWeights');
+    },
+
+    async scoreCompletions(req, ctx) {
+      rejectInvalid(validateScoreCompletions(req, limits));
+      if (req.minWeightVersion > host.weights.active.number) throw failedPrecondition(`min_weight_version ${req.minWeightVersion} is not served yet (serving ${host.weights.active.number})`);
+      const version = host.version();
+      const results = await scoreCompletions(host, req.items, req.tokenLogprobs || req.topLogprobs > 0, ctx.signal);
+      return { results, weightVersion: version, usage: { promptTokens: BigInt(results.reduce((a, r) => a + r.numPromptTokens, 0)), completionTokens: BigInt(results.reduce((a, r) => a + r.numTokens, 0)) } };
+    },
+
+    async getModelInfo() {
+      return { model: { ...host.info(), weightVersion: host.version() } };
+    },
+
+    async getWeightVersion() {
+      const staged = host.weights.staged;
+      return { active: host.version(), staged: staged ? { number: staged.number, label: staged.label } : undefined };
+    },
+
+    async pushWeights(chunks, ctx) {
+      return pushWeights(host, chunks, ctx.signal);
+    },
+
+    async activateWeights(req) {
+      return activate(host, req.version);
     },
   };
 }

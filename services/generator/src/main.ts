@@ -1,18 +1,42 @@
 // `juice-generator`: samples completions from the current policy and takes new weights while serving.
 import { GeneratorService } from '@juice/proto';
-import { defineConfig, runService } from '@juice/service-kit';
+import { defineConfig, failedPrecondition, runService, unimplemented } from '@juice/service-kit';
 import { createGeneratorService } from './generator-service.js';
+import { ModelHost } from './model-host.js';
 
 const configSpec = defineConfig({
-  model: { type: 'string', flag: 'model', env: 'JUICE_MODEL', help: 'Hugging Face layout model directory to serve' },
+  model: { type: 'string', flag: 'model', env: 'JUICE_MODEL', help: 'Hugging Face layout model directory to serve (juice creates the embedded default with `juice up`)' },
+  maxBatch: { type: 'int', flag: 'max-batch', env: 'JUICE_MAX_BATCH', default: 16, min: 1, max: 1024, help: 'sequences decoded together' },
+  maxQueue: { type: 'int', flag: 'max-queue', env: 'JUICE_MAX_QUEUE', default: 1024, min: 1, help: 'waiting samples beyond this are refused with RESOURCE_EXHAUSTED' },
 });
 
 await runService({
   name: 'generator',
   description: 'juice generator: batched sampling with a KV cache, teacher-forced log-probs, weight pushes',
   configSpec,
-  async build(config) {
-    const impl = await createGeneratorService({ modelDir: config.model });
-    return { services: [{ desc: GeneratorService, impl }] };
+  async build(config, log) {
+    if (!config.model) {
+      // No model: the contract still answers (validation, clear errors), nothing is made up.
+      const noModel = () => failedPrecondition('no model is configured: start the generator with --model <hf-dir> (or JUICE_MODEL)');
+      log.warn('no --model given: generation RPCs answer FAILED_PRECONDITION');
+      return {
+        services: [
+          {
+            desc: GeneratorService,
+            impl: {
+              generate: async () => { throw noModel(); },
+              generateStream: async function* () { throw noModel(); },
+              scoreCompletions: async () => { throw noModel(); },
+              getModelInfo: async () => { throw noModel(); },
+              pushWeights: async () => { throw noModel(); },
+              activateWeights: async () => { throw unimplemented('no model is loaded'); },
+            },
+          },
+        ],
+      };
+    }
+    const host = await ModelHost.load({ modelDir: config.model, maxBatch: config.maxBatch, maxQueue: config.maxQueue });
+    log.info('model loaded', { model: config.model, parameters: host.model.params.numParams, architecture: host.model.config.architecture });
+    return { services: [{ desc: GeneratorService, impl: createGeneratorService(host) }] };
   },
 });
