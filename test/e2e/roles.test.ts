@@ -13,6 +13,7 @@ import {
   DataSchema,
   EvaluatorService,
   GeneratorService,
+  ModelHead,
   RewardModelService,
   TaskKind,
   TrainerService,
@@ -27,8 +28,10 @@ import { healthStatus, reflectedServices } from '../support/grpc-tools.js';
 
 const work = mkdtempSync(join(tmpdir(), 'juice-roles-'));
 
+let modelDir: string | undefined;
 function tinyModelDir(): string {
-  const dir = join(work, 'model');
+  if (modelDir) return modelDir;
+  const dir = (modelDir = join(work, 'model'));
   createDefaultModel(dir, { corpus: ['What is 2+3? 2+3=5', 'hello world'], seed: 1 });
   return dir;
 }
@@ -110,7 +113,7 @@ describe('generator', () => {
 
 describe('reward-model', () => {
   let role: RunningRole;
-  before(async () => (role = await startRole('reward-model')));
+  before(async () => (role = await startRole('reward-model', ['--model', tinyModelDir()])));
   after(() => role.stop('SIGKILL'));
 
   test('health and reflection', () => assertServing(role, 'juice.v1.RewardModelService'));
@@ -119,14 +122,14 @@ describe('reward-model', () => {
     const c = createClient(RewardModelService, role.address);
     await expectStatus(c.score({ items: [] }), status.INVALID_ARGUMENT, 'items');
     await expectStatus(c.compare({ pairs: [{ prompt: { kind: { case: 'text', value: 'q' } }, responseA: { kind: { case: 'text', value: 'a' } } }] }), status.INVALID_ARGUMENT, 'pairs[0].response_b');
-    await expectStatus(c.getModelInfo({}), status.FAILED_PRECONDITION, '--model');
+    assert.equal((await c.getModelInfo({})).model?.head, ModelHead.SCALAR_REWARD);
     c.close();
   });
 
   test('SIGTERM drains an in-flight call and exits 0', async () => {
     const c = createClient(RewardModelService, role.address);
     const { chunks, finish } = pushOpenStream();
-    await assertDrainsOnSigterm(role, c.pushWeights(chunks), finish, status.UNIMPLEMENTED);
+    await assertDrainsOnSigterm(role, c.pushWeights(chunks), finish, status.INVALID_ARGUMENT);
     c.close();
   });
 });

@@ -9,3 +9,4 @@ export { neoxBackbone } from './neox/backbone.js';
 export { createDefaultModel, DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_NAME, type CreateDefaultModelOptions } from './default-model.js';
 export { loadModel, type LoadedModel } from './load.js';
 export { defaultLoraTargets, loraTargets, loraParameterShapes, initLora, withLora, mergeLora, type LoraSpec } from './lora.js';
+export { encodePrompt, encodePromptResponse, promptText, PromptError } from './prompt.js';

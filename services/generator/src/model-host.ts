@@ -3,12 +3,11 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { forwardOnly } from '@juice/autograd';
-import { buildCausalLm, buildGenerationGraphs, loadModel, type LoadedModel } from '@juice/models';
+import { buildCausalLm, buildGenerationGraphs, encodePrompt, loadModel, promptText, type LoadedModel } from '@juice/models';
 import { toModelBytes } from '@juice/onnx';
 import { Dtype, ExecutionProvider, ModelHead, ModelInfoSchema, TokenizerInfoSchema, WeightVersionSchema, type ModelInfo, type Prompt, type WeightVersion } from '@juice/proto';
 import { BatchEngine, createSession, type Feeds, type Session } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
-import { failedPrecondition } from '@juice/service-kit';
 
 export type WeightMap = Map<string, Float32Array>;
 
@@ -61,24 +60,11 @@ export class ModelHost {
 
   /** Token ids of a prompt as the model sees it (the contract's Prompt semantics). */
   promptIds(p: Prompt, field: string): number[] {
-    const tok = this.model.tokenizer;
-    switch (p.kind.case) {
-      case 'text':
-        return tok.encode(p.kind.value, { addSpecialTokens: tok.addBosToken });
-      case 'chat':
-        if (!tok.hasChatTemplate) throw failedPrecondition(`${field}.chat: the model has no chat template; send text or tokens`);
-        return tok.encode(tok.applyChatTemplate(p.kind.value.messages, { addGenerationPrompt: true }));
-      case 'tokens':
-        return [...p.kind.value.ids];
-      default:
-        return [];
-    }
+    return encodePrompt(this.model.tokenizer, p, field);
   }
 
   promptText(p: Prompt): string {
-    if (p.kind.case === 'text') return p.kind.value;
-    if (p.kind.case === 'chat') return this.model.tokenizer.applyChatTemplate(p.kind.value.messages, { addGenerationPrompt: true });
-    return '';
+    return promptText(this.model.tokenizer, p);
   }
 
   info(): ModelInfo {

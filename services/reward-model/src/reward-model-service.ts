@@ -1,41 +1,79 @@
-// The RewardModel contract. This build validates every request against the contract's limits and
-// reports model info from the model directory; scoring needs the model engine and answers
-// UNIMPLEMENTED until it lands, never a made-up reward.
+// The RewardModel contract: scores and pairwise preferences of (prompt, response) pairs, model info,
+// and weight pushes (validated in full; the old version keeps serving until the new one is complete).
+import { create } from '@bufbuild/protobuf';
+import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { RewardModelService } from '@juice/proto';
-import { ModelHead, validateCompare, validateScore, checkWeightChunk, Violations, type ModelInfo } from '@juice/proto';
-import { readHfModelInfo } from '@juice/models';
-import { failedPrecondition, rejectInvalid, unimplemented, type ServiceImpl } from '@juice/service-kit';
+import { PushWeightsResponseSchema, validateCompare, validateScore } from '@juice/proto';
+import { encodePromptResponse } from '@juice/models';
+import { failedPrecondition, rejectInvalid, type ServiceImpl } from '@juice/service-kit';
+import { applyDelta, receiveWeights } from '@juice/weight-sync';
+import type { RewardHost } from './reward-host.js';
 
-export interface RewardModelOptions {
-  modelDir?: string;
-}
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
-export async function createRewardModelService(opts: RewardModelOptions): Promise<Partial<ServiceImpl<typeof RewardModelService>>> {
-  const info: ModelInfo | undefined = opts.modelDir ? await readHfModelInfo(opts.modelDir, ModelHead.SCALAR_REWARD) : undefined;
-  const limits = info ? { vocabSize: info.vocabSize || undefined, contextLength: info.contextLength || undefined, hasChatTemplate: info.tokenizer?.hasChatTemplate } : {};
-  const noEngine = (what: string) => unimplemented(`${what} needs the model engine, which this build of the reward-model does not have yet`);
+export function createRewardModelService(host: RewardHost): Partial<ServiceImpl<typeof RewardModelService>> {
+  const info = host.info();
+  const limits = { vocabSize: info.vocabSize, contextLength: info.contextLength, hasChatTemplate: info.tokenizer?.hasChatTemplate };
+  const L = info.contextLength;
+  /** Keeps the last L tokens (the response end matters most for a reward read at the last token). */
+  const fit = (ids: number[]) => ({ ids: ids.length > L ? ids.slice(ids.length - L) : ids, dropped: Math.max(0, ids.length - L) });
+  const checkVersion = (min: bigint) => {
+    if (min > host.weights.active.number) throw failedPrecondition(`min_weight_version ${min} is not served yet (serving ${host.weights.active.number})`);
+  };
 
   return {
     async score(req) {
       rejectInvalid(validateScore(req, limits));
-      throw noEngine('Score');
+      checkVersion(req.minWeightVersion);
+      const version = host.version();
+      const seqs = req.items.map((it, i) => fit(encodePromptResponse(host.model.tokenizer, it.prompt!, it.response!, `items[${i}]`)));
+      const rewards = await host.score(seqs.map((s) => s.ids));
+      return {
+        results: rewards.map((reward, i) => ({ reward, numTokens: seqs[i]!.ids.length, truncatedPromptTokens: seqs[i]!.dropped })),
+        weightVersion: version,
+        usage: { promptTokens: BigInt(seqs.reduce((a, s) => a + s.ids.length, 0)) },
+      };
     },
     async compare(req) {
       rejectInvalid(validateCompare(req, limits));
-      throw noEngine('Compare');
+      checkVersion(req.minWeightVersion);
+      const version = host.version();
+      const seqs = req.pairs.flatMap((p, i) => [
+        fit(encodePromptResponse(host.model.tokenizer, p.prompt!, p.responseA!, `pairs[${i}]`)).ids,
+        fit(encodePromptResponse(host.model.tokenizer, p.prompt!, p.responseB!, `pairs[${i}]`)).ids,
+      ]);
+      const r = await host.score(seqs);
+      return {
+        results: req.pairs.map((_, i) => ({ rewardA: r[2 * i]!, rewardB: r[2 * i + 1]!, probAPreferred: sigmoid(r[2 * i]! - r[2 * i + 1]!) })),
+        weightVersion: version,
+        usage: { promptTokens: BigInt(seqs.reduce((a, s) => a + s.length, 0)) },
+      };
     },
     async getModelInfo() {
-      if (!info) throw failedPrecondition('no reward model is configured: start the reward-model with --model <hf-dir> (or JUICE_MODEL)');
-      return { model: info };
+      return { model: { ...host.info(), weightVersion: host.version() } };
     },
-    async pushWeights(chunks) {
-      let seq = 0n;
-      for await (const chunk of chunks) {
-        const v = new Violations();
-        checkWeightChunk(v, chunk, seq++);
-        rejectInvalid(v);
-      }
-      throw noEngine('PushWeights');
+    async getWeightVersion() {
+      const staged = host.weights.staged;
+      return { active: host.version(), staged: staged ? { number: staged.number, label: staged.label } : undefined };
+    },
+    async pushWeights(chunks, ctx) {
+      const t0 = Date.now();
+      return host.weights.exclusivePush(async () => {
+        const got = await receiveWeights(chunks, { expected: host.shapes, heldVersions: host.weights.heldVersions(), signal: ctx.signal });
+        const base = host.weights.weightsOf(got.header.baseVersion) ?? host.weights.active.weights;
+        const set = host.weights.install({ number: got.header.version!.number, label: got.header.version!.label, weights: applyDelta(base, got) }, got.header.stageOnly);
+        return create(PushWeightsResponseSchema, {
+          acceptedVersion: { number: set.number, label: set.label, activatedAt: set.activatedAt ? timestampFromDate(set.activatedAt) : undefined },
+          tensors: got.tensors.size,
+          bytes: got.bytes,
+          duration: durationFromMs(Date.now() - t0),
+          activated: !got.header.stageOnly,
+        });
+      });
+    },
+    async activateWeights(req) {
+      const { active, previous } = host.weights.activate(req.version);
+      return { active: { number: active.number, label: active.label }, previous: { number: previous.number, label: previous.label } };
     },
   };
 }

@@ -1,0 +1,113 @@
+// What the reward-model serves: a backbone with a scalar head (HF *ForSequenceClassification), or a
+// causal LM given a fresh head (how RFT starts its reward model from the SFT policy), one forward-only
+// session, and versioned weights for pushes. Concurrent callers' sequences share forward passes.
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { loadHfDir } from '@juice/checkpoint';
+import { buildRewardModel, gaussian, loadModel, rewardParameterShapes, type LoadedModel } from '@juice/models';
+import { toModelBytes } from '@juice/onnx';
+import { ParamSet } from '@juice/optim';
+import { Dtype, ExecutionProvider, ModelHead, ModelInfoSchema, TokenizerInfoSchema, WeightVersionSchema, type ModelInfo, type WeightVersion } from '@juice/proto';
+import { createSession, type Feeds, type Session } from '@juice/runtime';
+import { VersionedWeights } from '@juice/weight-sync';
+
+export type WeightMap = Map<string, Float32Array>;
+
+export class RewardHost {
+  readonly weights: VersionedWeights<WeightMap>;
+  readonly shapes: Map<string, readonly number[]>;
+  private queue: { ids: number[]; resolve: (r: number) => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
+
+  private constructor(
+    readonly model: LoadedModel,
+    readonly params: ParamSet,
+    private readonly session: Session,
+    readonly freshHead: boolean,
+    private readonly maxBatch: number,
+  ) {
+    this.weights = new VersionedWeights(new Map(params.entries.map((e) => [e.name, params.view(e.name)])), 'loaded');
+    this.shapes = new Map(params.entries.map((e) => [e.name, e.shape]));
+  }
+
+  static async load(dir: string, maxBatch = 32): Promise<RewardHost> {
+    const arch = String(((loadHfDir(dir).config.architectures as string[] | undefined) ?? [''])[0]);
+    const isReward = arch.endsWith('ForSequenceClassification');
+    const model = loadModel(dir, isReward ? 'reward' : 'lm');
+    let params = model.params;
+    if (!isReward) {
+      // A causal LM: keep the backbone, add a freshly initialised score head (std 0.02, seeded).
+      params = new ParamSet(rewardParameterShapes(model.config));
+      for (const e of params.entries) if (model.params.has(e.name)) params.set(e.name, model.params.view(e.name));
+      const rand = gaussian(0);
+      const head = params.view('score.weight');
+      for (let i = 0; i < head.length; i++) head[i] = 0.02 * rand();
+    }
+    const session = await createSession(toModelBytes(buildRewardModel(model.config).graph));
+    return new RewardHost(model, params, session, !isReward, maxBatch);
+  }
+
+  version(): WeightVersion {
+    const a = this.weights.active;
+    return create(WeightVersionSchema, { number: a.number, label: a.label, activatedAt: a.activatedAt ? timestampFromDate(a.activatedAt) : undefined });
+  }
+
+  /** Rewards for token sequences; sequences of concurrent calls are batched into shared forwards. */
+  score(seqs: number[][]): Promise<number[]> {
+    const all = Promise.all(seqs.map((ids) => new Promise<number>((resolve, reject) => this.queue.push({ ids, resolve, reject }))));
+    this.kick();
+    return all;
+  }
+
+  /** Flushes on the next turn of the event loop, so calls arriving in the same tick share a batch. */
+  private kick(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    const weights = this.weights.active.weights;
+    const feeds: Feeds = {};
+    for (const e of this.params.entries) feeds[e.name] = { data: weights.get(e.name)!, dims: e.shape as number[] };
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      const B = batch.length;
+      const T = Math.max(...batch.map((b) => b.ids.length));
+      const ids = new BigInt64Array(B * T);
+      const mask = new BigInt64Array(B * T);
+      batch.forEach((b, i) => b.ids.forEach((t, j) => ((ids[i * T + j] = BigInt(t)), (mask[i * T + j] = 1n))));
+      try {
+        const out = await this.session.run({ ...feeds, input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] } });
+        const r = out.rewards!.data as Float32Array;
+        batch.forEach((b, i) => b.resolve(r[i]!));
+      } catch (e) {
+        batch.forEach((b) => b.reject(e));
+      }
+    }
+    this.flushing = false;
+  }
+
+  info(): ModelInfo {
+    const c = this.model.config;
+    const tok = this.model.tokenizer;
+    return create(ModelInfoSchema, {
+      architecture: c.architecture,
+      modelName: this.model.name,
+      modelPath: this.model.dir,
+      weightVersion: this.version(),
+      parameterCount: BigInt(this.params.numParams),
+      vocabSize: c.vocabSize,
+      contextLength: c.maxPositions,
+      dtype: Dtype.FLOAT32,
+      executionProvider: ExecutionProvider.CPU,
+      head: ModelHead.SCALAR_REWARD,
+      numLayers: c.numLayers,
+      hiddenSize: c.hiddenSize,
+      numAttentionHeads: c.numHeads,
+      numKeyValueHeads: c.numKvHeads,
+      modelSha256: this.model.sha256,
+      tokenizer: create(TokenizerInfoSchema, { kind: tok.kind, vocabSize: tok.vocabSize, bosTokenId: tok.bosTokenId, eosTokenIds: tok.eosTokenIds, padTokenId: tok.padTokenId, addBosToken: tok.addBosToken, hasChatTemplate: tok.hasChatTemplate, chatTemplate: tok.chatTemplate }),
+    });
+  }
+}
