@@ -6,7 +6,7 @@ import { forwardOnly } from '@juice/autograd';
 import { buildCausalLm, buildGenerationGraphs, encodePrompt, loadModel, promptText, type LoadedModel } from '@juice/models';
 import { toModelBytes } from '@juice/onnx';
 import { Dtype, ExecutionProvider, ModelHead, ModelInfoSchema, TokenizerInfoSchema, WeightVersionSchema, type ModelInfo, type Prompt, type WeightVersion } from '@juice/proto';
-import { BatchEngine, createSession, type Feeds, type Session } from '@juice/runtime';
+import { createSession, WorkerEngine, type Feeds, type Session, type WeightSetWire } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
 
 export type WeightMap = Map<string, Float32Array>;
@@ -22,7 +22,8 @@ export class ModelHost {
   readonly shapes: Map<string, readonly number[]>;
   private constructor(
     readonly model: LoadedModel,
-    readonly engine: BatchEngine,
+    /** Generation runs in a worker thread that holds its own copy of the served weights and the KV cache. */
+    readonly engine: WorkerEngine,
     readonly scorer: Session,
     initial: WeightMap,
   ) {
@@ -35,10 +36,12 @@ export class ModelHost {
     const { prefill, decode } = buildGenerationGraphs(model.config);
     const spec = { layers: model.config.numLayers, kvHeads: model.config.numKvHeads, headDim: model.config.headDim, vocabSize: model.config.vocabSize };
     const initial: WeightMap = new Map(model.params.entries.map((e) => [e.name, model.params.view(e.name)]));
-    const engine = new BatchEngine(await createSession(toModelBytes(prefill)), await createSession(toModelBytes(decode)), spec, { label: '0', feeds: feedsOf(initial, model) }, {
-      maxBatch: o.maxBatch,
-      maxQueue: o.maxQueue,
-      contextLength: model.config.maxPositions,
+    const engine = await WorkerEngine.create({
+      prefill: toModelBytes(prefill),
+      decode: toModelBytes(decode),
+      spec,
+      engine: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, contextLength: model.config.maxPositions },
+      weights: wireOf('0', initial, model),
     });
     const lm = buildCausalLm(model.config, { greedy: true });
     const scorer = await createSession(toModelBytes(forwardOnly(lm.graph, ['token_logprobs', 'token_is_greedy'])));
@@ -51,6 +54,11 @@ export class ModelHost {
 
   feeds(w: WeightMap): Feeds {
     return feedsOf(w, this.model);
+  }
+
+  /** Hands a weight set to the generation worker (requests that arrive from now on use it). */
+  serveWeights(label: string, w: WeightMap): void {
+    this.engine.setWeights(wireOf(label, w, this.model));
   }
 
   version(): WeightVersion {
@@ -104,4 +112,8 @@ function feedsOf(w: WeightMap, model: LoadedModel): Feeds {
   const feeds: Feeds = {};
   for (const e of model.params.entries) feeds[e.name] = { data: w.get(e.name)!, dims: e.shape as number[] };
   return feeds;
+}
+
+function wireOf(label: string, w: WeightMap, model: LoadedModel): WeightSetWire {
+  return { label, tensors: Object.fromEntries(model.params.entries.map((e) => [e.name, { data: w.get(e.name)!, dims: [...e.shape] }])) };
 }

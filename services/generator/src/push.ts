@@ -14,7 +14,7 @@ export async function pushWeights(host: ModelHost, chunks: AsyncIterable<WeightC
     const weights = applyDelta(base, got);
     const number = got.header.version!.number;
     const set = host.weights.install({ number, label: got.header.version!.label, weights }, got.header.stageOnly);
-    if (!got.header.stageOnly) host.engine.setWeights({ label: String(number), feeds: host.feeds(weights) });
+    if (!got.header.stageOnly) host.serveWeights(String(number), weights);
     return create(PushWeightsResponseSchema, {
       acceptedVersion: { number, label: set.label, activatedAt: set.activatedAt ? timestampFromDate(set.activatedAt) : undefined },
       tensors: got.tensors.size,
@@ -27,6 +27,6 @@ export async function pushWeights(host: ModelHost, chunks: AsyncIterable<WeightC
 
 export function activate(host: ModelHost, version: bigint) {
   const { active, previous } = host.weights.activate(version);
-  host.engine.setWeights({ label: String(active.number), feeds: host.feeds(active.weights) });
+  host.serveWeights(String(active.number), active.weights);
   return { active: host.version(), previous: { number: previous.number, label: previous.label } };
 }

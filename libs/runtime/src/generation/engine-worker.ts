@@ -1,0 +1,56 @@
+// The thread that runs generation: it owns both sessions, the weights and the KV cache, and streams
+// tokens back as messages. The service thread stays free for gRPC, health checks and cancellation.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createSession } from '../session.js';
+import type { Feeds } from '../tensor.js';
+import { BatchEngine } from './batch-engine.js';
+import type { EngineWorkerInit, FromEngine, ToEngine, WeightSetWire } from './engine-protocol.js';
+
+const port = parentPort!;
+const post = (m: FromEngine) => port.postMessage(m);
+const feedsOf = (w: WeightSetWire): Feeds => Object.fromEntries(Object.entries(w.tensors).map(([n, t]) => [n, { data: t.data, dims: t.dims }]));
+
+async function main(): Promise<void> {
+  const init = workerData as EngineWorkerInit;
+  let engine: BatchEngine;
+  try {
+    const [prefill, decode] = await Promise.all([createSession(init.prefill, init.session), createSession(init.decode, init.session)]);
+    engine = new BatchEngine(prefill, decode, init.spec, { label: init.weights.label, feeds: feedsOf(init.weights) }, init.engine);
+  } catch (e) {
+    post({ kind: 'init-error', message: (e as Error).message });
+    return;
+  }
+  const rows = new Map<number, { abort: AbortController; stop: () => void }>();
+  port.on('message', (m: ToEngine) => {
+    if (m.kind === 'submit') {
+      const abort = new AbortController();
+      let stopRequested = false;
+      rows.set(m.id, { abort, stop: () => (stopRequested = true) });
+      engine
+        .submit({
+          ...m.req,
+          signal: abort.signal,
+          onToken: (token, logprob, top) => {
+            post({ kind: 'token', id: m.id, token, logprob, ...(top ? { top } : {}) });
+            // A stop decided by the service (stop string) ends the row at its next token.
+            return stopRequested;
+          },
+        })
+        .then((result) => post({ kind: 'done', id: m.id, result }))
+        .catch((e: Error & { grpcCode?: string }) => post({ kind: 'error', id: m.id, message: e.message, grpcCode: e.grpcCode }))
+        .finally(() => rows.delete(m.id));
+    } else if (m.kind === 'stop') {
+      const row = rows.get(m.id);
+      if (m.reason === 'cancelled') row?.abort.abort();
+      else row?.stop();
+    } else if (m.kind === 'weights') {
+      engine.setWeights({ label: m.weights.label, feeds: feedsOf(m.weights) });
+    } else if (m.kind === 'close') {
+      port.close();
+    }
+  });
+  setInterval(() => post({ kind: 'stats', queueDepth: engine.queueDepth, activeRows: engine.activeRows, steps: engine.steps }), 1000).unref();
+  post({ kind: 'ready' });
+}
+
+void main();
