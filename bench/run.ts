@@ -4,6 +4,7 @@ import { trainStepSection } from './sections/train-step.js';
 import { optimizerSection } from './sections/optimizer.js';
 import { matmulPeakSection } from './sections/matmul-peak.js';
 import { generationSection } from './sections/generation.js';
+import { servingSection } from './sections/serving.js';
 import type { BenchContext, Section } from './sections/types.js';
 
 const sections: Record<string, Section> = {
@@ -11,6 +12,7 @@ const sections: Record<string, Section> = {
   'train-step': trainStepSection,
   optimizer: optimizerSection,
   generation: generationSection,
+  serving: servingSection,
 };
 
 const wanted = process.argv.slice(2);
