@@ -11,10 +11,11 @@ import type { ModelHost } from './model-host.js';
 import { activate, pushWeights } from './push.js';
 import { resolveSampling } from './sampling.js';
 import { scoreCompletions } from './score.js';
+import type { GeneratorMetrics } from './telemetry.js';
 
 const top = (t: { ids: number[]; logprobs: number[] }) => create(TopLogprobsSchema, { tokenIds: t.ids, logprobs: t.logprobs });
 
-export function createGeneratorService(host: ModelHost): Partial<ServiceImpl<typeof GeneratorService>> {
+export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetrics): Partial<ServiceImpl<typeof GeneratorService>> {
   const info = host.info();
   const limits = { vocabSize: info.vocabSize, contextLength: info.contextLength, hasChatTemplate: info.tokenizer?.hasChatTemplate };
 
@@ -37,6 +38,9 @@ export function createGeneratorService(host: ModelHost): Partial<ServiceImpl<typ
     async generate(req, ctx) {
       const { s, seed, prompts, n } = prepare(req);
       const samples = await Promise.all(prompts.flatMap((ids) => Array.from({ length: n }, (_, j) => runSample(host, ids, s, seedOf(seed, j), ctx.signal))));
+      const generated = samples.reduce((a, x) => a + x.tokenIds.length, 0);
+      ctx.span.setAttributes({ 'juice.prompts': prompts.length, 'juice.samples': samples.length, 'juice.prompt_tokens': prompts.reduce((a, p) => a + p.length, 0), 'juice.completion_tokens': generated });
+      metrics?.tokens(generated, { rpc: 'Generate' });
       const results = prompts.map((ids, i) =>
         create(PromptResultSchema, {
           promptIndex: i,
@@ -110,6 +114,7 @@ export function createGeneratorService(host: ModelHost): Partial<ServiceImpl<typ
       if (req.minWeightVersion > host.weights.active.number) throw failedPrecondition(`min_weight_version ${req.minWeightVersion} is not served yet (serving ${host.weights.active.number})`);
       const version = host.version();
       const results = await scoreCompletions(host, req.items, req.tokenLogprobs || req.topLogprobs > 0, ctx.signal);
+      ctx.span.setAttributes({ 'juice.items': results.length, 'juice.completion_tokens': results.reduce((a, r) => a + r.numTokens, 0) });
       return { results, weightVersion: version, usage: { promptTokens: BigInt(results.reduce((a, r) => a + r.numPromptTokens, 0)), completionTokens: BigInt(results.reduce((a, r) => a + r.numTokens, 0)) } };
     },
 

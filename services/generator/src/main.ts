@@ -3,6 +3,7 @@ import { GeneratorService } from '@juice/proto';
 import { defineConfig, failedPrecondition, runService, unimplemented } from '@juice/service-kit';
 import { createGeneratorService } from './generator-service.js';
 import { ModelHost } from './model-host.js';
+import { generatorMetrics } from './telemetry.js';
 
 const configSpec = defineConfig({
   model: { type: 'string', flag: 'model', env: 'JUICE_MODEL', help: 'Hugging Face layout model directory to serve (juice creates the embedded default with `juice up`)' },
@@ -37,6 +38,6 @@ await runService({
     }
     const host = await ModelHost.load({ modelDir: config.model, maxBatch: config.maxBatch, maxQueue: config.maxQueue });
     log.info('model loaded', { model: config.model, parameters: host.model.params.numParams, architecture: host.model.config.architecture });
-    return { services: [{ desc: GeneratorService, impl: createGeneratorService(host) }] };
+    return { services: [{ desc: GeneratorService, impl: createGeneratorService(host, generatorMetrics(host.engine)) }], onShutdown: () => host.engine.close() };
   },
 });

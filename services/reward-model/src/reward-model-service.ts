@@ -22,12 +22,13 @@ export function createRewardModelService(host: RewardHost): Partial<ServiceImpl<
   };
 
   return {
-    async score(req) {
+    async score(req, ctx) {
       rejectInvalid(validateScore(req, limits));
       checkVersion(req.minWeightVersion);
       const version = host.version();
       const seqs = req.items.map((it, i) => fit(encodePromptResponse(host.model.tokenizer, it.prompt!, it.response!, `items[${i}]`)));
       const rewards = await host.score(seqs.map((s) => s.ids));
+      ctx.span.setAttributes({ 'juice.items': seqs.length, 'juice.tokens': seqs.reduce((a, s) => a + s.ids.length, 0) });
       return {
         results: rewards.map((reward, i) => ({ reward, numTokens: seqs[i]!.ids.length, truncatedPromptTokens: seqs[i]!.dropped })),
         weightVersion: version,
