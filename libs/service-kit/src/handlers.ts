@@ -15,6 +15,9 @@ import {
 } from '@bufbuild/protobuf';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, isSpanContextValid, trace, type Span } from '@opentelemetry/api';
 import { ServiceError, cancelled, deadlineExceeded, toGrpcStatus, toServiceError, unimplemented } from './errors.js';
+
+/** How close to the deadline a client cancel counts as the deadline passing. */
+const DEADLINE_SLACK_MS = 250;
 import { defaultLogger, type Logger } from './logger.js';
 import { iterateReadable, writeWithBackpressure } from './streams.js';
 import { createRpcMetrics, extractContext, tracer, type RpcMetrics } from './telemetry.js';
@@ -205,7 +208,9 @@ function beginCall(call: SurfaceCall, method: DescMethod, o: Required<Definition
   }
   (call as grpc.ServerUnaryCall<Message, Message>).on('cancelled', () => {
     if (done || ac.signal.aborted) return;
-    if (deadline && Date.now() >= deadline.getTime()) onDeadline();
+    // The client's own deadline timer usually fires a little before ours (the deadline travels as a
+    // relative timeout and is re-anchored on arrival), so a cancel close to the deadline is the deadline.
+    if (deadline && Date.now() >= deadline.getTime() - DEADLINE_SLACK_MS) onDeadline();
     else ac.abort(cancelled(`client cancelled ${methodPath}`));
   });
   o.calls.add(ac);
