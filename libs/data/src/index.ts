@@ -1,1 +1,17 @@
 export { fileDigest, DataFileError, type FileDigest } from './file-digest.js';
+export { type DatasetSource, type DataFormatName, type DataSchemaName, type FieldMapping, formatOf, schemaOf, maxRowsOf, columnFor } from './dataset-source.js';
+export { resolveDataFiles, formatFromExtension, type DataFiles } from './data-files.js';
+export { readJsonlRows, countJsonlRows, type DataRow, type JsonlRow } from './jsonl-reader.js';
+export { readParquetRows, countParquetRows, parquetColumnNames, normaliseParquetValue } from './parquet-reader.js';
+export { parseSplit, resolveSplit, resolveBound, selectRowRange, splitNeedsRowCount, type SplitSelector, type SplitBound } from './split-selector.js';
+export { readRows, loadRows, countRows, describeSource, type RowSource, type SourcedRow, type ReadOptions } from './read-rows.js';
+export { type ChatMessage, type Prompt, type Demonstration, type PreferencePair, type ExampleSource, promptToDisplayText } from './examples.js';
+export { DataRowError } from './row-error.js';
+export { rowToDemonstration, rowToPreferencePair } from './row-to-example.js';
+export { readDemonstrations, readPreferencePairs, loadDemonstrations, loadPreferencePairs } from './load-examples.js';
+export type { TokenizerLike } from './tokenizer-like.js';
+export { encodePrompt, encodeResponse, truncateExample, tokenizeDemonstration, tokenizePreferencePair, pairToExamples, type TokenizedExample, type TokenizedPair, type TruncationOptions } from './tokenize-examples.js';
+export { collateBatch, collatePairBatch, sumOverResponse, padIdFor, IGNORE_INDEX, type TokenBatch, type BatchOptions } from './training-batch.js';
+export { mulberry32, fmix32, seedToUint32, shuffleInPlace, type SeededRandom } from './seeded-random.js';
+export { DataOrder, epochOrder, validateCursor, type DataCursor, type DataOrderOptions } from './data-order.js';
+export * from './synthetic/index.js';

@@ -1,0 +1,87 @@
+// Canonical examples -> token ids for training: { promptIds, responseIds } with the response ending
+// in EOS, so the model learns where to stop. Prompt and response are tokenized separately (TRL does
+// the same) so the boundary is exact and the loss mask needs no offset search.
+//
+// Truncation keeps what matters to the loss: the prompt loses its oldest tokens (left) down to
+// maxPromptLength, keeping the turns nearest the response; then the response loses its tail (right)
+// so prompt + response fit maxLength. A truncated response has no EOS; `truncated` says so, so
+// callers can count or drop such rows.
+import type { Demonstration, PreferencePair, Prompt } from './examples.js';
+import type { TokenizerLike } from './tokenizer-like.js';
+
+export interface TokenizedExample {
+  promptIds: number[];
+  responseIds: number[];
+  /** Whether either part was cut. */
+  truncated: boolean;
+}
+
+export interface TokenizedPair {
+  promptIds: number[];
+  chosenIds: number[];
+  rejectedIds: number[];
+  truncated: boolean;
+}
+
+export interface TruncationOptions {
+  /** Maximum prompt + response tokens. */
+  maxLength: number;
+  /** Maximum prompt tokens; default maxLength - 1 (prompts are cut only when nothing else fits). */
+  maxPromptLength?: number;
+}
+
+function checkLimits(o: TruncationOptions): number {
+  if (!Number.isInteger(o.maxLength) || o.maxLength < 2) throw new RangeError(`maxLength must be an integer >= 2, got ${o.maxLength}`);
+  const maxPrompt = o.maxPromptLength ?? o.maxLength - 1;
+  if (!Number.isInteger(maxPrompt) || maxPrompt < 1 || maxPrompt >= o.maxLength) {
+    throw new RangeError(`maxPromptLength must be an integer in 1..maxLength-1 (${o.maxLength - 1}) so at least one response token fits, got ${maxPrompt}`);
+  }
+  return maxPrompt;
+}
+
+/**
+ * Prompt token ids: text as is, conversations through the chat template with the generation prompt
+ * (the assistant header) so the response follows exactly as at inference. BOS is prepended when the
+ * tokenizer wants it and the template did not already render it (Llama-style templates do).
+ */
+export function encodePrompt(tok: TokenizerLike, prompt: Prompt): number[] {
+  const ids = prompt.kind === 'text' ? tok.encode(prompt.text, { addSpecialTokens: false }) : tok.encode(tok.applyChatTemplate(prompt.messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
+  if (tok.addBosToken && tok.bosTokenId !== undefined && ids[0] !== tok.bosTokenId) ids.unshift(tok.bosTokenId);
+  return ids;
+}
+
+/** Response token ids followed by the first EOS id. */
+export function encodeResponse(tok: TokenizerLike, text: string): number[] {
+  const eos = tok.eosTokenIds[0];
+  if (eos === undefined) throw new Error('the tokenizer defines no EOS token; training responses must end with one so the model learns to stop');
+  return [...tok.encode(text, { addSpecialTokens: false }), eos];
+}
+
+/** Applies the truncation rules to already tokenized parts (e.g. generated samples). */
+export function truncateExample(promptIds: readonly number[], responseIds: readonly number[], o: TruncationOptions): TokenizedExample {
+  const maxPrompt = checkLimits(o);
+  const p = promptIds.length > maxPrompt ? promptIds.slice(promptIds.length - maxPrompt) : promptIds.slice();
+  const room = o.maxLength - p.length;
+  const r = responseIds.length > room ? responseIds.slice(0, room) : responseIds.slice();
+  return { promptIds: p, responseIds: r, truncated: p.length < promptIds.length || r.length < responseIds.length };
+}
+
+export function tokenizeDemonstration(tok: TokenizerLike, d: Pick<Demonstration, 'prompt' | 'response'>, o: TruncationOptions): TokenizedExample {
+  return truncateExample(encodePrompt(tok, d.prompt), encodeResponse(tok, d.response), o);
+}
+
+/** Both responses share one truncated prompt; each is cut to fit maxLength on its own. */
+export function tokenizePreferencePair(tok: TokenizerLike, p: Pick<PreferencePair, 'prompt' | 'chosen' | 'rejected'>, o: TruncationOptions): TokenizedPair {
+  const promptIds = encodePrompt(tok, p.prompt);
+  const c = truncateExample(promptIds, encodeResponse(tok, p.chosen), o);
+  const r = truncateExample(promptIds, encodeResponse(tok, p.rejected), o);
+  return { promptIds: c.promptIds, chosenIds: c.responseIds, rejectedIds: r.responseIds, truncated: c.truncated || r.truncated };
+}
+
+/** The pair as two examples (chosen, rejected), e.g. for pairBatch. */
+export function pairToExamples(p: TokenizedPair): [TokenizedExample, TokenizedExample] {
+  return [
+    { promptIds: p.promptIds, responseIds: p.chosenIds, truncated: p.truncated },
+    { promptIds: p.promptIds, responseIds: p.rejectedIds, truncated: p.truncated },
+  ];
+}
