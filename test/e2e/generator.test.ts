@@ -15,6 +15,7 @@ import { createSession, Decoder, DEFAULT_SAMPLING, type Feeds } from '@juice/run
 import { createClient, ServiceError, status } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
 import { startRole, type RunningRole } from '../support/spawn-service.js';
+import { healthStatus } from '../support/grpc-tools.js';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'juice-gen-')), 'model');
 createDefaultModel(dir, { corpus: Array.from({ length: 200 }, (_, i) => `What is ${i}+${i % 9}? ${i}+${i % 9}=${i + (i % 9)}`), seed: 3 });
@@ -130,4 +131,25 @@ test('streaming sends tokens as produced and ends each sample with its finish re
     const streamed: number[] = pieces.filter((p) => p.sampleIndex === j).flatMap((p) => p.tokenIds);
     assert.deepEqual(streamed, unary.results[0]!.samples[j]!.tokenIds);
   }
+});
+
+test('health answers promptly while the generator is busy; a cancelled stream stops and others carry on', async () => {
+  const busy = Promise.all(Array.from({ length: 16 }, (_, i) => client.generate({ prompts: [text(`What is ${i}?`)], sampling: { temperature: 1, seed: BigInt(i), maxNewTokens: 100, ignoreEos: true } })));
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = performance.now();
+  assert.equal(await healthStatus(role.address), 'SERVING');
+  const healthMs = performance.now() - t0;
+  assert.ok(healthMs < 250, `health check took ${healthMs.toFixed(1)} ms under load`);
+  const ac = new AbortController();
+  let received = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const _ of client.generateStream({ prompts: [text('What is')], sampling: { temperature: 1, seed: 1n, maxNewTokens: 100, ignoreEos: true } }, { signal: ac.signal })) {
+        if (++received === 3) ac.abort();
+      }
+    })(),
+  );
+  assert.ok(received >= 3 && received < 100, `stream stopped after ${received} pieces`);
+  const done = await busy;
+  assert.ok(done.every((r) => r.results[0]!.samples[0]!.tokenIds.length === 100), 'the other callers completed in full');
 });

@@ -16,6 +16,7 @@ export interface WireTensor {
 
 export type ToWorker =
   | { kind: 'run'; id: number; feeds: Record<string, WireTensor>; outputs?: string[] }
+  | { kind: 'pin'; id: number; feeds: Record<string, WireTensor> }
   | { kind: 'release'; id: number };
 
 export type FromWorker =
@@ -23,6 +24,7 @@ export type FromWorker =
   | { kind: 'init-error'; message: string; name: string }
   | { kind: 'result'; id: number; outputs: Record<string, Required<Omit<WireTensor, 'type'>> & { type: TensorType }> }
   | { kind: 'released'; id: number }
+  | { kind: 'pinned'; id: number }
   | { kind: 'error'; id: number; message: string; name: string };
 
 /** The buffer may be moved (transferred) only if the array spans all of it; otherwise copy first. */

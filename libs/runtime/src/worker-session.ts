@@ -124,6 +124,24 @@ export class WorkerSession implements Runner {
     });
   }
 
+  /**
+   * Keeps these inputs in the worker and adds them to every later run (a run's own feeds win). Weights
+   * are pinned once instead of being copied to the worker on every step; pinning again replaces them,
+   * in order with runs (runs queued before keep the previous values).
+   */
+  pin(feeds: Feeds): Promise<void> {
+    if (this.closing) return Promise.reject(new Error('WorkerSession.pin after close()'));
+    if (this.dead) return Promise.reject(this.dead);
+    const wire: Record<string, WireTensor> = {};
+    const transferList: ArrayBuffer[] = [];
+    for (const [name, value] of Object.entries(feeds)) wire[name] = toWire(name, value, false, transferList);
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve: () => resolve(), reject });
+      this.worker.postMessage({ kind: 'pin', id, feeds: wire } satisfies ToWorker, transferList);
+    });
+  }
+
   /** Releases the session after queued runs finish and stops the worker. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -153,7 +171,7 @@ export class WorkerSession implements Runner {
       const out: RunOutputs = {};
       for (const [name, t] of Object.entries(msg.outputs)) out[name] = new ort.Tensor(t.type, t.data as Float32Array, t.dims);
       p.resolve(out);
-    } else if (msg.kind === 'released') {
+    } else if (msg.kind === 'released' || msg.kind === 'pinned') {
       p.resolve({});
     } else {
       const err = new Error(msg.message);

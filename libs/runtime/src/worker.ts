@@ -27,7 +27,15 @@ async function main(): Promise<void> {
   });
 }
 
+/** Inputs kept in this thread and added to every run (the weights: sent once, not with every step). */
+const pinned: Feeds = {};
+
 async function handle(session: Session, msg: ToWorker): Promise<void> {
+  if (msg.kind === 'pin') {
+    for (const [name, t] of Object.entries(msg.feeds)) pinned[name] = t.dims ? { data: t.data as TypedArrayData, dims: t.dims, ...(t.type ? { type: t.type } : {}) } : (t.data as TypedArrayData);
+    post({ kind: 'pinned', id: msg.id });
+    return;
+  }
   if (msg.kind === 'release') {
     await session.release();
     post({ kind: 'released', id: msg.id });
@@ -35,7 +43,7 @@ async function handle(session: Session, msg: ToWorker): Promise<void> {
     return;
   }
   try {
-    const feeds: Feeds = {};
+    const feeds: Feeds = { ...pinned };
     for (const [name, t] of Object.entries(msg.feeds)) {
       const data = t.data as TypedArrayData;
       feeds[name] = t.dims ? { data, dims: t.dims, ...(t.type ? { type: t.type } : {}) } : data;

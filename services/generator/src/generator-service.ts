@@ -112,8 +112,8 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
     async scoreCompletions(req, ctx) {
       rejectInvalid(validateScoreCompletions(req, limits));
       if (req.minWeightVersion > host.weights.active.number) throw failedPrecondition(`min_weight_version ${req.minWeightVersion} is not served yet (serving ${host.weights.active.number})`);
-      const version = host.version();
-      const results = await scoreCompletions(host, req.items, req.tokenLogprobs || req.topLogprobs > 0, ctx.signal);
+      const { results, version: scoredBy } = await scoreCompletions(host, req.items, req.tokenLogprobs || req.topLogprobs > 0, ctx.signal);
+      const version = { number: scoredBy, label: host.weights.active.number === scoredBy ? host.weights.active.label : '' };
       ctx.span.setAttributes({ 'juice.items': results.length, 'juice.completion_tokens': results.reduce((a, r) => a + r.numTokens, 0) });
       return { results, weightVersion: version, usage: { promptTokens: BigInt(results.reduce((a, r) => a + r.numPromptTokens, 0)), completionTokens: BigInt(results.reduce((a, r) => a + r.numTokens, 0)) } };
     },
@@ -132,7 +132,7 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
     },
 
     async activateWeights(req) {
-      return activate(host, req.version);
+      return await activate(host, req.version);
     },
   };
 }

@@ -38,6 +38,6 @@ await runService({
     }
     const host = await ModelHost.load({ modelDir: config.model, maxBatch: config.maxBatch, maxQueue: config.maxQueue });
     log.info('model loaded', { model: config.model, parameters: host.model.params.numParams, architecture: host.model.config.architecture });
-    return { services: [{ desc: GeneratorService, impl: createGeneratorService(host, generatorMetrics(host.engine)) }], onShutdown: () => host.engine.close() };
+    return { services: [{ desc: GeneratorService, impl: createGeneratorService(host, generatorMetrics(host.engine)) }], onShutdown: () => host.close() };
   },
 });

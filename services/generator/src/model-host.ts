@@ -6,7 +6,7 @@ import { forwardOnly } from '@juice/autograd';
 import { buildCausalLm, buildGenerationGraphs, encodePrompt, loadModel, promptText, type LoadedModel } from '@juice/models';
 import { toModelBytes } from '@juice/onnx';
 import { Dtype, ExecutionProvider, ModelHead, ModelInfoSchema, TokenizerInfoSchema, WeightVersionSchema, type ModelInfo, type Prompt, type WeightVersion } from '@juice/proto';
-import { createSession, WorkerEngine, type Feeds, type Session, type WeightSetWire } from '@juice/runtime';
+import { WorkerEngine, WorkerSession, type Feeds, type WeightSetWire } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
 
 export type WeightMap = Map<string, Float32Array>;
@@ -24,7 +24,8 @@ export class ModelHost {
     readonly model: LoadedModel,
     /** Generation runs in a worker thread that holds its own copy of the served weights and the KV cache. */
     readonly engine: WorkerEngine,
-    readonly scorer: Session,
+    /** Teacher-forced scoring runs in its own worker thread, with the served weights pinned there. */
+    readonly scorer: WorkerSession,
     initial: WeightMap,
   ) {
     this.weights = new VersionedWeights(initial, 'loaded');
@@ -44,7 +45,8 @@ export class ModelHost {
       weights: wireOf('0', initial, model),
     });
     const lm = buildCausalLm(model.config, { greedy: true });
-    const scorer = await createSession(toModelBytes(forwardOnly(lm.graph, ['token_logprobs', 'token_is_greedy'])));
+    const scorer = await WorkerSession.create(toModelBytes(forwardOnly(lm.graph, ['token_logprobs', 'token_is_greedy'])));
+    await scorer.pin(feedsOf(initial, model));
     return new ModelHost(model, engine, scorer, initial);
   }
 
@@ -56,9 +58,19 @@ export class ModelHost {
     return feedsOf(w, this.model);
   }
 
-  /** Hands a weight set to the generation worker (requests that arrive from now on use it). */
-  serveWeights(label: string, w: WeightMap): void {
-    this.engine.setWeights(wireOf(label, w, this.model));
+  /** The version whose weights the scoring worker holds (stamped on ScoreCompletions results). */
+  scorerVersion = 0n;
+
+  /** Hands a weight set to both workers; requests that arrive from now on use it. */
+  async serveWeights(version: bigint, w: WeightMap): Promise<void> {
+    this.engine.setWeights(wireOf(String(version), w, this.model));
+    // Runs posted before the pin keep the old weights (the worker handles messages in order).
+    this.scorerVersion = version;
+    await this.scorer.pin(feedsOf(w, this.model));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.engine.close(), this.scorer.close()]);
   }
 
   version(): WeightVersion {

@@ -14,7 +14,7 @@ export async function pushWeights(host: ModelHost, chunks: AsyncIterable<WeightC
     const weights = applyDelta(base, got);
     const number = got.header.version!.number;
     const set = host.weights.install({ number, label: got.header.version!.label, weights }, got.header.stageOnly);
-    if (!got.header.stageOnly) host.serveWeights(String(number), weights);
+    if (!got.header.stageOnly) await host.serveWeights(number, weights);
     return create(PushWeightsResponseSchema, {
       acceptedVersion: { number, label: set.label, activatedAt: set.activatedAt ? timestampFromDate(set.activatedAt) : undefined },
       tensors: got.tensors.size,
@@ -25,8 +25,8 @@ export async function pushWeights(host: ModelHost, chunks: AsyncIterable<WeightC
   });
 }
 
-export function activate(host: ModelHost, version: bigint) {
+export async function activate(host: ModelHost, version: bigint) {
   const { active, previous } = host.weights.activate(version);
-  host.serveWeights(String(active.number), active.weights);
+  await host.serveWeights(active.number, active.weights);
   return { active: host.version(), previous: { number: previous.number, label: previous.label } };
 }

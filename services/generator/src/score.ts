@@ -30,7 +30,7 @@ export function encodePair(host: ModelHost, item: ScoreCompletionsItem, field: s
   return { context, completion: whole.slice(context.length) };
 }
 
-export async function scoreCompletions(host: ModelHost, items: readonly ScoreCompletionsItem[], wantTokens: boolean, signal: AbortSignal): Promise<ScoreCompletionsResult[]> {
+export async function scoreCompletions(host: ModelHost, items: readonly ScoreCompletionsItem[], wantTokens: boolean, signal: AbortSignal): Promise<{ results: ScoreCompletionsResult[]; version: bigint }> {
   const L = host.contextLength;
   const pairs = items.map((it, i) => {
     const { context, completion } = encodePair(host, it, `items[${i}]`);
@@ -39,12 +39,13 @@ export async function scoreCompletions(host: ModelHost, items: readonly ScoreCom
     const keep = Math.min(context.length, L - completion.length);
     return { context: context.slice(context.length - keep), completion, truncated: context.length - keep };
   });
-  const feedsW = host.feeds(host.weights.active.weights);
   const out: ScoreCompletionsResult[] = [];
   const batch = 32;
-  for (let start = 0; start < pairs.length; start += batch) {
-    signal.throwIfAborted();
-    const chunk = pairs.slice(start, start + batch);
+  // All chunks are posted to the scoring worker at once, so a weight pin cannot fall between them.
+  const version = host.scorerVersion;
+  const chunks = [];
+  for (let start = 0; start < pairs.length; start += batch) chunks.push(pairs.slice(start, start + batch));
+  const runs = chunks.map((chunk) => {
     const B = chunk.length;
     const T = Math.max(...chunk.map((p) => p.context.length + p.completion.length));
     const ids = new BigInt64Array(B * T);
@@ -55,7 +56,18 @@ export async function scoreCompletions(host: ModelHost, items: readonly ScoreCom
       seq.forEach((t, i) => ((ids[b * T + i] = BigInt(t)), (mask[b * T + i] = 1n)));
       for (let i = p.context.length - 1; i < seq.length - 1; i++) labels[b * T + i] = BigInt(seq[i + 1]!);
     });
-    const res = await host.scorer.run({ ...feedsW, input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] }, labels: { data: labels, dims: [B, T] } });
+    // Settled into values so a later chunk's failure is not an unhandled rejection while an earlier one is awaited.
+    const run = host.scorer.run({ input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] }, labels: { data: labels, dims: [B, T] } }).then(
+      (ok) => ({ ok }),
+      (error: unknown) => ({ error }),
+    );
+    return { chunk, T, run };
+  });
+  for (const { chunk, T, run } of runs) {
+    const settled = await run;
+    if ('error' in settled) throw settled.error;
+    const res = settled.ok;
+    signal.throwIfAborted();
     const lp = res.token_logprobs!.data as Float32Array;
     const greedy = res.token_is_greedy!.data as Uint8Array;
     chunk.forEach((p, b) => {
@@ -79,5 +91,5 @@ export async function scoreCompletions(host: ModelHost, items: readonly ScoreCom
       } as ScoreCompletionsResult);
     });
   }
-  return out;
+  return { results: out, version };
 }

@@ -23,6 +23,6 @@ await runService({
     }
     const host = await RewardHost.load(config.model, config.maxBatch);
     if (host.freshHead) log.warn('the model is a causal LM: serving it with a freshly initialised score head (train it with a REWARD_MODEL or RFT job)', { model: config.model });
-    return { services: [{ desc: RewardModelService, impl: createRewardModelService(host) }] };
+    return { services: [{ desc: RewardModelService, impl: createRewardModelService(host) }], onShutdown: () => host.close() };
   },
 });

@@ -8,7 +8,7 @@ import { buildRewardModel, gaussian, loadModel, rewardParameterShapes, type Load
 import { toModelBytes } from '@juice/onnx';
 import { ParamSet } from '@juice/optim';
 import { Dtype, ExecutionProvider, ModelHead, ModelInfoSchema, TokenizerInfoSchema, WeightVersionSchema, type ModelInfo, type WeightVersion } from '@juice/proto';
-import { createSession, type Feeds, type Session } from '@juice/runtime';
+import { WorkerSession, type Feeds } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
 
 export type WeightMap = Map<string, Float32Array>;
@@ -16,13 +16,17 @@ export type WeightMap = Map<string, Float32Array>;
 export class RewardHost {
   readonly weights: VersionedWeights<WeightMap>;
   readonly shapes: Map<string, readonly number[]>;
-  private queue: { ids: number[]; resolve: (r: number) => void; reject: (e: unknown) => void }[] = [];
+  private queue: { ids: number[]; resolve: (r: { reward: number; version: bigint }) => void; reject: (e: unknown) => void }[] = [];
   private flushing = false;
+  private drained: (() => void)[] = [];
+  /** The version whose weights the worker holds (what every score is stamped with). */
+  private servedVersion = 0n;
 
   private constructor(
     readonly model: LoadedModel,
     readonly params: ParamSet,
-    private readonly session: Session,
+    /** The reward graph runs in a worker thread holding the served weights (pinned), off the event loop. */
+    private readonly session: WorkerSession,
     readonly freshHead: boolean,
     private readonly maxBatch: number,
   ) {
@@ -43,8 +47,10 @@ export class RewardHost {
       const head = params.view('score.weight');
       for (let i = 0; i < head.length; i++) head[i] = 0.02 * rand();
     }
-    const session = await createSession(toModelBytes(buildRewardModel(model.config).graph));
-    return new RewardHost(model, params, session, !isReward, maxBatch);
+    const session = await WorkerSession.create(toModelBytes(buildRewardModel(model.config).graph));
+    const host = new RewardHost(model, params, session, !isReward, maxBatch);
+    await host.serve(host.weights.active.weights, 0n);
+    return host;
   }
 
   version(): WeightVersion {
@@ -53,8 +59,8 @@ export class RewardHost {
   }
 
   /** Rewards for token sequences; sequences of concurrent calls are batched into shared forwards. */
-  score(seqs: number[][]): Promise<number[]> {
-    const all = Promise.all(seqs.map((ids) => new Promise<number>((resolve, reject) => this.queue.push({ ids, resolve, reject }))));
+  score(seqs: number[][]): Promise<{ reward: number; version: bigint }[]> {
+    const all = Promise.all(seqs.map((ids) => new Promise<{ reward: number; version: bigint }>((resolve, reject) => this.queue.push({ ids, resolve, reject }))));
     this.kick();
     return all;
   }
@@ -66,10 +72,23 @@ export class RewardHost {
     setImmediate(() => void this.flush());
   }
 
-  private async flush(): Promise<void> {
-    const weights = this.weights.active.weights;
+  /**
+   * Makes `weights` the ones later forwards use (copied to the worker once). Waits until every queued
+   * sequence has been scored, so no call's sequences straddle two versions.
+   */
+  async serve(weights: WeightMap, version: bigint): Promise<void> {
+    while (this.flushing || this.queue.length) await new Promise<void>((r) => this.drained.push(r));
     const feeds: Feeds = {};
     for (const e of this.params.entries) feeds[e.name] = { data: weights.get(e.name)!, dims: e.shape as number[] };
+    this.servedVersion = version;
+    await this.session.pin(feeds);
+  }
+
+  async close(): Promise<void> {
+    await this.session.close();
+  }
+
+  private async flush(): Promise<void> {
     while (this.queue.length) {
       const batch = this.queue.splice(0, this.maxBatch);
       const B = batch.length;
@@ -78,14 +97,15 @@ export class RewardHost {
       const mask = new BigInt64Array(B * T);
       batch.forEach((b, i) => b.ids.forEach((t, j) => ((ids[i * T + j] = BigInt(t)), (mask[i * T + j] = 1n))));
       try {
-        const out = await this.session.run({ ...feeds, input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] } });
+        const out = await this.session.run({ input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] } });
         const r = out.rewards!.data as Float32Array;
-        batch.forEach((b, i) => b.resolve(r[i]!));
+        batch.forEach((b, i) => b.resolve({ reward: r[i]!, version: this.servedVersion }));
       } catch (e) {
         batch.forEach((b) => b.reject(e));
       }
     }
     this.flushing = false;
+    for (const wake of this.drained.splice(0)) wake();
   }
 
   info(): ModelInfo {

@@ -17,6 +17,7 @@ export function createRewardModelService(host: RewardHost): Partial<ServiceImpl<
   const L = info.contextLength;
   /** Keeps the last L tokens (the response end matters most for a reward read at the last token). */
   const fit = (ids: number[]) => ({ ids: ids.length > L ? ids.slice(ids.length - L) : ids, dropped: Math.max(0, ids.length - L) });
+  const versionOf = (n: bigint) => ({ number: n, label: host.weights.weightsOf(n) && host.weights.active.number === n ? host.weights.active.label : '' });
   const checkVersion = (min: bigint) => {
     if (min > host.weights.active.number) throw failedPrecondition(`min_weight_version ${min} is not served yet (serving ${host.weights.active.number})`);
   };
@@ -25,9 +26,10 @@ export function createRewardModelService(host: RewardHost): Partial<ServiceImpl<
     async score(req, ctx) {
       rejectInvalid(validateScore(req, limits));
       checkVersion(req.minWeightVersion);
-      const version = host.version();
       const seqs = req.items.map((it, i) => fit(encodePromptResponse(host.model.tokenizer, it.prompt!, it.response!, `items[${i}]`)));
-      const rewards = await host.score(seqs.map((s) => s.ids));
+      const scored = await host.score(seqs.map((s) => s.ids));
+      const rewards = scored.map((x) => x.reward);
+      const version = versionOf(scored[0]!.version);
       ctx.span.setAttributes({ 'juice.items': seqs.length, 'juice.tokens': seqs.reduce((a, s) => a + s.ids.length, 0) });
       return {
         results: rewards.map((reward, i) => ({ reward, numTokens: seqs[i]!.ids.length, truncatedPromptTokens: seqs[i]!.dropped })),
@@ -38,12 +40,13 @@ export function createRewardModelService(host: RewardHost): Partial<ServiceImpl<
     async compare(req) {
       rejectInvalid(validateCompare(req, limits));
       checkVersion(req.minWeightVersion);
-      const version = host.version();
       const seqs = req.pairs.flatMap((p, i) => [
         fit(encodePromptResponse(host.model.tokenizer, p.prompt!, p.responseA!, `pairs[${i}]`)).ids,
         fit(encodePromptResponse(host.model.tokenizer, p.prompt!, p.responseB!, `pairs[${i}]`)).ids,
       ]);
-      const r = await host.score(seqs);
+      const scored = await host.score(seqs);
+      const r = scored.map((x) => x.reward);
+      const version = versionOf(scored[0]!.version);
       return {
         results: req.pairs.map((_, i) => ({ rewardA: r[2 * i]!, rewardB: r[2 * i + 1]!, probAPreferred: sigmoid(r[2 * i]! - r[2 * i + 1]!) })),
         weightVersion: version,
@@ -63,6 +66,7 @@ export function createRewardModelService(host: RewardHost): Partial<ServiceImpl<
         const got = await receiveWeights(chunks, { expected: host.shapes, heldVersions: host.weights.heldVersions(), signal: ctx.signal });
         const base = host.weights.weightsOf(got.header.baseVersion) ?? host.weights.active.weights;
         const set = host.weights.install({ number: got.header.version!.number, label: got.header.version!.label, weights: applyDelta(base, got) }, got.header.stageOnly);
+        if (!got.header.stageOnly) await host.serve(set.weights, set.number);
         return create(PushWeightsResponseSchema, {
           acceptedVersion: { number: set.number, label: set.label, activatedAt: set.activatedAt ? timestampFromDate(set.activatedAt) : undefined },
           tensors: got.tensors.size,
@@ -74,6 +78,7 @@ export function createRewardModelService(host: RewardHost): Partial<ServiceImpl<
     },
     async activateWeights(req) {
       const { active, previous } = host.weights.activate(req.version);
+      await host.serve(active.weights, active.number);
       return { active: { number: active.number, label: active.label }, previous: { number: previous.number, label: previous.label } };
     },
   };
