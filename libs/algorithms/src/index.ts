@@ -4,3 +4,4 @@ export { bradleyTerryLoss } from './objectives/bradley-terry.js';
 export { policyGradientLoss, type PolicyMethod, type PolicyGradientOptions, type PolicyInputs } from './objectives/policy-gradient.js';
 export { rlooAdvantages, whiten, gae, klShapedRewards, RunningMoments, AdaptiveKlController } from './advantages.js';
 export { TrainStep, EvalStep, type TrainStepOptions, type StepResult } from './engine/train-step.js';
+export { runSft, type SftOptions, type SftResult } from './loops/sft.js';
