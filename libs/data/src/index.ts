@@ -10,7 +10,7 @@ export { DataRowError } from './row-error.js';
 export { rowToDemonstration, rowToPreferencePair } from './row-to-example.js';
 export { readDemonstrations, readPreferencePairs, loadDemonstrations, loadPreferencePairs } from './load-examples.js';
 export type { TokenizerLike } from './tokenizer-like.js';
-export { encodePrompt, encodeResponse, truncateExample, tokenizeDemonstration, tokenizePreferencePair, pairToExamples, type TokenizedExample, type TokenizedPair, type TruncationOptions } from './tokenize-examples.js';
+export { encodePrompt, encodeResponse, truncateExample, truncationFromHyperparameters, tokenizeDemonstration, tokenizePreferencePair, pairToExamples, type TokenizedExample, type TokenizedPair, type TruncationOptions } from './tokenize-examples.js';
 export { collateBatch, collatePairBatch, sumOverResponse, padIdFor, IGNORE_INDEX, type TokenBatch, type BatchOptions } from './training-batch.js';
 export { mulberry32, fmix32, seedToUint32, shuffleInPlace, type SeededRandom } from './seeded-random.js';
 export { DataOrder, epochOrder, validateCursor, type DataCursor, type DataOrderOptions } from './data-order.js';

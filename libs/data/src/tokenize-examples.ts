@@ -40,6 +40,20 @@ function checkLimits(o: TruncationOptions): number {
 }
 
 /**
+ * TrainingHyperparameters.max_length / max_prompt_length (0 = default) resolved for a model with
+ * `contextLength` positions: max_length 0 = min(512, contextLength), max_prompt_length 0 =
+ * max_length / 4 (the research setting, 128 of 512). Resolved here so every algorithm truncates alike.
+ */
+export function truncationFromHyperparameters(h: { maxLength?: number; maxPromptLength?: number }, contextLength: number): Required<TruncationOptions> {
+  const maxLength = h.maxLength || Math.min(512, contextLength);
+  if (maxLength > contextLength) throw new RangeError(`max_length ${maxLength} exceeds the model's context length ${contextLength}; use at most ${contextLength} (or 0 for the default)`);
+  const maxPromptLength = h.maxPromptLength || Math.max(1, Math.floor(maxLength / 4));
+  const o = { maxLength, maxPromptLength };
+  checkLimits(o);
+  return o;
+}
+
+/**
  * Prompt token ids: text as is, conversations through the chat template with the generation prompt
  * (the assistant header) so the response follows exactly as at inference. BOS is prepended when the
  * tokenizer wants it and the template did not already render it (Llama-style templates do).

@@ -16,6 +16,7 @@ test('synthetic tasks are deterministic per seed and differ across seeds', () =>
   assert.deepEqual(a.train.slice(0, 4).map((p) => p.skill), ['add', 'reverse', 'sort', 'count']);
   assert.deepEqual(a.train[0], { skill: 'add', question: 'What is 23+59?', response: '23+59=82', answer: '82' });
   assert.deepEqual(a.train[1], { skill: 'reverse', question: 'Reverse the letters: e i j', response: 'e i j reversed=j i e', answer: 'j i e' });
+  assert.equal(a.train[4]!.skill, 'sub');
 });
 
 test('each skill has exact, extractable answers', () => {
@@ -25,6 +26,10 @@ test('each skill has exact, extractable answers', () => {
     if (p.skill === 'add') {
       const [, x, y] = /^What is (\d+)\+(\d+)\?$/.exec(p.question)!;
       assert.equal(Number(p.answer), Number(x) + Number(y));
+    } else if (p.skill === 'sub') {
+      const [, x, y] = /^What is (\d+)-(\d+)\?$/.exec(p.question)!;
+      assert.ok(Number(x) >= Number(y), 'differences are never negative');
+      assert.equal(Number(p.answer), Number(x) - Number(y));
     } else if (p.skill === 'reverse') {
       const w = p.question.replace('Reverse the letters: ', '').split(' ');
       assert.equal(p.answer, [...w].reverse().join(' '));
@@ -32,6 +37,7 @@ test('each skill has exact, extractable answers', () => {
       const d = p.question.replace('Sort the digits: ', '').split(' ').map(Number);
       assert.equal(p.answer, [...d].sort((x, y) => x - y).join(' '));
     } else {
+      assert.equal(p.skill, 'count');
       const [, letter, word] = /^How many (\w) in: (.*)$/.exec(p.question)!;
       assert.equal(Number(p.answer), word!.split(' ').filter((c) => c === letter).length);
     }
@@ -76,14 +82,22 @@ test('writeSyntheticDatasets writes loadable data and TaskDefinitions in protobu
 
   const kinds = new Map<string, TaskKind>();
   for (const f of w.files.tasks) {
+    const json = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+    // The .proto field names, as the brief for task files asks (protobuf JSON accepts them).
+    for (const k of Object.keys(json)) assert.match(k, /^[a-z0-9_]+$/, `${f}: key ${k} is not a .proto field name`);
     // fromJson rejects unknown field names, so this checks every key against TaskDefinition.
-    const t = fromJson(TaskDefinitionSchema, JSON.parse(readFileSync(f, 'utf8')));
+    const t = fromJson(TaskDefinitionSchema, json as never);
     const v = new Violations();
     validateTaskDefinition(v, 'task', t);
     assert.deepEqual(v.list, [], f);
     kinds.set(t.name, t.kind);
     if (t.kind === TaskKind.PERPLEXITY) assert.equal(t.dataset?.schema, DataSchema.CHAT);
-    if (t.kind === TaskKind.GENERATE_MATCH) assert.equal(t.answerRegex, ANSWER_REGEX);
+    if (t.kind === TaskKind.GENERATE_MATCH) {
+      assert.equal(t.answerRegex, ANSWER_REGEX);
+      assert.equal(t.generation?.maxNewTokens, 48);
+      assert.equal(t.docToText, 'question');
+    }
+    if (t.kind === TaskKind.MULTIPLE_CHOICE) assert.deepEqual([t.docToChoice, t.docToTarget, t.noTargetDelimiter], ['choices', 'label', true]);
     assert.ok(t.dataset?.path.startsWith(dir));
   }
   assert.deepEqual(Object.fromEntries(kinds), { synthetic_gen: TaskKind.GENERATE_MATCH, synthetic_mc: TaskKind.MULTIPLE_CHOICE, synthetic_ppl: TaskKind.PERPLEXITY });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collateBatch, collatePairBatch, encodePrompt, IGNORE_INDEX, padIdFor, pairToExamples, sumOverResponse, tokenizeDemonstration, tokenizePreferencePair, truncateExample, type TokenizerLike } from '../src/index.js';
+import { collateBatch, collatePairBatch, encodePrompt, IGNORE_INDEX, padIdFor, pairToExamples, sumOverResponse, tokenizeDemonstration, tokenizePreferencePair, truncateExample, truncationFromHyperparameters, type TokenizerLike } from '../src/index.js';
 import { BOS, charTokenizer, EOS, ids, PAD } from './helpers.js';
 
 const text = (t: string) => ({ kind: 'text' as const, text: t });
@@ -28,6 +28,14 @@ test('truncation: the prompt loses its oldest tokens, then the response its tail
   assert.deepEqual(truncateExample(p, r, { maxLength: 6 }), { promptIds: [4, 5, 6, 7, 8], responseIds: [20], truncated: true });
   assert.deepEqual(truncateExample(p, r, { maxLength: 14 }), { promptIds: p, responseIds: r, truncated: false });
   assert.throws(() => truncateExample(p, r, { maxLength: 8, maxPromptLength: 8 }), /maxPromptLength must be an integer in 1\.\.maxLength-1/);
+});
+
+test('truncation limits from TrainingHyperparameters: 0 = min(512, context) and max_length / 4', () => {
+  assert.deepEqual(truncationFromHyperparameters({}, 128), { maxLength: 128, maxPromptLength: 32 });
+  assert.deepEqual(truncationFromHyperparameters({ maxLength: 0, maxPromptLength: 0 }, 2048), { maxLength: 512, maxPromptLength: 128 });
+  assert.deepEqual(truncationFromHyperparameters({ maxLength: 100, maxPromptLength: 60 }, 128), { maxLength: 100, maxPromptLength: 60 });
+  assert.throws(() => truncationFromHyperparameters({ maxLength: 256 }, 128), /max_length 256 exceeds the model's context length 128/);
+  assert.throws(() => truncationFromHyperparameters({ maxLength: 64, maxPromptLength: 64 }, 128), /maxPromptLength must be/);
 });
 
 test('batch: right padding, attention mask, shifted labels (-100 on prompt and padding), response mask', () => {

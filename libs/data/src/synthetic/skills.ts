@@ -6,8 +6,9 @@
 // extracts for all skills.
 import { shuffleInPlace, type SeededRandom } from '../seeded-random.js';
 
-export type SkillName = 'add' | 'reverse' | 'sort' | 'count';
-export const SKILLS: readonly SkillName[] = ['add', 'reverse', 'sort', 'count'];
+export type SkillName = 'add' | 'reverse' | 'sort' | 'count' | 'sub';
+// Round-robin order of generation; new skills go last so earlier draws stay as they were.
+export const SKILLS: readonly SkillName[] = ['add', 'reverse', 'sort', 'count', 'sub'];
 
 export interface SyntheticProblem {
   skill: SkillName;
@@ -53,6 +54,19 @@ const add: Skill = {
     const swapped = p.answer.length > 1 ? Number(swapAt(p.answer, p.answer.length - 2)) : s;
     return [s + 1, s - 1, s + 10, s - 10, swapped, s + 2, s - 2, s + 11].filter((x) => x >= 0).map(String);
   },
+  respond: (p, answer) => p.response.replace(/=.*$/, `=${answer}`),
+};
+
+/** Differences of 2-digit numbers, never negative (a leading "-" would be one more thing to learn). */
+const sub: Skill = {
+  generate(rng) {
+    let a = rng.range(10, 99);
+    let b = rng.range(10, 99);
+    if (a < b) [a, b] = [b, a];
+    const diff = String(a - b);
+    return { skill: 'sub', question: `What is ${a}-${b}?`, response: `${a}-${b}=${diff}`, answer: diff };
+  },
+  nearMisses: (p, rng) => add.nearMisses(p, rng),
   respond: (p, answer) => p.response.replace(/=.*$/, `=${answer}`),
 };
 
@@ -110,7 +124,7 @@ const count: Skill = {
   respond: (p, answer) => p.response.replace(/=.*$/, `=${answer}`),
 };
 
-export const SKILL_IMPLEMENTATIONS: Readonly<Record<SkillName, Skill>> = { add, reverse, sort, count };
+export const SKILL_IMPLEMENTATIONS: Readonly<Record<SkillName, Skill>> = { add, reverse, sort, count, sub };
 
 /** Three distinct wrong full responses close to the right one. */
 export function distractorResponses(p: SyntheticProblem, rng: SeededRandom): string[] {
