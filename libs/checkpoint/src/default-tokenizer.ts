@@ -13,7 +13,9 @@ export const DEFAULT_CHAT_TEMPLATE =
   "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}";
 
-export function createDefaultTokenizerFiles(corpus: Iterable<string>, vocabSize = 512): Record<'tokenizer.json' | 'tokenizer_config.json' | 'special_tokens_map.json', string> {
+export type DefaultTokenizerFiles = Record<'tokenizer.json' | 'tokenizer_config.json' | 'special_tokens_map.json', string>;
+
+export function createDefaultTokenizerFiles(corpus: Iterable<string>, vocabSize = 512): DefaultTokenizerFiles {
   const { vocab, merges } = trainByteLevelBpe(corpus, { vocabSize, specialTokens: [...DEFAULT_SPECIAL_TOKENS], splitDigits: true });
   const id = (t: string) => vocab.get(t)!;
   const tokenizer = {

@@ -1,138 +1,222 @@
-// A Hugging Face model directory: config.json, model.safetensors or shards with
-// model.safetensors.index.json, tokenizer files. What juice writes loads in transformers by tensor
-// name, and what transformers writes loads here; errors name the file and the tensor.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, readdirSync } from 'node:fs';
+// A Hugging Face model directory: config.json, model.safetensors or shards listed in
+// model.safetensors.index.json, tokenizer files. What juice writes loads in transformers by tensor name,
+// and what transformers writes loads here; errors name the file and the tensor.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError } from './errors.js';
-import { readSafetensors, writeSafetensors, type StDtype, type StTensor } from './safetensors.js';
+import { sha256File } from './file-hash.js';
+import { SafetensorsFile, ST_DTYPE_BYTES, writeSafetensors, type StDtype, type StTensor } from './safetensors.js';
+
+export interface HfFileRecord {
+  path: string;
+  sha256: string;
+  sizeBytes: number;
+}
 
 export interface HfModelFiles {
+  dir: string;
   config: Record<string, unknown>;
   tensors: Map<string, StTensor>;
+  /** The safetensors file each tensor came from. */
+  tensorFiles: Map<string, string>;
   /** Every file read, with its SHA-256 (recorded by jobs for reproducibility). */
-  files: { path: string; sha256: string; sizeBytes: number }[];
+  files: HfFileRecord[];
 }
 
-export function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+export interface LoadHfOptions {
+  /** Every tensor here must be present with this shape; all problems are reported at once, each by name and file. */
+  expectTensors?: ReadonlyMap<string, readonly number[]>;
 }
 
-function readJson(path: string): Record<string, unknown> {
-  if (!existsSync(path)) throw new CheckpointError('NOT_FOUND', `${path} is missing`);
+export const HF_CONFIG = 'config.json';
+export const HF_WEIGHTS = 'model.safetensors';
+export const HF_INDEX = 'model.safetensors.index.json';
+/** Tokenizer and generation files recorded (hashed) with a model when present. */
+export const HF_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'] as const;
+const SHARD_NAME = /^model-\d{5}-of-\d{5}\.safetensors$/;
+
+function readJsonObject(path: string, what: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new CheckpointError('NOT_FOUND', `${path} is missing: ${what}`);
+  let json: unknown;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new CheckpointError('INVALID_ARGUMENT', `${path} is not valid JSON: ${(e as Error).message}`);
   }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new CheckpointError('INVALID_ARGUMENT', `${path} must hold a JSON object`);
+  return json as Record<string, unknown>;
 }
 
-/**
- * Loads config and weights. With `expect` (name → shape), every expected tensor must be present with
- * that shape; all problems are reported at once, each with its tensor and file.
- */
-export function loadHfDir(dir: string, expect?: ReadonlyMap<string, readonly number[]>): HfModelFiles {
-  if (!existsSync(dir)) throw new CheckpointError('NOT_FOUND', `model directory ${dir} does not exist`);
-  const configPath = join(dir, 'config.json');
-  const config = readJson(configPath);
-  const files = [{ path: configPath, sha256: sha256File(configPath), sizeBytes: readFileSync(configPath).length }];
-  const tensors = new Map<string, StTensor>();
-  const where = new Map<string, string>();
-  const indexPath = join(dir, 'model.safetensors.index.json');
-  let shardFiles: string[];
-  const sharded = existsSync(indexPath);
-  if (sharded) {
-    const index = readJson(indexPath) as { weight_map?: Record<string, string> };
-    if (!index.weight_map) throw new CheckpointError('INVALID_ARGUMENT', `${indexPath}: no "weight_map"`);
-    for (const [name, file] of Object.entries(index.weight_map)) where.set(name, join(dir, file));
-    shardFiles = [...new Set(where.values())].sort();
-    for (const f of shardFiles) if (!existsSync(f)) throw new CheckpointError('NOT_FOUND', `${f} (listed in ${indexPath}) is missing`);
-  } else {
-    const single = join(dir, 'model.safetensors');
-    if (!existsSync(single)) {
-      const others = readdirSync(dir).filter((f) => f.endsWith('.bin') || f.endsWith('.pt'));
-      throw new CheckpointError('NOT_FOUND', `${dir} has no model.safetensors (or model.safetensors.index.json)${others.length ? `; found ${others.join(', ')}: convert PyTorch .bin checkpoints to safetensors first` : ''}`);
+/** The weight files of `dir` and which tensor each should hold (from the index, when sharded). */
+function weightLayout(dir: string): { files: string[]; indexPath?: string; listed: Map<string, string> } {
+  const indexPath = join(dir, HF_INDEX);
+  const listed = new Map<string, string>();
+  if (existsSync(indexPath)) {
+    const index = readJsonObject(indexPath, 'the shard index');
+    const map = index.weight_map;
+    if (!map || typeof map !== 'object' || Array.isArray(map)) throw new CheckpointError('INVALID_ARGUMENT', `${indexPath}: needs a "weight_map" object {tensor name: shard file}`);
+    for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+      if (typeof file !== 'string' || file.includes('/') || file.includes('\\')) {
+        throw new CheckpointError('INVALID_ARGUMENT', `${indexPath}: tensor "${name}" maps to ${JSON.stringify(file)}, expected a file name in ${dir}`);
+      }
+      listed.set(name, join(dir, file));
     }
-    shardFiles = [single];
+    const files = [...new Set(listed.values())].sort();
+    for (const f of files) if (!existsSync(f)) throw new CheckpointError('NOT_FOUND', `${f} (listed in ${indexPath}) is missing`);
+    return { files, indexPath, listed };
   }
-  for (const f of shardFiles) {
-    const { tensors: got } = readSafetensors(f);
-    for (const [name, t] of got) {
-      if (sharded && where.get(name) !== f) continue; // the index assigns this name to another shard
-      tensors.set(name, t);
-      where.set(name, f);
-    }
-    files.push({ path: f, sha256: sha256File(f), sizeBytes: readFileSync(f).length });
+  const single = join(dir, HF_WEIGHTS);
+  if (!existsSync(single)) {
+    const others = readdirSync(dir).filter((f) => f.endsWith('.bin') || f.endsWith('.pt') || f.endsWith('.pth'));
+    const hint = others.length ? `; found ${others.join(', ')}: convert PyTorch pickle checkpoints to safetensors first` : '';
+    throw new CheckpointError('NOT_FOUND', `${dir} has no ${HF_WEIGHTS} (or ${HF_INDEX})${hint}`);
   }
-  for (const [name, f] of where) if (!tensors.has(name)) throw new CheckpointError('DATA_LOSS', `tensor "${name}" is listed in ${indexPath} for ${f} but ${f} does not hold it`);
-  if (expect) {
-    const problems: string[] = [];
-    for (const [name, shape] of expect) {
-      const t = tensors.get(name);
-      if (!t) problems.push(`missing tensor "${name}" (shape [${shape}])`);
-      else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) problems.push(`tensor "${name}" in ${where.get(name)} has shape [${t.shape}], the config needs [${shape}]`);
-    }
-    if (problems.length) throw new CheckpointError('INVALID_ARGUMENT', `${dir}: ${problems.length} problem(s) with the weights for ${configPath}: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? '; …' : ''}`);
-  }
-  for (const extra of ['tokenizer.json', 'tokenizer_config.json']) {
-    const p = join(dir, extra);
-    if (existsSync(p)) files.push({ path: p, sha256: sha256File(p), sizeBytes: readFileSync(p).length });
-  }
-  return { config, tensors, files };
+  return { files: [single], listed };
 }
+
+const record = (path: string): HfFileRecord => ({ path, ...sha256File(path) });
+
+/** Loads config and weights (floats as Float32Array). Pass a Map as the second argument as shorthand for `expectTensors`. */
+export function loadHfDir(dir: string, options: LoadHfOptions | ReadonlyMap<string, readonly number[]> = {}): HfModelFiles {
+  const o: LoadHfOptions = options instanceof Map ? { expectTensors: options } : (options as LoadHfOptions);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CheckpointError('NOT_FOUND', `model directory ${dir} does not exist`);
+  const configPath = join(dir, HF_CONFIG);
+  const config = readJsonObject(configPath, 'a model directory needs its config.json (the architecture and sizes)');
+  const layout = weightLayout(dir);
+  const files: HfFileRecord[] = [record(configPath)];
+  if (layout.indexPath) files.push(record(layout.indexPath));
+  const tensors = new Map<string, StTensor>();
+  const tensorFiles = new Map<string, string>();
+  for (const path of layout.files) {
+    const st = SafetensorsFile.open(path);
+    try {
+      for (const name of st.names) {
+        const listedIn = layout.listed.get(name);
+        // transformers loads every tensor of every shard; one the index places elsewhere is a stray copy.
+        if (listedIn !== undefined && listedIn !== path) {
+          throw new CheckpointError('INVALID_ARGUMENT', `tensor "${name}" is in ${path} but ${layout.indexPath} places it in ${listedIn}`);
+        }
+        const before = tensorFiles.get(name);
+        if (before !== undefined) throw new CheckpointError('INVALID_ARGUMENT', `tensor "${name}" is in both ${before} and ${path}`);
+        tensors.set(name, st.read(name));
+        tensorFiles.set(name, path);
+      }
+    } finally {
+      st.close();
+    }
+    files.push(record(path));
+  }
+  for (const [name, path] of layout.listed) {
+    if (!tensors.has(name)) throw new CheckpointError('DATA_LOSS', `tensor "${name}" is listed in ${layout.indexPath} for ${path} but ${path} does not hold it`);
+  }
+  if (o.expectTensors) checkExpected(dir, layout.files, tensors, tensorFiles, o.expectTensors);
+  for (const side of HF_SIDE_FILES) {
+    const p = join(dir, side);
+    if (existsSync(p)) files.push(record(p));
+  }
+  return { dir, config, tensors, tensorFiles, files };
+}
+
+function checkExpected(dir: string, weightFiles: string[], tensors: Map<string, StTensor>, tensorFiles: Map<string, string>, expect: ReadonlyMap<string, readonly number[]>): void {
+  const problems: string[] = [];
+  const searched = weightFiles.length === 1 ? weightFiles[0]! : `${weightFiles.length} shards in ${dir}`;
+  for (const [name, shape] of expect) {
+    const t = tensors.get(name);
+    if (!t) problems.push(`missing tensor "${name}" (shape [${shape}]) in ${searched}`);
+    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) problems.push(`tensor "${name}" in ${tensorFiles.get(name)} has shape [${t.shape}], the config needs [${shape}]`);
+  }
+  if (problems.length) throw new CheckpointError('INVALID_ARGUMENT', `${dir}: ${problems.length} tensor problem(s) for ${join(dir, HF_CONFIG)}: ${problems.join('; ')}`);
+}
+
+export type HfSaveDtype = 'float32' | 'float16' | 'bfloat16';
 
 export interface SaveHfOptions {
   config: Record<string, unknown>;
-  /** Tensors in checkpoint order. */
+  /** Tensors in checkpoint order (a Map works). */
   tensors: Iterable<[string, { shape: readonly number[]; data: Float32Array }]>;
-  dtype?: 'float32' | 'float16' | 'bfloat16';
-  /** Split into shards of at most this many bytes (with an index). Default: one file. */
+  /** On-disk dtype; recorded as config.json's torch_dtype. Default float32. */
+  dtype?: HfSaveDtype;
+  /** Split into shards of at most this many bytes, with an index. Default: one file. */
   maxShardBytes?: number;
-  /** Further files to write as they are (tokenizer.json, tokenizer_config.json, …). */
+  /** tokenizer.json, tokenizer_config.json, … written as they are. */
+  tokenizerFiles?: Record<string, string | Uint8Array>;
+  /** Any further files written as they are (same as tokenizerFiles; kept for callers that use this name). */
   extraFiles?: Record<string, string | Uint8Array>;
+  /** safetensors __metadata__; "format": "pt" is always set, as transformers expects. */
+  metadata?: Record<string, string>;
 }
 
-const ST: Record<NonNullable<SaveHfOptions['dtype']>, StDtype> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
-const BYTES: Record<StDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I8: 1, U8: 1, BOOL: 1 };
+const ST_OF: Record<HfSaveDtype, StDtype> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
 
-export function saveHfDir(dir: string, o: SaveHfOptions): string[] {
-  mkdirSync(dir, { recursive: true });
-  const dtype = o.dtype ?? 'float32';
-  const st = ST[dtype];
-  const written: string[] = [];
-  const writeText = (name: string, text: string | Uint8Array) => {
-    const p = join(dir, name);
-    writeFileSync(`${p}.tmp`, text);
-    renameSync(`${p}.tmp`, p);
-    written.push(p);
-  };
-  writeText('config.json', JSON.stringify({ ...o.config, torch_dtype: dtype }, null, 2) + '\n');
-  const list = [...o.tensors].map(([n, t]) => [n, { dtype: st, shape: t.shape, data: t.data }] as [string, { dtype: StDtype; shape: readonly number[]; data: Float32Array }]);
-  const total = list.reduce((s, [, t]) => s + t.data.length * BYTES[st], 0);
-  if (!o.maxShardBytes || total <= o.maxShardBytes) {
-    writeSafetensors(join(dir, 'model.safetensors'), list, { format: 'pt' });
-    written.push(join(dir, 'model.safetensors'));
-  } else {
-    const shards: (typeof list)[] = [[]];
-    let size = 0;
-    for (const item of list) {
-      const b = item[1].data.length * BYTES[st];
-      if (size + b > o.maxShardBytes && shards.at(-1)!.length) {
-        shards.push([]);
-        size = 0;
-      }
-      shards.at(-1)!.push(item);
-      size += b;
+function writeFileAtomic(path: string, content: string | Uint8Array): void {
+  writeFileSync(`${path}.tmp-${process.pid}`, content);
+  renameSync(`${path}.tmp-${process.pid}`, path);
+}
+
+type Item = [string, { dtype: StDtype; shape: readonly number[]; data: Float32Array }];
+
+/** Greedy packing in checkpoint order: a shard closes when the next tensor would exceed the limit (a tensor larger than the limit gets its own shard). */
+function packShards(items: Item[], maxBytes: number): Item[][] {
+  const shards: Item[][] = [[]];
+  let size = 0;
+  for (const item of items) {
+    const b = item[1].data.length * ST_DTYPE_BYTES[item[1].dtype];
+    if (size + b > maxBytes && shards.at(-1)!.length) {
+      shards.push([]);
+      size = 0;
     }
+    shards.at(-1)!.push(item);
+    size += b;
+  }
+  return shards;
+}
+
+/** Writes a model directory; returns the paths written. Weight files from an earlier save are replaced, never mixed. */
+export function saveHfDir(dir: string, o: SaveHfOptions): string[] {
+  const dtype = o.dtype ?? 'float32';
+  const st = ST_OF[dtype];
+  if (!st) throw new CheckpointError('INVALID_ARGUMENT', `dtype "${String(dtype)}" must be float32, float16 or bfloat16`);
+  if (o.maxShardBytes !== undefined && !(o.maxShardBytes > 0)) throw new CheckpointError('INVALID_ARGUMENT', `maxShardBytes must be positive, got ${o.maxShardBytes}`);
+  const items: Item[] = [];
+  const names = new Set<string>();
+  for (const [name, t] of o.tensors) {
+    if (names.has(name)) throw new CheckpointError('INVALID_ARGUMENT', `tensor "${name}" given twice for ${dir}`);
+    names.add(name);
+    items.push([name, { dtype: st, shape: t.shape, data: t.data }]);
+  }
+  mkdirSync(dir, { recursive: true });
+  // A stale index would take precedence over a new single file, stale shards would load as strays, and
+  // an old config.json would make an interrupted save look complete.
+  for (const f of readdirSync(dir)) if (f === HF_CONFIG || f === HF_WEIGHTS || f === HF_INDEX || SHARD_NAME.test(f)) rmSync(join(dir, f), { force: true });
+  const metadata = { ...o.metadata, format: 'pt' };
+  const written: string[] = [];
+  const total = items.reduce((s, [, t]) => s + t.data.length * ST_DTYPE_BYTES[st], 0);
+  if (o.maxShardBytes === undefined || total <= o.maxShardBytes) {
+    const p = join(dir, HF_WEIGHTS);
+    writeSafetensors(p, items, metadata);
+    written.push(p);
+  } else {
+    const shards = packShards(items, o.maxShardBytes);
     const weightMap: Record<string, string> = {};
     shards.forEach((shard, i) => {
       const name = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
-      writeSafetensors(join(dir, name), shard, { format: 'pt' });
+      writeSafetensors(join(dir, name), shard, metadata);
       written.push(join(dir, name));
       for (const [n] of shard) weightMap[n] = name;
     });
-    writeText('model.safetensors.index.json', JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
+    const p = join(dir, HF_INDEX);
+    writeFileAtomic(p, JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
+    written.push(p);
   }
-  for (const [name, content] of Object.entries(o.extraFiles ?? {})) writeText(name, content);
+  for (const [name, content] of Object.entries({ ...o.extraFiles, ...o.tokenizerFiles })) {
+    const p = join(dir, name);
+    writeFileAtomic(p, content);
+    written.push(p);
+  }
+  // config.json last: a directory whose save was interrupted fails to load as "config.json is missing"
+  // rather than loading with half its weights.
+  const configPath = join(dir, HF_CONFIG);
+  writeFileAtomic(configPath, JSON.stringify({ ...o.config, torch_dtype: dtype }, null, 2) + '\n');
+  written.push(configPath);
   return written;
 }

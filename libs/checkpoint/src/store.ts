@@ -1,29 +1,45 @@
-// The versioned checkpoint store: <root>/<namespace>/v<000000000123>/ with a manifest.json listing every
-// file and its SHA-256. A version is written into a temp directory, every file fsynced, then renamed
-// into place in one step, so a crash leaves either the whole version or none (temp dirs are removed
-// on the next open). Loading verifies every hash: silent corruption becomes a DATA_LOSS naming the file.
-import { createHash } from 'node:crypto';
+// The versioned checkpoint store: <root>/<namespace>/v000000000123/ holding the files and a
+// manifest.json with every file's SHA-256 and size. A version is written into a temp directory, each
+// file fsynced, the directory fsynced, then renamed into place in one step: a crash leaves the whole
+// version or none. Temp directories of dead writers are removed on the next open. Loading verifies
+// every hash, so silent corruption surfaces as DATA_LOSS naming the file instead of as a bad model.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, normalize, sep } from 'node:path';
 import { CheckpointError } from './errors.js';
+import { sha256Bytes, sha256File } from './file-hash.js';
 
 export interface ManifestFile {
+  /** Relative to the version directory, '/'-separated. */
   path: string;
   sha256: string;
-  sizeBytes: number;
+  size: number;
 }
 
+/** manifest.json as written (snake_case: it is read by tools outside juice too). */
 export interface Manifest {
   version: number;
-  createdAt: string;
+  created_at: string;
   files: ManifestFile[];
   metadata: Record<string, unknown>;
 }
 
-const VERSION_DIR = /^v(\d{12})$/;
-const TMP_PREFIX = '.tmp-';
+export interface LoadedCheckpoint {
+  namespace: string;
+  version: number;
+  dir: string;
+  manifest: Manifest;
+  /** Absolute path of each verified file, by its relative path. */
+  files: Map<string, string>;
+}
 
-function fsyncDir(path: string): void {
+export const MANIFEST = 'manifest.json';
+const VERSION_DIGITS = 12;
+const VERSION_DIR = new RegExp(`^v(\\d{${VERSION_DIGITS}})$`);
+const TMP_PREFIX = '.tmp-';
+const TMP_DIR = /^\.tmp-\d+-(\d+)-/;
+const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
@@ -32,59 +48,108 @@ function fsyncDir(path: string): void {
   }
 }
 
+function writeSynced(path: string, bytes: Uint8Array | string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, 'w');
+  try {
+    const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    for (let done = 0; done < buf.byteLength; ) done += writeSync(fd, buf, done, buf.byteLength - done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A writer that is still running must keep its temp directory; only a dead one's is a crash leftover. */
+function writerAlive(pid: number): boolean {
+  if (pid === process.pid) return false; // saves are synchronous: none of ours is in flight during open()
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function checkRelPath(rel: string): string {
+  const norm = normalize(rel).split(sep).join('/');
+  if (!rel || rel.startsWith('/') || norm.startsWith('../') || norm === '..' || norm === '.' || /^[A-Za-z]:/.test(rel)) {
+    throw new CheckpointError('INVALID_ARGUMENT', `checkpoint file path "${rel}" must be relative and inside the version directory`);
+  }
+  if (norm === MANIFEST) throw new CheckpointError('INVALID_ARGUMENT', `checkpoint file path "${rel}" is reserved for the store's manifest`);
+  return norm;
+}
+
 export class CheckpointStore {
+  private tmpSeq = 0;
+
   private constructor(readonly root: string) {}
 
-  /** Opens (creating) the store and removes half-written versions left by a crash. */
+  /** Opens (creating) the store and removes half-written versions left by crashed writers. */
   static open(root: string): CheckpointStore {
     mkdirSync(root, { recursive: true });
     for (const ns of readdirSync(root, { withFileTypes: true })) {
       if (!ns.isDirectory()) continue;
-      for (const entry of readdirSync(join(root, ns.name))) if (entry.startsWith(TMP_PREFIX)) rmSync(join(root, ns.name, entry), { recursive: true, force: true });
+      for (const entry of readdirSync(join(root, ns.name))) {
+        if (!entry.startsWith(TMP_PREFIX)) continue;
+        const pid = Number(TMP_DIR.exec(entry)?.[1] ?? NaN);
+        if (Number.isNaN(pid) || !writerAlive(pid)) rmSync(join(root, ns.name, entry), { recursive: true, force: true });
+      }
     }
     return new CheckpointStore(root);
   }
 
+  private nsDir(namespace: string): string {
+    if (!NAMESPACE.test(namespace)) throw new CheckpointError('INVALID_ARGUMENT', `checkpoint namespace "${namespace}" must match ${NAMESPACE.source}`);
+    return join(this.root, namespace);
+  }
+
   dir(namespace: string, version: number): string {
-    return join(this.root, namespace, `v${String(version).padStart(12, '0')}`);
+    if (!Number.isSafeInteger(version) || version < 0 || String(version).length > VERSION_DIGITS) {
+      throw new CheckpointError('INVALID_ARGUMENT', `checkpoint version must be an integer in [0, ${10 ** VERSION_DIGITS - 1}], got ${version}`);
+    }
+    return join(this.nsDir(namespace), `v${String(version).padStart(VERSION_DIGITS, '0')}`);
   }
 
   save(namespace: string, version: number, content: { files: Record<string, Uint8Array | string>; metadata?: Record<string, unknown> }): Manifest {
-    if (!/^[A-Za-z0-9._-]+$/.test(namespace)) throw new CheckpointError('INVALID_ARGUMENT', `checkpoint namespace "${namespace}" must be [A-Za-z0-9._-]+`);
-    if (!Number.isSafeInteger(version) || version < 0) throw new CheckpointError('INVALID_ARGUMENT', `checkpoint version must be a non-negative integer, got ${version}`);
     const final = this.dir(namespace, version);
-    if (existsSync(final)) throw new CheckpointError('INVALID_ARGUMENT', `checkpoint ${namespace} v${version} already exists (${final})`);
-    const tmp = join(this.root, namespace, `${TMP_PREFIX}${version}-${process.pid}`);
-    mkdirSync(tmp, { recursive: true });
-    const files: ManifestFile[] = [];
-    const write = (rel: string, bytes: Uint8Array | string) => {
-      const p = join(tmp, rel);
-      mkdirSync(dirname(p), { recursive: true });
-      const fd = openSync(p, 'w');
-      try {
-        writeSync(fd, typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+    if (existsSync(final)) throw new CheckpointError('ALREADY_EXISTS', `checkpoint ${namespace} v${version} already exists (${final})`);
+    const paths = Object.keys(content.files).map((rel) => [rel, checkRelPath(rel)] as const);
+    const nsDir = this.nsDir(namespace);
+    mkdirSync(nsDir, { recursive: true });
+    const tmp = join(nsDir, `${TMP_PREFIX}${version}-${process.pid}-${this.tmpSeq++}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    try {
+      const files: ManifestFile[] = [];
+      const dirs = new Set<string>([tmp]);
+      for (const [rel, norm] of paths) {
+        const bytes = content.files[rel]!;
+        const p = join(tmp, norm);
+        writeSynced(p, bytes);
+        dirs.add(dirname(p));
+        const size = typeof bytes === 'string' ? Buffer.byteLength(bytes, 'utf8') : bytes.byteLength;
+        files.push({ path: norm, sha256: sha256Bytes(bytes), size });
       }
-    };
-    for (const [rel, bytes] of Object.entries(content.files)) {
-      if (rel.includes('..') || rel.startsWith('/')) throw new CheckpointError('INVALID_ARGUMENT', `checkpoint file path "${rel}" must be relative`);
-      write(rel, bytes);
-      const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-      files.push({ path: rel, sha256: createHash('sha256').update(buf).digest('hex'), sizeBytes: buf.byteLength });
+      const manifest: Manifest = { version, created_at: new Date().toISOString(), files, metadata: content.metadata ?? {} };
+      writeSynced(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+      // Directory entries must be durable before the rename publishes them.
+      for (const d of dirs) fsyncPath(d);
+      renameSync(tmp, final);
+      fsyncPath(nsDir);
+      return manifest;
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      if ((e as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new CheckpointError('ALREADY_EXISTS', `checkpoint ${namespace} v${version} was written concurrently by another writer (${final})`);
+      }
+      throw e;
     }
-    const manifest: Manifest = { version, createdAt: new Date().toISOString(), files, metadata: content.metadata ?? {} };
-    write('manifest.json', JSON.stringify(manifest, null, 2) + '\n');
-    fsyncDir(tmp);
-    renameSync(tmp, final);
-    fsyncDir(join(this.root, namespace));
-    return manifest;
   }
 
-  /** Versions of a namespace, oldest first. */
+  /** Versions of a namespace, oldest first (temp directories are not versions). */
   list(namespace: string): number[] {
-    const d = join(this.root, namespace);
+    const d = this.nsDir(namespace);
     if (!existsSync(d)) return [];
     return readdirSync(d)
       .map((e) => VERSION_DIR.exec(e))
@@ -97,30 +162,53 @@ export class CheckpointStore {
     return this.list(namespace).at(-1);
   }
 
+  /** The manifest, unverified. */
   manifest(namespace: string, version: number): Manifest {
-    const p = join(this.dir(namespace, version), 'manifest.json');
-    if (!existsSync(p)) throw new CheckpointError('NOT_FOUND', `checkpoint ${namespace} v${version} does not exist (${p})`);
-    return JSON.parse(readFileSync(p, 'utf8')) as Manifest;
+    const p = join(this.dir(namespace, version), MANIFEST);
+    if (!existsSync(p)) throw new CheckpointError('NOT_FOUND', `checkpoint ${namespace} v${version} does not exist (no ${p}); versions: [${this.list(namespace).join(', ')}]`);
+    let m: Manifest;
+    try {
+      m = JSON.parse(readFileSync(p, 'utf8')) as Manifest;
+    } catch (e) {
+      throw new CheckpointError('DATA_LOSS', `${p} is corrupt: ${(e as Error).message}`);
+    }
+    if (m.version !== version || !Array.isArray(m.files)) throw new CheckpointError('DATA_LOSS', `${p} is corrupt: expected version ${version} and a files list`);
+    return m;
   }
 
-  /** Verifies every file against the manifest; returns the directory and manifest. */
-  verify(namespace: string, version: number): { dir: string; manifest: Manifest } {
+  /** Verifies every file's size and SHA-256 against the manifest (DATA_LOSS naming the file) and returns their paths. */
+  load(namespace: string, version: number): LoadedCheckpoint {
     const manifest = this.manifest(namespace, version);
     const dir = this.dir(namespace, version);
+    const files = new Map<string, string>();
     for (const f of manifest.files) {
-      const p = join(dir, f.path);
+      const p = join(dir, checkRelPath(f.path));
       if (!existsSync(p)) throw new CheckpointError('DATA_LOSS', `checkpoint ${namespace} v${version}: ${p} is missing`);
-      const sha = createHash('sha256').update(readFileSync(p)).digest('hex');
-      if (sha !== f.sha256) throw new CheckpointError('DATA_LOSS', `checkpoint ${namespace} v${version}: ${p} is corrupt (sha256 ${sha}, manifest says ${f.sha256})`);
+      const got = sha256File(p);
+      if (got.sizeBytes !== f.size) throw new CheckpointError('DATA_LOSS', `checkpoint ${namespace} v${version}: ${p} is corrupt (${got.sizeBytes} bytes, manifest says ${f.size})`);
+      if (got.sha256 !== f.sha256) throw new CheckpointError('DATA_LOSS', `checkpoint ${namespace} v${version}: ${p} is corrupt (sha256 ${got.sha256}, manifest says ${f.sha256})`);
+      files.set(f.path, p);
     }
-    return { dir, manifest };
+    return { namespace, version, dir, manifest, files };
   }
 
-  /** Keeps the newest `keepLast` versions and any in `keep` (e.g. the best checkpoint). */
+  /** Same as load (the name says what it is for when the files are then read by path). */
+  verify(namespace: string, version: number): LoadedCheckpoint {
+    return this.load(namespace, version);
+  }
+
+  /** Removes all but the newest `keepLast` versions and those in `keep` (e.g. the best); returns the removed versions. */
   prune(namespace: string, keepLast: number, keep: ReadonlySet<number> = new Set()): number[] {
+    if (!Number.isSafeInteger(keepLast) || keepLast < 0) throw new CheckpointError('INVALID_ARGUMENT', `keepLast must be a non-negative integer, got ${keepLast}`);
     const versions = this.list(namespace);
     const removed = versions.slice(0, Math.max(0, versions.length - keepLast)).filter((v) => !keep.has(v));
-    for (const v of removed) rmSync(this.dir(namespace, v), { recursive: true, force: true });
+    for (const v of removed) {
+      // Rename first so a crash mid-delete leaves a temp dir (cleaned on open), never a half-deleted version.
+      const doomed = join(this.nsDir(namespace), `${TMP_PREFIX}${v}-${process.pid}-${this.tmpSeq++}-pruned`);
+      renameSync(this.dir(namespace, v), doomed);
+      rmSync(doomed, { recursive: true, force: true });
+    }
+    if (removed.length) fsyncPath(this.nsDir(namespace));
     return removed;
   }
 }

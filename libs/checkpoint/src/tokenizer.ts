@@ -1,10 +1,12 @@
-// A model's tokenizer as juice uses it: tokenizer.json through @huggingface/tokenizers, special token ids
-// from tokenizer_config.json / config.json, and the chat template rendered with @huggingface/jinja.
+// A model's tokenizer as juice uses it: tokenizer.json through @huggingface/tokenizers; special token ids
+// from tokenizer_config.json, special_tokens_map.json, generation_config.json and config.json (in that
+// order of authority, as transformers resolves them); the chat template rendered with @huggingface/jinja.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { CheckpointError } from './errors.js';
+import { IncrementalDetokenizer } from './incremental-detokenizer.js';
 
 export interface ChatMessage {
   role: string;
@@ -13,10 +15,40 @@ export interface ChatMessage {
 
 type Json = Record<string, unknown>;
 
+/** The files a tokenizer is made of, parsed. Only `tokenizer` (tokenizer.json) is required. */
+export interface TokenizerSources {
+  tokenizer: Json;
+  tokenizerConfig?: Json;
+  specialTokensMap?: Json;
+  generationConfig?: Json;
+  /** The model's config.json (bos/eos/pad ids of last resort). */
+  modelConfig?: Json;
+  /** chat_template.jinja, which newer transformers writes instead of tokenizer_config.json's chat_template. */
+  chatTemplate?: string;
+}
+
+export type StreamingDetokenizer = ((id: number) => string) & { flush(): string };
+
+/** Special tokens appear as "text" or as an AddedToken object {content: "text", …}. */
 function tokenText(t: unknown): string | undefined {
   if (typeof t === 'string') return t;
   if (t && typeof t === 'object' && typeof (t as { content?: unknown }).content === 'string') return (t as { content: string }).content;
   return undefined;
+}
+
+function ids(v: unknown): number[] {
+  if (typeof v === 'number') return [v];
+  if (Array.isArray(v)) return v.filter((x): x is number => typeof x === 'number');
+  return [];
+}
+
+function templateOf(config: Json, file?: string): string {
+  if (file) return file;
+  const tpl = config.chat_template;
+  if (typeof tpl === 'string') return tpl;
+  // Several named templates: transformers uses "default" for plain chat.
+  if (Array.isArray(tpl)) return String((tpl as Json[]).find((t) => t.name === 'default')?.template ?? '');
+  return '';
 }
 
 export class Tokenizer {
@@ -24,45 +56,63 @@ export class Tokenizer {
   readonly bosTokenId?: number;
   readonly eosTokenIds: number[];
   readonly padTokenId?: number;
+  /** Whether plain text gets the post-processor's special tokens (BOS) — callers pass it as addSpecialTokens. */
   readonly addBosToken: boolean;
   readonly chatTemplate: string;
+  /** tokenizer.json's model.type: BPE, Unigram, WordPiece. */
   readonly kind: string;
+  readonly json: Json;
+  readonly config: Json;
+  private readonly hf: HfTokenizer;
   private readonly template?: Template;
   private readonly specialIds: Set<number>;
+  private readonly bosText?: string;
+  private readonly eosText?: string;
+  private readonly padText?: string;
 
-  constructor(
-    private readonly hf: HfTokenizer,
-    readonly json: Json,
-    readonly config: Json,
-    modelConfig: Json = {},
-  ) {
-    const vocab = hf.get_vocab(true);
-    this.vocabSize = Math.max(...vocab.values()) + 1;
-    this.kind = String(((json.model ?? {}) as Json).type ?? '');
-    const id = (t: unknown) => {
-      const text = tokenText(t);
-      return text === undefined ? undefined : hf.token_to_id(text);
-    };
-    this.bosTokenId = id(config.bos_token) ?? (typeof modelConfig.bos_token_id === 'number' ? modelConfig.bos_token_id : undefined);
-    const eos = id(config.eos_token);
-    const fromModel = Array.isArray(modelConfig.eos_token_id) ? (modelConfig.eos_token_id as number[]) : typeof modelConfig.eos_token_id === 'number' ? [modelConfig.eos_token_id] : [];
-    this.eosTokenIds = [...new Set([...(eos !== undefined ? [eos] : []), ...fromModel])];
-    this.padTokenId = id(config.pad_token) ?? (typeof modelConfig.pad_token_id === 'number' ? modelConfig.pad_token_id : undefined);
-    // HF's default: Llama-style tokenizers add BOS unless told otherwise, when they have one.
-    this.addBosToken = config.add_bos_token === undefined ? this.bosTokenId !== undefined : config.add_bos_token === true;
-    const tpl = config.chat_template;
-    this.chatTemplate = typeof tpl === 'string' ? tpl : Array.isArray(tpl) ? String((tpl.find((t: Json) => t.name === 'default') as Json | undefined)?.template ?? '') : '';
-    if (this.chatTemplate) this.template = new Template(this.chatTemplate);
-    this.specialIds = new Set(((json.added_tokens ?? []) as { id: number; special?: boolean }[]).filter((t) => t.special).map((t) => t.id));
+  constructor(s: TokenizerSources) {
+    this.json = s.tokenizer;
+    this.config = s.tokenizerConfig ?? {};
+    const special = s.specialTokensMap ?? {};
+    const gen = s.generationConfig ?? {};
+    const model = s.modelConfig ?? {};
+    try {
+      this.hf = new HfTokenizer(this.json, this.config);
+    } catch (e) {
+      throw new CheckpointError('INVALID_ARGUMENT', `tokenizer.json cannot be loaded: ${(e as Error).message}`);
+    }
+    const vocab = this.hf.get_vocab(true);
+    this.vocabSize = vocab.size ? Math.max(...vocab.values()) + 1 : 0;
+    this.kind = String(((this.json.model ?? {}) as Json).type ?? '');
+    this.bosText = tokenText(this.config.bos_token) ?? tokenText(special.bos_token);
+    this.eosText = tokenText(this.config.eos_token) ?? tokenText(special.eos_token);
+    this.padText = tokenText(this.config.pad_token) ?? tokenText(special.pad_token);
+    const id = (text: string | undefined) => (text === undefined ? undefined : this.hf.token_to_id(text));
+    this.bosTokenId = id(this.bosText) ?? ids(gen.bos_token_id)[0] ?? ids(model.bos_token_id)[0];
+    const eos = id(this.eosText);
+    // Chat models often stop on several ids (e.g. <|eot_id|> and <|end_of_text|>): generation_config lists them.
+    this.eosTokenIds = [...new Set([...(eos !== undefined ? [eos] : []), ...ids(gen.eos_token_id), ...ids(model.eos_token_id)])];
+    this.padTokenId = id(this.padText) ?? ids(gen.pad_token_id)[0] ?? ids(model.pad_token_id)[0];
+    // transformers' default: a tokenizer adds BOS unless its config says otherwise, when it has one.
+    this.addBosToken = typeof this.config.add_bos_token === 'boolean' ? this.config.add_bos_token : this.bosTokenId !== undefined;
+    this.chatTemplate = templateOf(this.config, s.chatTemplate);
+    if (this.chatTemplate) {
+      try {
+        this.template = new Template(this.chatTemplate);
+      } catch (e) {
+        throw new CheckpointError('INVALID_ARGUMENT', `chat_template does not parse: ${(e as Error).message}`);
+      }
+    }
+    this.specialIds = new Set([...this.hf.get_added_tokens_decoder()].filter(([, t]) => t.special).map(([i]) => i));
   }
 
-  /** Loads tokenizer.json (required) and tokenizer_config.json / config.json (optional) from a model directory. */
+  /** Loads tokenizer.json (required) and the optional tokenizer_config.json, special_tokens_map.json, generation_config.json, config.json, chat_template.jinja. */
   static fromDir(dir: string): Tokenizer {
-    const read = (name: string, required: boolean): Json => {
+    const read = (name: string, required: boolean): Json | undefined => {
       const p = join(dir, name);
       if (!existsSync(p)) {
         if (required) throw new CheckpointError('NOT_FOUND', `${p} is missing: a model directory needs its tokenizer.json`);
-        return {};
+        return undefined;
       }
       try {
         return JSON.parse(readFileSync(p, 'utf8')) as Json;
@@ -70,18 +120,47 @@ export class Tokenizer {
         throw new CheckpointError('INVALID_ARGUMENT', `${p} is not valid JSON: ${(e as Error).message}`);
       }
     };
-    return Tokenizer.fromJson(read('tokenizer.json', true), read('tokenizer_config.json', false), read('config.json', false));
+    const tplPath = join(dir, 'chat_template.jinja');
+    try {
+      return new Tokenizer({
+        tokenizer: read('tokenizer.json', true)!,
+        tokenizerConfig: read('tokenizer_config.json', false),
+        specialTokensMap: read('special_tokens_map.json', false),
+        generationConfig: read('generation_config.json', false),
+        modelConfig: read('config.json', false),
+        chatTemplate: existsSync(tplPath) ? readFileSync(tplPath, 'utf8') : undefined,
+      });
+    } catch (e) {
+      if (e instanceof CheckpointError && !e.message.startsWith(dir)) throw new CheckpointError(e.grpcCode, `${dir}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** From file contents by file name, e.g. what createDefaultTokenizerFiles returns. */
+  static fromFiles(files: Readonly<Record<string, string>>): Tokenizer {
+    const parse = (name: string) => (files[name] === undefined ? undefined : (JSON.parse(files[name]!) as Json));
+    const tokenizer = parse('tokenizer.json');
+    if (!tokenizer) throw new CheckpointError('NOT_FOUND', 'tokenizer.json is missing');
+    return new Tokenizer({
+      tokenizer,
+      tokenizerConfig: parse('tokenizer_config.json'),
+      specialTokensMap: parse('special_tokens_map.json'),
+      generationConfig: parse('generation_config.json'),
+      modelConfig: parse('config.json'),
+      chatTemplate: files['chat_template.jinja'],
+    });
   }
 
   static fromJson(json: Json, config: Json = {}, modelConfig: Json = {}): Tokenizer {
-    return new Tokenizer(new HfTokenizer(json, config), json, config, modelConfig);
+    return new Tokenizer({ tokenizer: json, tokenizerConfig: config, modelConfig });
   }
 
-  /** Token ids of `text`; addSpecialTokens applies the post-processor (e.g. BOS). */
+  /** Token ids of `text`. addSpecialTokens (default false) applies the post-processor, e.g. BOS; pass `addBosToken` for plain prompts. */
   encode(text: string, o: { addSpecialTokens?: boolean } = {}): number[] {
     return this.hf.encode(text, { add_special_tokens: o.addSpecialTokens ?? false }).ids;
   }
 
+  /** Text of `ids`; skipSpecialTokens defaults to true (role markers and EOS are not text). */
   decode(ids: readonly number[], o: { skipSpecialTokens?: boolean } = {}): string {
     if (ids.length === 0) return '';
     return this.hf.decode([...ids], { skip_special_tokens: o.skipSpecialTokens ?? true, clean_up_tokenization_spaces: false });
@@ -103,30 +182,29 @@ export class Tokenizer {
     return this.template !== undefined;
   }
 
-  /** Renders the chat template (jinja's built-in raise_exception reports template errors). */
+  /**
+   * Renders the chat template with bos_token, eos_token, pad_token and add_generation_prompt in context;
+   * raise_exception is jinja's built-in (it cannot be redefined), and what a template raises (e.g. roles
+   * out of order) becomes INVALID_ARGUMENT with the template's own message.
+   */
   applyChatTemplate(messages: readonly ChatMessage[], o: { addGenerationPrompt?: boolean } = {}): string {
     if (!this.template) throw new CheckpointError('FAILED_PRECONDITION', 'this model has no chat template (tokenizer_config.json chat_template); send plain text or tokens');
-    return this.template.render({
-      messages,
-      add_generation_prompt: o.addGenerationPrompt ?? false,
-      bos_token: tokenText(this.config.bos_token) ?? '',
-      eos_token: tokenText(this.config.eos_token) ?? '',
-      pad_token: tokenText(this.config.pad_token) ?? '',
-    });
+    try {
+      return this.template.render({
+        messages: messages.map((m) => ({ ...m })),
+        add_generation_prompt: o.addGenerationPrompt ?? false,
+        bos_token: this.bosText ?? '',
+        eos_token: this.eosText ?? '',
+        pad_token: this.padText ?? '',
+      });
+    } catch (e) {
+      throw new CheckpointError('INVALID_ARGUMENT', `chat template: ${(e as Error).message}`);
+    }
   }
 
-  /** Streaming detokenizer for one sequence: text appears only once its UTF-8 bytes are complete. */
-  detokenizer(o: { skipSpecialTokens?: boolean } = {}): (id: number) => string {
-    const ids: number[] = [];
-    let emitted = '';
-    return (id: number) => {
-      ids.push(id);
-      const text = this.decode(ids, o);
-      // A trailing U+FFFD means a multi-byte character is still incomplete: wait for more tokens.
-      if (text.endsWith('\uFFFD')) return '';
-      const piece = text.slice(emitted.length);
-      emitted = text;
-      return piece;
-    };
+  /** Streaming detokenizer for one sequence: call with each new id; text appears once its UTF-8 bytes are complete; flush() at the end. */
+  detokenizer(o: { skipSpecialTokens?: boolean } = {}): StreamingDetokenizer {
+    const d = new IncrementalDetokenizer((ids) => this.decode(ids, o));
+    return Object.assign((id: number) => d.push(id), { flush: () => d.flush() });
   }
 }

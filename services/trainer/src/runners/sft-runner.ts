@@ -70,7 +70,7 @@ export function sftRunner(storeRoot: string): JobRunner {
       const version = (store.latest(ctx.job.id) ?? 0) + 1;
       const manifest = store.save(ctx.job.id, version, { files: Object.fromEntries(readdirSync(tmp).map((f) => [f, readFileSync(join(tmp, f))])), metadata: { step: total, algorithm: 'SFT' } });
       const weights = manifest.files.find((f) => f.path === 'model.safetensors');
-      const info = create(CheckpointInfoSchema, { version: BigInt(version), step: BigInt(total), path: store.dir(ctx.job.id, version), sha256: weights?.sha256 ?? '', sizeBytes: BigInt(weights?.sizeBytes ?? 0), createdAt: timestampNow(), metrics: ctx.job.latestMetrics });
+      const info = create(CheckpointInfoSchema, { version: BigInt(version), step: BigInt(total), path: store.dir(ctx.job.id, version), sha256: weights?.sha256 ?? '', sizeBytes: BigInt(weights?.size ?? 0), createdAt: timestampNow(), metrics: ctx.job.latestMetrics });
       ctx.job.lastCheckpoint = info;
       ctx.save();
       ctx.emit({ case: 'checkpointSaved', value: { checkpoint: info } });
