@@ -5,3 +5,4 @@ export { policyGradientLoss, type PolicyMethod, type PolicyGradientOptions, type
 export { rlooAdvantages, whiten, gae, klShapedRewards, RunningMoments, AdaptiveKlController } from './advantages.js';
 export { TrainStep, EvalStep, type TrainStepOptions, type StepResult } from './engine/train-step.js';
 export { runSft, type SftOptions, type SftResult } from './loops/sft.js';
+export { runPairwise, pairwiseGraph, type PairExample, type PairwiseOptions as PairwiseLoopOptions } from './loops/pairwise.js';

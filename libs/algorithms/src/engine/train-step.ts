@@ -8,6 +8,8 @@ import { createSession, Session, WorkerSession, type Feeds, type PreallocatedOut
 import type { ParamSet } from '@juice/optim';
 
 export interface TrainStepOptions extends SessionOptions {
+  /** The output to minimise (default `loss`). */
+  loss?: string;
   /** Scalar outputs to fetch besides `loss` (metrics). */
   metrics?: readonly string[];
   /** Parameters to train (default: every entry of the ParamSet). Others are fed but get no gradient. */
@@ -36,20 +38,22 @@ export class TrainStep {
     private readonly trainable: readonly string[],
     private readonly metricNames: readonly string[],
     private readonly gradBuffer: Float32Array,
+    private readonly lossName: string = 'loss',
   ) {}
 
   static async create(forward: Graph, params: ParamSet, o: TrainStepOptions = {}): Promise<TrainStep> {
     const trainable = o.trainable ?? params.names;
     const metrics = o.metrics ?? [];
-    const g = grad(forward, { loss: 'loss', wrt: trainable, keepOutputs: metrics });
-    return new TrainStep(await open(g, o), params, trainable, metrics, params.gradBuffer());
+    const lossName = o.loss ?? 'loss';
+    const g = grad(forward, { loss: lossName, wrt: trainable, keepOutputs: metrics });
+    return new TrainStep(await open(g, o), params, trainable, metrics, params.gradBuffer(), lossName);
   }
 
   /** Feeds: the batch tensors (input_ids, labels, …); parameters are added here. */
   async run(batch: Feeds): Promise<StepResult> {
     const feeds: Feeds = { ...batch };
     for (const e of this.params.entries) feeds[e.name] = { data: this.params.view(e.name), dims: e.shape as number[], type: 'float32' };
-    const names = ['loss', ...this.metricNames, ...this.trainable.map((n) => `grad.${n}`)];
+    const names = [this.lossName, ...this.metricNames, ...this.trainable.map((n) => `grad.${n}`)];
     if (this.session instanceof Session) {
       // In process, ORT writes each gradient straight into its slot of the flat gradient buffer.
       const into: PreallocatedOutputs = {};
@@ -65,7 +69,7 @@ export class TrainStep {
   private result(out: Record<string, { data: unknown }>): StepResult {
     const metrics: Record<string, number> = {};
     for (const m of this.metricNames) metrics[m] = Number((out[m]!.data as Float32Array)[0]);
-    return { loss: Number((out.loss!.data as Float32Array)[0]), metrics, grads: this.gradBuffer };
+    return { loss: Number((out[this.lossName]!.data as Float32Array)[0]), metrics, grads: this.gradBuffer };
   }
 
   async release(): Promise<void> {

@@ -1,0 +1,88 @@
+// Pairwise training, shared by DPO (chosen vs rejected from a preference set, π_ref the frozen initial
+// model) and IRFT/SPIN (demonstration vs the policy's own sample, π_ref the stage's starting model):
+// L = loss(β[(log π − log π_ref)(chosen) − (log π − log π_ref)(rejected)]) over summed response
+// log-probs. The reference log-probs are computed per batch by a forward-only session on frozen weights.
+import { buildCausalLm, type ModelConfig } from '@juice/models';
+import { GraphBuilder } from '@juice/onnx';
+import { AdamW, clipGradNorm, createSchedule, type ParamSet } from '@juice/optim';
+import { collatePairBatch, DataOrder, type TokenizedExample } from '@juice/data';
+import { EvalStep, TrainStep } from '../engine/train-step.js';
+import { pairwiseLoss, type PairLossKind } from '../objectives/pairwise.js';
+
+export interface PairExample {
+  chosen: TokenizedExample;
+  rejected: TokenizedExample;
+}
+
+export interface PairwiseOptions {
+  config: ModelConfig;
+  /** Trained in place. */
+  params: ParamSet;
+  /** Frozen reference weights (same layout as params). */
+  reference: ParamSet;
+  pairs: readonly PairExample[];
+  beta: number;
+  loss: PairLossKind;
+  padTokenId: number;
+  batchSize: number;
+  steps: number;
+  learningRate: number;
+  schedule?: 'constant' | 'linear' | 'cosine';
+  warmupSteps?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  seed: number;
+  signal?: AbortSignal;
+  onStep?: (step: number, metrics: Record<string, number>) => void;
+  /** Continue an optimizer across calls (IRFT stages share one). */
+  optimizer?: AdamW;
+}
+
+const METRICS = ['reward/chosen', 'reward/rejected', 'reward/margin', 'reward/accuracy', 'logp/chosen', 'logp/rejected'];
+
+/**
+ * The causal LM forward with the pairwise objective on top: inputs are 2B rows, chosen first, plus
+ * `ref_logps` [2B]. The objective is output as `pair_loss` (the LM's own `loss` stays the token-mean NLL).
+ */
+export function pairwiseGraph(config: ModelConfig, beta: number, loss: PairLossKind) {
+  const lm = buildCausalLm(config);
+  const g = GraphBuilder.from(lm.graph);
+  const out = pairwiseLoss(g, g.value('seq_logprobs'), g.input('ref_logps', 'float32', ['2B']), { beta, loss });
+  g.output(out.loss, 'pair_loss');
+  for (const [name, v] of Object.entries(out.metrics)) g.output(v, name);
+  return { graph: g.build(), forward: lm.graph };
+}
+
+export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: AdamW; metrics: Record<string, number> }> {
+  const { graph, forward } = pairwiseGraph(o.config, o.beta, o.loss);
+  const train = await TrainStep.create(graph, o.params, { metrics: METRICS, loss: 'pair_loss' });
+  const ref = await EvalStep.create(forward, o.reference, ['seq_logprobs']);
+  const order = new DataOrder(o.pairs.length, { shuffleSeed: o.seed });
+  const opt = o.optimizer ?? new AdamW(o.params, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0 });
+  const schedule = createSchedule({ kind: o.schedule ?? 'constant', baseLr: o.learningRate, warmupSteps: o.warmupSteps ?? 0, totalSteps: o.steps });
+  let last: Record<string, number> = {};
+  try {
+    for (let s = 0; s < o.steps; s++) {
+      o.signal?.throwIfAborted();
+      const rows = order.nextBatch(o.batchSize).map((i) => o.pairs[i]!);
+      const batch = collatePairBatch(rows.map((r) => r.chosen), rows.map((r) => r.rejected), { padTokenId: o.padTokenId });
+      const feeds = {
+        input_ids: { data: batch.inputIds, dims: [batch.batchSize, batch.seqLen] },
+        attention_mask: { data: batch.attentionMask, dims: [batch.batchSize, batch.seqLen] },
+        labels: { data: batch.labels, dims: [batch.batchSize, batch.seqLen] },
+      };
+      const refOut = await ref.run(feeds);
+      const r = await train.run({ ...feeds, ref_logps: { data: refOut.seq_logprobs!.data as Float32Array, dims: [batch.batchSize] } });
+      const gradNorm = (o.maxGradNorm ?? 1) > 0 ? clipGradNorm(r.grads, o.maxGradNorm ?? 1) : NaN;
+      const lr = schedule.lrAt(s);
+      if (Number.isFinite(r.loss)) opt.step(r.grads, lr);
+      last = { loss: r.loss, lr, grad_norm: gradNorm, ...r.metrics };
+      o.onStep?.(s + 1, last);
+      await new Promise<void>((res) => setImmediate(res));
+    }
+  } finally {
+    await train.release();
+    await ref.release();
+  }
+  return { optimizer: opt, metrics: last };
+}
