@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Algorithm, TrainerService } from '@juice/proto';
 import { sftRunner } from './runners/sft-runner.js';
+import { dpoRunner } from './runners/dpo-runner.js';
 import { defineConfig, runService } from '@juice/service-kit';
 import { JobManager } from './job-manager.js';
 import { JobStore } from './job-store.js';
@@ -20,7 +21,7 @@ await runService({
   description: 'juice trainer: SFT, reward-model, DPO, IRFT/SPIN and RFT jobs with checkpoints and resume',
   configSpec,
   async build(config, log) {
-    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(config.store) }, log);
+    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(config.store), [Algorithm.DPO]: dpoRunner(config.store) }, log);
     jobs.resumeInterrupted();
     return {
       services: [{ desc: TrainerService, impl: createTrainerService(jobs) }],

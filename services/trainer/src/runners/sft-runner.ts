@@ -1,19 +1,16 @@
 // The SFT job: demonstrations → tokenized examples → runSft → a checkpoint in the store (an HF
 // directory with a hashed manifest), reported through the job's event stream.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { runSft } from '@juice/algorithms';
-import { CheckpointStore, saveHfDir } from '@juice/checkpoint';
+import { CheckpointStore } from '@juice/checkpoint';
 import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '@juice/data';
-import { configToHf } from '@juice/models';
-import { CheckpointInfoSchema, JobProgressSchema, LrSchedule } from '@juice/proto';
+import { JobProgressSchema, LrSchedule } from '@juice/proto';
 import type { JobRunner } from '../job-manager.js';
 import { resolveModel } from './model-source.js';
+import { saveCheckpoint } from './save-checkpoint.js';
 
-const SCHEDULES = { [LrSchedule.LINEAR]: 'linear', [LrSchedule.COSINE]: 'cosine' } as Record<number, 'linear' | 'cosine'>;
+export const SCHEDULES = { [LrSchedule.LINEAR]: 'linear', [LrSchedule.COSINE]: 'cosine' } as Record<number, 'linear' | 'cosine'>;
 
 export function sftRunner(storeRoot: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
@@ -59,23 +56,6 @@ export function sftRunner(storeRoot: string): JobRunner {
         if (step % 10 === 0) ctx.save();
       },
     });
-    // The final weights as an HF directory, stored atomically with hashes.
-    const tmp = mkdtempSync(join(tmpdir(), 'juice-ckpt-'));
-    try {
-      saveHfDir(tmp, {
-        config: configToHf(model.config, { _name_or_path: `juice-sft-${ctx.job.id}` }),
-        tensors: model.params.entries.map((e) => [e.name, { shape: e.shape, data: model.params.view(e.name) }] as [string, { shape: readonly number[]; data: Float32Array }]),
-        extraFiles: Object.fromEntries(['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'].flatMap((f) => { try { return [[f, readFileSync(join(model.dir, f))]]; } catch { return []; } })),
-      });
-      const version = (store.latest(ctx.job.id) ?? 0) + 1;
-      const manifest = store.save(ctx.job.id, version, { files: Object.fromEntries(readdirSync(tmp).map((f) => [f, readFileSync(join(tmp, f))])), metadata: { step: total, algorithm: 'SFT' } });
-      const weights = manifest.files.find((f) => f.path === 'model.safetensors');
-      const info = create(CheckpointInfoSchema, { version: BigInt(version), step: BigInt(total), path: store.dir(ctx.job.id, version), sha256: weights?.sha256 ?? '', sizeBytes: BigInt(weights?.size ?? 0), createdAt: timestampNow(), metrics: ctx.job.latestMetrics });
-      ctx.job.lastCheckpoint = info;
-      ctx.save();
-      ctx.emit({ case: 'checkpointSaved', value: { checkpoint: info } });
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    await saveCheckpoint(ctx, store, model, total, 'SFT');
   };
 }
