@@ -82,7 +82,10 @@ export class Tokenizer {
       throw new CheckpointError('INVALID_ARGUMENT', `tokenizer.json cannot be loaded: ${(e as Error).message}`);
     }
     const vocab = this.hf.get_vocab(true);
-    this.vocabSize = vocab.size ? Math.max(...vocab.values()) + 1 : 0;
+    // A loop, not Math.max(...values): spreading a 150k-entry vocabulary (Qwen 2.5, Llama 3) overflows the stack.
+    let maxId = -1;
+    for (const id of vocab.values()) if (id > maxId) maxId = id;
+    this.vocabSize = maxId + 1;
     this.kind = String(((this.json.model ?? {}) as Json).type ?? '');
     this.bosText = tokenText(this.config.bos_token) ?? tokenText(special.bos_token);
     this.eosText = tokenText(this.config.eos_token) ?? tokenText(special.eos_token);
