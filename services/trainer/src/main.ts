@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Algorithm, TrainerService } from '@juice/proto';
 import { sftRunner } from './runners/sft-runner.js';
 import { dpoRunner } from './runners/dpo-runner.js';
+import { irftRunner } from './runners/irft-runner.js';
 import { defineConfig, runService } from '@juice/service-kit';
 import { JobManager } from './job-manager.js';
 import { JobStore } from './job-store.js';
@@ -21,7 +22,7 @@ await runService({
   description: 'juice trainer: SFT, reward-model, DPO, IRFT/SPIN and RFT jobs with checkpoints and resume',
   configSpec,
   async build(config, log) {
-    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(config.store), [Algorithm.DPO]: dpoRunner(config.store) }, log);
+    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(config.store), [Algorithm.DPO]: dpoRunner(config.store), [Algorithm.IRFT]: irftRunner(config.store, config.generator), [Algorithm.SPIN]: irftRunner(config.store, config.generator) }, log);
     jobs.resumeInterrupted();
     return {
       services: [{ desc: TrainerService, impl: createTrainerService(jobs) }],
