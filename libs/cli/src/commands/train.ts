@@ -46,6 +46,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
       else if (e.event.case === 'error') process.stderr.write(`\nerror: ${e.event.value.code}: ${e.event.value.message}\n`);
     }
     bar.done(JobState[final]);
+    const done = (await client.getJob({ jobId: job!.id })).job;
+    if (done?.lastCheckpoint?.path) process.stdout.write(`checkpoint ${done.lastCheckpoint.path}\n`);
+    if (done?.error) process.stderr.write(`${done.error.code}: ${done.error.message}\n`);
     return final === JobState.SUCCEEDED ? 0 : 1;
   } finally {
     client.close();
