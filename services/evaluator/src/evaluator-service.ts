@@ -1,14 +1,32 @@
-// The Evaluator contract. This build validates evaluation requests (targets, inline task definitions,
-// regexes) and lists its tasks; running an evaluation needs the model engine and answers UNIMPLEMENTED
-// until it lands.
-import type { EvaluatorService, EvalRun, TaskDefinition } from '@juice/proto';
-import { validateEvaluate, validateListRuns } from '@juice/proto';
+// The Evaluator contract: evaluate a live generator on registered or inline lm-eval-style tasks, watch
+// the run, fetch its report (JSON metrics and a self-contained HTML page), list and cancel runs.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import type { EvaluatorService, TaskDefinition } from '@juice/proto';
+import { TaskDefinitionSchema, validateEvaluate, validateListRuns, validateTaskDefinition, Violations } from '@juice/proto';
 import { fileDigest } from '@juice/data';
 import { invalidArgument, notFound, rejectInvalid, unimplemented, withField, type ServiceImpl } from '@juice/service-kit';
+import { RunManager } from './runs.js';
 
 export interface EvaluatorOptions {
-  /** Registered tasks (ListTasks); built-in tasks join them with the task library. */
+  /** Registered tasks (ListTasks), e.g. loaded from a directory of task JSON files. */
   tasks: TaskDefinition[];
+}
+
+/** Task definitions from *.json files (protobuf JSON of TaskDefinition); relative dataset paths are taken from the file's directory. */
+export function loadTaskDir(dir: string): TaskDefinition[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const t = fromJson(TaskDefinitionSchema, JSON.parse(readFileSync(join(dir, f), 'utf8')) as JsonValue);
+      const v = new Violations();
+      validateTaskDefinition(v, f, t);
+      if (!v.ok) throw new Error(`${join(dir, f)}: ${v.list[0]!.field}: ${v.list[0]!.problem}`);
+      if (t.dataset && !t.dataset.path.startsWith('/')) t.dataset.path = join(dir, t.dataset.path);
+      return t;
+    });
 }
 
 function requireId(field: string, id: string): void {
@@ -16,9 +34,10 @@ function requireId(field: string, id: string): void {
 }
 
 export function createEvaluatorService(opts: EvaluatorOptions): Partial<ServiceImpl<typeof EvaluatorService>> {
-  const runs = new Map<string, EvalRun>();
-  const taskNames = new Set(opts.tasks.map((t) => t.name));
-  const lookup = (id: string): EvalRun => {
+  const registered = new Map(opts.tasks.map((t) => [t.name, t]));
+  const runs = new RunManager();
+  const lookup = (id: string) => {
+    requireId('run_id', id);
     const run = runs.get(id);
     if (!run) throw notFound(`evaluation run "${id}" does not exist (ListRuns shows the known runs)`);
     return run;
@@ -27,36 +46,49 @@ export function createEvaluatorService(opts: EvaluatorOptions): Partial<ServiceI
   return {
     async evaluate(req, ctx) {
       rejectInvalid(validateEvaluate(req));
+      if (req.requestId) {
+        const prior = runs.findByRequestId(req.requestId);
+        if (prior) return { runId: prior.record.runId, run: prior.record };
+      }
+      const tasks: TaskDefinition[] = [];
       for (const [i, t] of req.tasks.entries()) {
-        if (t.kind.case === 'name' && !taskNames.has(t.kind.value)) {
-          throw notFound(`tasks[${i}].name: no task named "${t.kind.value}" (ListTasks shows the registered tasks; or send an inline definition)`);
-        }
-        // Inline tasks: the data must be readable (and is hashed for the report) before a run is accepted.
-        if (t.kind.case === 'definition' && t.kind.value.dataset) {
-          await withField(`tasks[${i}].definition.dataset.path`, fileDigest(t.kind.value.dataset.path, ctx.signal));
+        if (t.kind.case === 'name') {
+          const def = registered.get(t.kind.value);
+          if (!def) throw notFound(`tasks[${i}].name: no task named "${t.kind.value}" (ListTasks shows the registered tasks; or send an inline definition)`);
+          tasks.push(def);
+        } else if (t.kind.case === 'definition') {
+          // Inline tasks: the data must be readable (and is hashed for the report) before a run is accepted.
+          if (t.kind.value.dataset) await withField(`tasks[${i}].definition.dataset.path`, fileDigest(t.kind.value.dataset.path, ctx.signal));
+          tasks.push(t.kind.value);
         }
       }
-      throw unimplemented('running evaluations needs the model engine, which this build of the evaluator does not have yet');
+      if (req.target!.kind.case === 'model') throw unimplemented('evaluating a model loaded in the evaluator is not available yet: serve it with a generator and pass target.generator_address');
+      const run = runs.start(req, tasks);
+      return { runId: run.record.runId, run: run.record };
     },
-    async *watchRun(req) {
-      requireId('run_id', req.runId);
-      lookup(req.runId);
+    async *watchRun(req, ctx) {
+      yield* runs.watch(lookup(req.runId), req.fromBeginning, ctx.signal);
     },
     async getReport(req) {
-      requireId('run_id', req.runId);
-      return { run: lookup(req.runId), results: [] };
+      const run = lookup(req.runId);
+      const report = runs.report(run, req.includeHtml);
+      return { ...report, results: req.includeSamples ? report.results : report.results.map((r) => ({ ...r, samples: [] })) };
     },
     async listRuns(req) {
       rejectInvalid(validateListRuns(req));
-      if (req.pageToken) throw invalidArgument('page_token', 'is not a token this evaluator issued (start with an empty token)');
-      return { runs: [], nextPageToken: '' };
+      const size = req.pageSize || 50;
+      const offset = req.pageToken ? Number(Buffer.from(req.pageToken, 'base64url').toString()) : 0;
+      if (!Number.isInteger(offset) || offset < 0) throw invalidArgument('page_token', 'is not a token this evaluator issued (start with an empty token)');
+      const matching = runs.list().filter((r) => (req.states.length === 0 || req.states.includes(r.record.state)) && Object.entries(req.labels).every(([k, v]) => r.record.labels[k] === v));
+      return { runs: matching.slice(offset, offset + size).map((r) => r.record), nextPageToken: offset + size < matching.length ? Buffer.from(String(offset + size)).toString('base64url') : '' };
     },
     async cancelRun(req) {
-      requireId('run_id', req.runId);
-      return { run: lookup(req.runId) };
+      const run = lookup(req.runId);
+      runs.cancel(run);
+      return { run: run.record };
     },
     async listTasks() {
-      return { tasks: opts.tasks };
+      return { tasks: [...registered.values()] };
     },
   };
 }

@@ -1,0 +1,146 @@
+// Evaluation runs: started by Evaluate, run in the background against a live generator (and a
+// reward-model for win-rate tasks), watched as a stream of progress and task results, reported as JSON
+// and HTML. Runs are kept in memory (a restarted evaluator starts empty).
+import { EventEmitter, on } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { create } from '@bufbuild/protobuf';
+import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { generatorEvalModel, reportHtml, reportJson, rewardModelScorer, runEvaluation } from '@juice/eval';
+import { ErrorDetailSchema, EvalRunSchema, GeneratorService, RewardModelService, RunState, WatchRunResponseSchema, type EvalRun, type EvaluateRequest, type TaskDefinition, type TaskResult, type WatchRunResponse } from '@juice/proto';
+import { createClient } from '@juice/service-kit';
+
+type Event = NonNullable<Parameters<typeof create<typeof WatchRunResponseSchema>>[1]>['event'];
+
+interface Run {
+  record: EvalRun;
+  results: TaskResult[];
+  events: WatchRunResponse[];
+  abort: AbortController;
+}
+
+const TERMINAL = new Set([RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED]);
+
+export class RunManager {
+  private readonly runs = new Map<string, Run>();
+  private readonly bus = new EventEmitter();
+  private readonly byRequestId = new Map<string, string>();
+
+  constructor() {
+    this.bus.setMaxListeners(0);
+  }
+
+  get(id: string): Run | undefined {
+    return this.runs.get(id);
+  }
+
+  list(): Run[] {
+    return [...this.runs.values()].sort((a, b) => (a.record.runId < b.record.runId ? 1 : -1));
+  }
+
+  findByRequestId(id: string): Run | undefined {
+    const runId = this.byRequestId.get(id);
+    return runId ? this.runs.get(runId) : undefined;
+  }
+
+  start(req: EvaluateRequest, tasks: TaskDefinition[]): Run {
+    const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const record = create(EvalRunSchema, { runId, name: req.name, labels: req.labels, state: RunState.PENDING, target: req.target, tasks: tasks.map((t) => t.name), createdAt: timestampNow(), request: req });
+    const run: Run = { record, results: [], events: [], abort: new AbortController() };
+    this.runs.set(runId, run);
+    if (req.requestId) this.byRequestId.set(req.requestId, runId);
+    void this.execute(run, req, tasks);
+    return run;
+  }
+
+  cancel(run: Run): void {
+    if (!TERMINAL.has(run.record.state)) run.abort.abort();
+  }
+
+  async *watch(run: Run, fromBeginning: boolean, signal: AbortSignal): AsyncGenerator<WatchRunResponse> {
+    const live = on(this.bus, run.record.runId, { signal });
+    let last = 0n;
+    if (fromBeginning) {
+      for (const e of run.events) {
+        yield e;
+        last = e.sequence;
+      }
+    } else {
+      yield create(WatchRunResponseSchema, { sequence: BigInt(run.events.length), time: timestampNow(), runId: run.record.runId, event: { case: 'state', value: run.record.state } });
+      last = BigInt(run.events.length);
+    }
+    if (TERMINAL.has(run.record.state)) return;
+    try {
+      for await (const [e] of live as AsyncIterable<[WatchRunResponse]>) {
+        if (e.sequence <= last) continue;
+        last = e.sequence;
+        yield e;
+        if (e.event.case === 'state' && TERMINAL.has(e.event.value)) return;
+      }
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError') throw e;
+    }
+  }
+
+  report(run: Run, html: boolean) {
+    // google.protobuf.Struct fields are plain JSON objects in protobuf-es.
+    const metrics = reportJson(run.record, run.results);
+    return { run: run.record, results: run.results, metrics, html: html ? reportHtml(run.record, run.results) : '' };
+  }
+
+  private emit(run: Run, event: Event): void {
+    const msg = create(WatchRunResponseSchema, { sequence: BigInt(run.events.length + 1), time: timestampNow(), runId: run.record.runId, event });
+    run.events.push(msg);
+    this.bus.emit(run.record.runId, msg);
+  }
+
+  private setState(run: Run, state: RunState): void {
+    run.record.state = state;
+    if (state === RunState.RUNNING) run.record.startedAt = timestampNow();
+    if (TERMINAL.has(state)) run.record.finishedAt = timestampNow();
+    this.emit(run, { case: 'state', value: state });
+  }
+
+  private async execute(run: Run, req: EvaluateRequest, tasks: TaskDefinition[]): Promise<void> {
+    const target = req.target!;
+    const generator = target.kind.case === 'generatorAddress' ? createClient(GeneratorService, target.kind.value) : undefined;
+    const reward = target.rewardModelAddress ? createClient(RewardModelService, target.rewardModelAddress) : undefined;
+    try {
+      this.setState(run, RunState.RUNNING);
+      const model = generatorEvalModel(generator!, { batchSize: req.batchSize || 16, minWeightVersion: target.minWeightVersion });
+      run.record.model = (await generator!.getModelInfo({})).model;
+      await runEvaluation(
+        tasks.map((t) => {
+          const sel = req.tasks.find((s) => (s.kind.case === 'name' ? s.kind.value : s.kind.value?.name) === t.name);
+          return { task: t, limit: sel?.limit || undefined, numFewshot: sel?.numFewshot };
+        }),
+        model,
+        {
+          limit: req.limit || undefined,
+          batchSize: req.batchSize || 16,
+          seed: req.seed || 1234n,
+          logSamples: req.logSamples,
+          rewardScorer: reward ? rewardModelScorer(reward) : undefined,
+          signal: run.abort.signal,
+          onProgress: (p) => this.emit(run, { case: 'progress', value: { task: p.task, taskIndex: p.taskIndex, docsDone: BigInt(p.docsDone), docsTotal: BigInt(p.docsTotal), fraction: p.fraction } }),
+          onTaskResult: (r) => {
+            run.results.push(r);
+            this.emit(run, { case: 'taskResult', value: { ...r, samples: [] } });
+          },
+        },
+      );
+      this.setState(run, RunState.SUCCEEDED);
+    } catch (e) {
+      if (run.abort.signal.aborted) this.setState(run, RunState.CANCELLED);
+      else {
+        const err = e as Error & { codeName?: string; grpcCode?: string };
+        const detail = create(ErrorDetailSchema, { code: err.codeName ?? err.grpcCode ?? 'INTERNAL', message: err.message });
+        run.record.error = detail;
+        this.emit(run, { case: 'error', value: detail });
+        this.setState(run, RunState.FAILED);
+      }
+    } finally {
+      generator?.close();
+      reward?.close();
+    }
+  }
+}
