@@ -4,6 +4,7 @@
 import { buildCausalLm, initParameters, parameterCount, type ModelConfig } from '@juice/models';
 import { TrainStep } from '@juice/algorithms';
 import { AdamW } from '@juice/optim';
+import { measureMatmulPeak } from '@juice/runtime';
 import { median, table, type Section } from './types.js';
 
 const config: ModelConfig = {
@@ -12,6 +13,8 @@ const config: ModelConfig = {
 };
 const B = 8;
 const T = 128;
+const WINDOWS = 3;
+const STEPS_PER_WINDOW = 6;
 
 export const trainStepSection: Section = async (ctx) => {
   const { graph } = buildCausalLm(config);
@@ -28,35 +31,53 @@ export const trainStepSection: Section = async (ctx) => {
   };
   const opt = new AdamW(params, { lr: 1e-4 });
   for (let i = 0; i < 2; i++) await step.run(batch);
+  // Measured as the matmul peak is: the best of three windows' medians, so a neighbour process on a
+  // shared machine (which stalls ORT's spinning threads) does not decide the ratio; all steps' median too.
+  const windows: number[] = [];
   const stepMs: number[] = [];
   const optMs: number[] = [];
-  for (let i = 0; i < 16; i++) {
-    const a = performance.now();
-    const r = await step.run(batch);
-    const b = performance.now();
-    opt.step(r.grads);
-    optMs.push(performance.now() - b);
-    stepMs.push(b - a);
+  for (let w = 0; w < WINDOWS; w++) {
+    const inWindow: number[] = [];
+    for (let i = 0; i < STEPS_PER_WINDOW; i++) {
+      const a = performance.now();
+      const r = await step.run(batch);
+      const b = performance.now();
+      opt.step(r.grads);
+      optMs.push(performance.now() - b);
+      inWindow.push(b - a);
+    }
+    windows.push(median(inWindow));
+    stepMs.push(...inWindow);
   }
   await step.release();
-  const ms = median(stepMs);
+  const ms = Math.min(...windows);
   const tokens = B * T;
   const nonEmb = parameterCount(config, { embeddings: false });
   const all = parameterCount(config);
   const attn = 6 * 2 * config.numLayers * T * T * B * config.hiddenSize; // QKᵀ and PV, fwd+bwd (×3), causal not exploited
   const gflopsNonEmb = (6 * nonEmb * tokens) / (ms * 1e6);
   const gflopsAll = (6 * all * tokens) / (ms * 1e6);
-  const peak = ctx.results['matmul-peak.gflops'];
+  // The peak again, now that the step has run: with both sides taken as best-of-windows, a neighbour
+  // that was busy during one measurement but not the other cannot push the ratio past what the step earns.
+  let peak = ctx.results['matmul-peak.gflops'];
+  if (peak !== undefined) {
+    peak = Math.max(peak, (await measureMatmulPeak({ n: 2048, seconds: 2 })).gflops);
+    ctx.results['matmul-peak.gflops'] = peak;
+  }
+  const spread = Math.max(...windows) / Math.min(...windows);
   ctx.results['train-step.ms'] = ms;
   ctx.results['train-step.gflops'] = gflopsNonEmb;
   table([
     ['model', `D${config.hiddenSize} L${config.numLayers} T${T} B${B}`, `${(all / 1e6).toFixed(2)} M params (${(nonEmb / 1e6).toFixed(2)} M non-embedding)`],
     ['session creation', createMs, 'ms'],
-    ['forward+backward step', ms, 'ms (median of 16)'],
+    ['forward+backward step', ms, `ms (best of ${WINDOWS} windows' medians of ${STEPS_PER_WINDOW})`],
+    ['forward+backward step, all steps', median(stepMs), 'ms (median)'],
     ['optimizer step (AdamW, JS)', median(optMs), 'ms'],
     ['achieved, 6·N·tokens, N non-embedding', gflopsNonEmb, 'GFLOP/s'],
     ['achieved, 6·N·tokens, N all params', gflopsAll, 'GFLOP/s'],
     ['achieved incl. attention matmuls', gflopsAll + attn / (ms * 1e6), 'GFLOP/s'],
+    ...(spread > 1.2 ? ([['warning: windows differ', `${((spread - 1) * 100).toFixed(0)}%`, 'another process competed for the cores']] as [string, string, string][]) : []),
+    ...(peak ? ([['matmul peak (best before/after)', peak, 'GFLOP/s']] as [string, number, string][]) : []),
     ...(peak ? ([['ratio to matmul peak (non-embedding N)', `${((100 * gflopsNonEmb) / peak).toFixed(1)}%`, 'target >= 70%'], ['ratio to matmul peak (all params)', `${((100 * gflopsAll) / peak).toFixed(1)}%`, '']] as [string, string, string][]) : []),
   ]);
 };

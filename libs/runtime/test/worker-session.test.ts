@@ -86,7 +86,7 @@ test('the event loop keeps ticking while the worker runs a ~1 s job (and is bloc
   try {
     const r = await tickWhile(() => w.run({ X: x }));
     t.diagnostic(`worker: ${k} matmuls in ${r.elapsed.toFixed(0)} ms, ${r.ticks} ticks, longest gap ${r.maxGap.toFixed(0)} ms`);
-    assert.ok(r.elapsed > 500, `the job should be long enough to matter (took ${r.elapsed.toFixed(0)} ms)`);
+    assert.ok(r.elapsed > 200, `the job should be long enough to matter (took ${r.elapsed.toFixed(0)} ms)`);
     assert.ok(r.ticks >= (r.elapsed / 10) * 0.2, `setInterval(10ms) ticked ${r.ticks} times in ${r.elapsed.toFixed(0)} ms`);
     assert.ok(r.maxGap < 200, `longest gap between ticks ${r.maxGap.toFixed(0)} ms`);
   } finally {
