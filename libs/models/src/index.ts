@@ -1,5 +1,4 @@
 export { ModelLoadError, type StatusName } from './errors.js';
-export { readHfModelInfo } from './hf-model-info.js';
 export { configFromHf, configToHf, parameterShapes, rewardParameterShapes, parameterCount, embeddingNames, type ModelConfig, type Architecture } from './config.js';
 export { initParameters, gaussian } from './init.js';
 export { lastTokenRows, linear, rmsNorm, swiGlu, rotaryTables, applyRotary, positionsFromMask, causalPaddingBias } from './layers.js';
@@ -10,3 +9,4 @@ export { createDefaultModel, DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_NAME, type Crea
 export { loadModel, type LoadedModel } from './load.js';
 export { defaultLoraTargets, loraTargets, loraParameterShapes, initLora, withLora, mergeLora, type LoraSpec } from './lora.js';
 export { encodePrompt, encodePromptResponse, promptText, PromptError } from './prompt.js';
+export { describeModel } from './model-info.js';

@@ -3,9 +3,9 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { forwardOnly } from '@juice/autograd';
-import { buildCausalLm, buildGenerationGraphs, encodePrompt, loadModel, promptText, type LoadedModel } from '@juice/models';
+import { buildCausalLm, buildGenerationGraphs, describeModel, encodePrompt, loadModel, promptText, type LoadedModel } from '@juice/models';
 import { toModelBytes } from '@juice/onnx';
-import { Dtype, ExecutionProvider, ModelHead, ModelInfoSchema, TokenizerInfoSchema, WeightVersionSchema, type ModelInfo, type Prompt, type WeightVersion } from '@juice/proto';
+import { ModelHead, WeightVersionSchema, type ModelInfo, type Prompt, type WeightVersion } from '@juice/proto';
 import { WorkerEngine, WorkerSession, type Feeds, type WeightSetWire } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
 
@@ -88,36 +88,9 @@ export class ModelHost {
   }
 
   info(): ModelInfo {
-    const c = this.model.config;
-    const tok = this.model.tokenizer;
-    return create(ModelInfoSchema, {
-      architecture: c.architecture,
-      modelName: this.model.name,
-      modelPath: this.model.dir,
-      weightVersion: this.version(),
-      parameterCount: BigInt(this.model.params.numParams),
-      vocabSize: c.vocabSize,
-      contextLength: c.maxPositions,
-      dtype: Dtype.FLOAT32,
-      executionProvider: ExecutionProvider.CPU,
-      head: ModelHead.CAUSAL_LM,
-      numLayers: c.numLayers,
-      hiddenSize: c.hiddenSize,
-      numAttentionHeads: c.numHeads,
-      numKeyValueHeads: c.numKvHeads,
-      modelSha256: this.model.sha256,
-      tokenizer: create(TokenizerInfoSchema, {
-        kind: tok.kind,
-        vocabSize: tok.vocabSize,
-        bosTokenId: tok.bosTokenId,
-        eosTokenIds: tok.eosTokenIds,
-        padTokenId: tok.padTokenId,
-        addBosToken: tok.addBosToken,
-        hasChatTemplate: tok.hasChatTemplate,
-        chatTemplate: tok.chatTemplate,
-      }),
-    });
+    return describeModel(this.model, { head: ModelHead.CAUSAL_LM, parameterCount: this.model.params.numParams, weightVersion: this.version() });
   }
+
 }
 
 function feedsOf(w: WeightMap, model: LoadedModel): Feeds {

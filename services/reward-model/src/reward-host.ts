@@ -4,10 +4,10 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { loadHfDir } from '@juice/checkpoint';
-import { buildRewardModel, gaussian, loadModel, rewardParameterShapes, type LoadedModel } from '@juice/models';
+import { buildRewardModel, describeModel, gaussian, loadModel, rewardParameterShapes, type LoadedModel } from '@juice/models';
 import { toModelBytes } from '@juice/onnx';
 import { ParamSet } from '@juice/optim';
-import { Dtype, ExecutionProvider, ModelHead, ModelInfoSchema, TokenizerInfoSchema, WeightVersionSchema, type ModelInfo, type WeightVersion } from '@juice/proto';
+import { ModelHead, WeightVersionSchema, type ModelInfo, type WeightVersion } from '@juice/proto';
 import { WorkerSession, type Feeds } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
 
@@ -109,25 +109,7 @@ export class RewardHost {
   }
 
   info(): ModelInfo {
-    const c = this.model.config;
-    const tok = this.model.tokenizer;
-    return create(ModelInfoSchema, {
-      architecture: c.architecture,
-      modelName: this.model.name,
-      modelPath: this.model.dir,
-      weightVersion: this.version(),
-      parameterCount: BigInt(this.params.numParams),
-      vocabSize: c.vocabSize,
-      contextLength: c.maxPositions,
-      dtype: Dtype.FLOAT32,
-      executionProvider: ExecutionProvider.CPU,
-      head: ModelHead.SCALAR_REWARD,
-      numLayers: c.numLayers,
-      hiddenSize: c.hiddenSize,
-      numAttentionHeads: c.numHeads,
-      numKeyValueHeads: c.numKvHeads,
-      modelSha256: this.model.sha256,
-      tokenizer: create(TokenizerInfoSchema, { kind: tok.kind, vocabSize: tok.vocabSize, bosTokenId: tok.bosTokenId, eosTokenIds: tok.eosTokenIds, padTokenId: tok.padTokenId, addBosToken: tok.addBosToken, hasChatTemplate: tok.hasChatTemplate, chatTemplate: tok.chatTemplate }),
-    });
+    return describeModel(this.model, { head: ModelHead.SCALAR_REWARD, parameterCount: this.params.numParams, weightVersion: this.version() });
   }
+
 }
