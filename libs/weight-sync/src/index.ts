@@ -3,3 +3,4 @@ export { weightChunks, type PushTensor, type ChunkOptions } from './chunk.js';
 export { receiveWeights, applyDelta, type ReceiveOptions, type ReceivedWeights } from './receive.js';
 export { VersionedWeights, type WeightSet } from './versions.js';
 export { bytesPerElement, encodeFloats, decodeFloatsInto, FLOAT_WIRE_DTYPES, type FloatWireDtype } from './dtype-bytes.js';
+export { acceptWeightPush, type TensorMap } from './accept.js';

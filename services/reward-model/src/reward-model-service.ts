@@ -1,12 +1,10 @@
 // The RewardModel contract: scores and pairwise preferences of (prompt, response) pairs, model info,
 // and weight pushes (validated in full; the old version keeps serving until the new one is complete).
-import { create } from '@bufbuild/protobuf';
-import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { RewardModelService } from '@juice/proto';
-import { PushWeightsResponseSchema, validateCompare, validateScore } from '@juice/proto';
+import { validateCompare, validateScore } from '@juice/proto';
 import { encodePromptResponse } from '@juice/models';
 import { failedPrecondition, rejectInvalid, type ServiceImpl } from '@juice/service-kit';
-import { applyDelta, receiveWeights } from '@juice/weight-sync';
+import { acceptWeightPush } from '@juice/weight-sync';
 import type { RewardHost } from './reward-host.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -61,20 +59,7 @@ export function createRewardModelService(host: RewardHost): Partial<ServiceImpl<
       return { active: host.version(), staged: staged ? { number: staged.number, label: staged.label } : undefined };
     },
     async pushWeights(chunks, ctx) {
-      const t0 = Date.now();
-      return host.weights.exclusivePush(async () => {
-        const got = await receiveWeights(chunks, { expected: host.shapes, heldVersions: host.weights.heldVersions(), signal: ctx.signal });
-        const base = host.weights.weightsOf(got.header.baseVersion) ?? host.weights.active.weights;
-        const set = host.weights.install({ number: got.header.version!.number, label: got.header.version!.label, weights: applyDelta(base, got) }, got.header.stageOnly);
-        if (!got.header.stageOnly) await host.serve(set.weights, set.number);
-        return create(PushWeightsResponseSchema, {
-          acceptedVersion: { number: set.number, label: set.label, activatedAt: set.activatedAt ? timestampFromDate(set.activatedAt) : undefined },
-          tensors: got.tensors.size,
-          bytes: got.bytes,
-          duration: durationFromMs(Date.now() - t0),
-          activated: !got.header.stageOnly,
-        });
-      });
+      return acceptWeightPush(host.weights, chunks, { expected: host.shapes, signal: ctx.signal, serve: (version, weights) => host.serve(weights, version) });
     },
     async activateWeights(req) {
       const { active, previous } = host.weights.activate(req.version);
