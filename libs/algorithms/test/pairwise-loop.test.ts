@@ -45,8 +45,7 @@ async function heldOutAccuracy(policy: ParamSet, reference: ParamSet, heldOut: P
 
 test('DPO raises the held-out chosen-over-rejected accuracy and implicit-reward margin', async () => {
   const policy = initParameters(config, 3, 0.1);
-  const reference = new ParamSet(policy.entries.map((e) => ({ name: e.name, shape: e.shape })));
-  reference.data.set(policy.data);
+  const reference = policy.clone();
   const heldOut = pairs(32, 999);
   const before = await heldOutAccuracy(policy, reference, heldOut, 0.5);
   const steps: Record<string, number>[] = [];

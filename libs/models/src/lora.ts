@@ -80,8 +80,7 @@ export function withLora(g: GraphBuilder, c: ModelConfig, spec: LoraSpec, w: (na
 
 /** Merged weights for export: W + (α/r)·B·A for every adapted tensor (a new ParamSet; inputs untouched). */
 export function mergeLora(c: ModelConfig, base: ParamSet, adapters: ParamSet, spec: LoraSpec): ParamSet {
-  const merged = new ParamSet(base.entries.map((e) => ({ name: e.name, shape: e.shape })));
-  merged.data.set(base.data);
+  const merged = base.clone();
   const scale = spec.alpha / spec.rank;
   for (const t of loraTargets(c, spec)) {
     const [out, inn] = t.shape;

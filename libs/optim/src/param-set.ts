@@ -122,6 +122,13 @@ export class ParamSet {
     view.set(values);
   }
 
+  /** An independent copy with the same layout and values (e.g. a frozen reference policy). */
+  clone(): ParamSet {
+    const copy = new ParamSet(this.entries.map((e) => ({ name: e.name, shape: e.shape })), { alignment: this.alignment });
+    copy.data.set(this.data);
+    return copy;
+  }
+
   /** A copy of one tensor (safe to keep after the flat buffer changes). */
   get(name: string, buffer: Float32Array = this.data): Float32Array {
     return this.view(name, buffer).slice();

@@ -42,3 +42,13 @@ test('ParamSet errors name the tensor', () => {
   assert.throws(() => new ParamSet([{ name: 'a', shape: [1] }, { name: 'a', shape: [1] }]), /listed twice/);
   assert.throws(() => new ParamSet({ a: [2.5] }), /"a".*non-negative integers/);
 });
+
+test('clone copies layout and values into an independent buffer', () => {
+  const a = new ParamSet([{ name: 'w', shape: [2, 3] }, { name: 'b', shape: [3] }]);
+  a.set('w', [1, 2, 3, 4, 5, 6]);
+  const b = a.clone();
+  assert.deepEqual(b.entries, a.entries);
+  assert.deepEqual(Array.from(b.view('w')), [1, 2, 3, 4, 5, 6]);
+  a.view('w')[0] = 9;
+  assert.equal(b.view('w')[0], 1, 'the copy does not share memory');
+});

@@ -5,14 +5,11 @@ import { create } from '@bufbuild/protobuf';
 import { runPairwise } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
 import { loadPreferencePairs, pairToExamples, promptToDisplayText, tokenizePreferencePair } from '@juice/data';
-import { ParamSet } from '@juice/optim';
-import { JobProgressSchema, PairLoss } from '@juice/proto';
+import { JobProgressSchema } from '@juice/proto';
 import type { JobRunner } from '../job-manager.js';
 import { resolveModel } from './model-source.js';
 import { saveCheckpoint } from './save-checkpoint.js';
-import { SCHEDULES } from './sft-runner.js';
-
-const LOSSES = { [PairLoss.HINGE]: 'hinge', [PairLoss.LINEAR]: 'linear' } as Record<number, 'hinge' | 'linear'>;
+import { PAIR_LOSSES, SCHEDULES } from './enums.js';
 
 export function dpoRunner(storeRoot: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
@@ -29,8 +26,7 @@ export function dpoRunner(storeRoot: string): JobRunner {
       const [chosen, rejected] = pairToExamples(tokenizePreferencePair(model.tokenizer, p, { maxLength, maxPromptLength: h?.maxPromptLength || undefined }));
       return { chosen, rejected };
     });
-    const reference = new ParamSet(model.params.entries.map((e) => ({ name: e.name, shape: e.shape })));
-    reference.data.set(model.params.data);
+    const reference = model.params.clone();
     const batchSize = h?.batchSize || 8;
     const steps = Number(h?.maxSteps ?? 0n) || Math.ceil(pairs.length / batchSize) * (h?.epochs || 1);
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(steps) });
@@ -41,7 +37,7 @@ export function dpoRunner(storeRoot: string): JobRunner {
       reference,
       pairs,
       beta: dpo?.beta || 0.1,
-      loss: LOSSES[dpo?.loss ?? 0] ?? 'logistic',
+      loss: PAIR_LOSSES[dpo?.loss ?? 0] ?? 'logistic',
       padTokenId: model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0,
       batchSize,
       steps,

@@ -8,16 +8,14 @@ import { create } from '@bufbuild/protobuf';
 import { runPairwise, type PairExample } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
 import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '@juice/data';
-import { ParamSet, type AdamW } from '@juice/optim';
-import { Algorithm, GeneratorService, JobProgressSchema, PairLoss } from '@juice/proto';
+import type { AdamW } from '@juice/optim';
+import { Algorithm, GeneratorService, JobProgressSchema } from '@juice/proto';
 import { createClient, failedPrecondition } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
 import type { JobRunner } from '../job-manager.js';
 import { resolveModel } from './model-source.js';
 import { saveCheckpoint } from './save-checkpoint.js';
-import { SCHEDULES } from './sft-runner.js';
-
-const LOSSES = { [PairLoss.HINGE]: 'hinge', [PairLoss.LINEAR]: 'linear' } as Record<number, 'hinge' | 'linear'>;
+import { PAIR_LOSSES, SCHEDULES } from './enums.js';
 
 export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
@@ -66,15 +64,14 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
         const pairs: PairExample[] = part.map((e, i) => ({ chosen: e, rejected: { promptIds: e.promptIds, responseIds: res.results[i]!.samples[0]!.tokenIds, truncated: false } }));
         ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage, metrics: { 'gen/seconds': (Date.now() - g0) / 1000, 'gen/weight_version': Number(res.weightVersion?.number ?? 0n), 'gen/mean_length': pairs.reduce((a, p) => a + p.rejected.responseIds.length, 0) / pairs.length } } });
         // 3. π_ref = the stage's starting policy; train on (demonstration ≻ sample).
-        const reference = new ParamSet(model.params.entries.map((e) => ({ name: e.name, shape: e.shape })));
-        reference.data.set(model.params.data);
+        const reference = model.params.clone();
         const out = await runPairwise({
           config: model.config,
           params: model.params,
           reference,
           pairs,
           beta: ir?.beta || 0.1,
-          loss: LOSSES[ir?.loss ?? 0] ?? 'logistic',
+          loss: PAIR_LOSSES[ir?.loss ?? 0] ?? 'logistic',
           padTokenId: model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0,
           batchSize,
           steps: stepsPerStage,

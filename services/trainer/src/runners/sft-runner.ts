@@ -5,12 +5,11 @@ import { create } from '@bufbuild/protobuf';
 import { runSft } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
 import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '@juice/data';
-import { JobProgressSchema, LrSchedule } from '@juice/proto';
+import { JobProgressSchema } from '@juice/proto';
+import { SCHEDULES } from './enums.js';
 import type { JobRunner } from '../job-manager.js';
 import { resolveModel } from './model-source.js';
 import { saveCheckpoint } from './save-checkpoint.js';
-
-export const SCHEDULES = { [LrSchedule.LINEAR]: 'linear', [LrSchedule.COSINE]: 'cosine' } as Record<number, 'linear' | 'cosine'>;
 
 export function sftRunner(storeRoot: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
