@@ -21,7 +21,21 @@ export interface CausalLmGraphOptions {
   logits?: boolean;
   /** Also output `token_is_greedy` [B, T] (bool): whether each label is the argmax (lm-eval is_greedy). */
   greedy?: boolean;
+  /**
+   * Add a scalar value head on the final hidden states (RFT's APA/PPO critic): inputs `v_head.weight`
+   * [1, D] and `v_head.bias` [1] (valueHeadShapes), output `values` [B, T]. values[t] estimates the return
+   * from position t on, aligned with token_logprobs[t] (the state before the token labels[t] is emitted).
+   */
+  valueHead?: boolean;
   name?: string;
+}
+
+/** The value head's tensors (trl's AutoModelForCausalLMWithValueHead names them v_head.summary.*; juice keeps it flat). */
+export function valueHeadShapes(c: ModelConfig): { name: string; shape: number[] }[] {
+  return [
+    { name: 'v_head.weight', shape: [1, c.hiddenSize] },
+    { name: 'v_head.bias', shape: [1] },
+  ];
 }
 
 export interface CausalLm {
@@ -148,7 +162,13 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
     const argmax = g.reshape(g.argmax(logits, -1, false), [-1]);
     g.output(g.reshape(g.equal(argmax, flatLabels), g.shape(labels)), 'token_is_greedy');
   }
-  return { graph: g.build(), weights: lora ? [...names, ...lora.adapters] : names, trainable: lora?.adapters ?? names, inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
+  const valueNames: string[] = [];
+  if (o.valueHead) {
+    const [wv, bv] = valueHeadShapes(c).map((p) => (valueNames.push(p.name), g.input(p.name, dtype, p.shape)));
+    g.output(g.reshape(linear(g, hidden, wv!, bv!), g.shape(labels)), 'values');
+  }
+  const weights = [...names, ...(lora?.adapters ?? []), ...valueNames];
+  return { graph: g.build(), weights, trainable: [...(lora?.adapters ?? names), ...valueNames], inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
 }
 
 /**
