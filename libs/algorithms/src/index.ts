@@ -6,3 +6,4 @@ export { rlooAdvantages, whiten, gae, klShapedRewards, RunningMoments, AdaptiveK
 export { TrainStep, EvalStep, type TrainStepOptions, type StepResult } from './engine/train-step.js';
 export { runSft, type SftOptions, type SftResult } from './loops/sft.js';
 export { runPairwise, pairwiseGraph, type PairExample, type PairwiseOptions as PairwiseLoopOptions } from './loops/pairwise.js';
+export { type LoopPosition } from './loops/sft.js';

@@ -2,12 +2,14 @@
 // model) and IRFT/SPIN (demonstration vs the policy's own sample, π_ref the stage's starting model):
 // L = loss(β[(log π − log π_ref)(chosen) − (log π − log π_ref)(rejected)]) over summed response
 // log-probs. The reference log-probs are computed per batch by a forward-only session on frozen weights.
+// Resumable like runSft: start step, data cursor and optimizer state continue a run exactly.
 import { buildCausalLm, type ModelConfig } from '@juice/models';
 import { GraphBuilder } from '@juice/onnx';
-import { AdamW, clipGradNorm, createSchedule, type ParamSet } from '@juice/optim';
-import { collatePairBatch, DataOrder, type TokenizedExample } from '@juice/data';
+import { AdamW, clipGradNorm, createSchedule, type OptimizerState, type ParamSet } from '@juice/optim';
+import { collatePairBatch, DataOrder, type DataCursor, type TokenizedExample } from '@juice/data';
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { pairwiseLoss, type PairLossKind } from '../objectives/pairwise.js';
+import type { LoopPosition } from './sft.js';
 
 export interface PairExample {
   chosen: TokenizedExample;
@@ -36,6 +38,16 @@ export interface PairwiseOptions {
   onStep?: (step: number, metrics: Record<string, number>) => void;
   /** Continue an optimizer across calls (IRFT stages share one). */
   optimizer?: AdamW;
+  /** Keep the pairs' order every epoch. Default false. */
+  noShuffle?: boolean;
+  /** Steps of this call already taken (resume); runs steps startStep+1..steps. Default 0. */
+  startStep?: number;
+  /** Data position after startStep steps (resume). */
+  cursor?: DataCursor;
+  /** Optimizer state to restore before the first step (resume), into `optimizer` or the new one. */
+  optimizerState?: OptimizerState;
+  /** Awaited after every step (evaluate, checkpoint); `epochEnd` is an epoch over `pairs`. */
+  afterStep?: (at: LoopPosition) => Promise<void> | void;
 }
 
 const METRICS = ['reward/chosen', 'reward/rejected', 'reward/margin', 'reward/accuracy', 'logp/chosen', 'logp/rejected'];
@@ -57,12 +69,15 @@ export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: Adam
   const { graph, forward } = pairwiseGraph(o.config, o.beta, o.loss);
   const train = await TrainStep.create(graph, o.params, { metrics: METRICS, loss: 'pair_loss' });
   const ref = await EvalStep.create(forward, o.reference, ['seq_logprobs']);
-  const order = new DataOrder(o.pairs.length, { shuffleSeed: o.seed });
+  const order = new DataOrder(o.pairs.length, o.cursor ?? { shuffleSeed: o.seed }, { shuffle: !o.noShuffle });
   const opt = o.optimizer ?? new AdamW(o.params, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0 });
+  const start = o.startStep ?? 0;
+  if (o.optimizerState) opt.loadState(o.optimizerState);
+  if (start > 0 && !o.cursor) throw new Error(`runPairwise: resuming at step ${start} needs the saved data cursor`);
   const schedule = createSchedule({ kind: o.schedule ?? 'constant', baseLr: o.learningRate, warmupSteps: o.warmupSteps ?? 0, totalSteps: o.steps });
   let last: Record<string, number> = {};
   try {
-    for (let s = 0; s < o.steps; s++) {
+    for (let s = start; s < o.steps; s++) {
       o.signal?.throwIfAborted();
       const rows = order.nextBatch(o.batchSize).map((i) => o.pairs[i]!);
       const batch = collatePairBatch(rows.map((r) => r.chosen), rows.map((r) => r.rejected), { padTokenId: o.padTokenId });
@@ -78,6 +93,8 @@ export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: Adam
       if (Number.isFinite(r.loss)) opt.step(r.grads, lr);
       last = { loss: r.loss, lr, grad_norm: gradNorm, ...r.metrics };
       o.onStep?.(s + 1, last);
+      const cursor = order.cursor;
+      await o.afterStep?.({ step: s + 1, epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= o.pairs.length, last: s + 1 === o.steps, stopping: o.signal?.aborted ?? false, cursor, optimizer: opt });
       await new Promise<void>((res) => setImmediate(res));
     }
   } finally {
