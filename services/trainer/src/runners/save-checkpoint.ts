@@ -1,5 +1,7 @@
 // A job's weights as a checkpoint: an HF directory (config, safetensors, tokenizer files) written into
 // the versioned store atomically with hashes, recorded on the job and announced on its event stream.
+// `extra` (optional) adds files to the same version (juice's trainer state, trainer-state.ts) and the
+// position/best flags that the job record carries; callers that pass only five arguments are unchanged.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +9,25 @@ import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { saveHfDir, type CheckpointStore } from '@juice/checkpoint';
 import { configToHf, type LoadedModel } from '@juice/models';
-import { CheckpointInfoSchema } from '@juice/proto';
+import { CheckpointInfoSchema, type CheckpointInfo, type DataPosition } from '@juice/proto';
 import type { RunContext } from '../job-manager.js';
 
-export async function saveCheckpoint(ctx: RunContext, store: CheckpointStore, model: LoadedModel, step: number, algorithm: string): Promise<void> {
+export interface CheckpointExtras {
+  /** More files for the version, e.g. encodeTrainerState(...). */
+  files?: Record<string, Uint8Array | string>;
+  epoch?: number;
+  stage?: number;
+  /** Job.data_position at this checkpoint. */
+  dataPosition?: DataPosition;
+  /** The version to write (default: the store's latest + 1); set when the caller recorded it in the files. */
+  version?: number;
+  /** Metrics to record instead of the job's latest (e.g. with this evaluation's). */
+  metrics?: Record<string, number>;
+  /** This checkpoint becomes Job.best_checkpoint. */
+  best?: boolean;
+}
+
+export async function saveCheckpoint(ctx: RunContext, store: CheckpointStore, model: LoadedModel, step: number, algorithm: string, extra: CheckpointExtras = {}): Promise<CheckpointInfo> {
   const tmp = mkdtempSync(join(tmpdir(), 'juice-ckpt-'));
   try {
     saveHfDir(tmp, {
@@ -26,13 +43,18 @@ export async function saveCheckpoint(ctx: RunContext, store: CheckpointStore, mo
         }),
       ),
     });
-    const version = (store.latest(ctx.job.id) ?? 0) + 1;
-    const manifest = store.save(ctx.job.id, version, { files: Object.fromEntries(readdirSync(tmp).map((f) => [f, readFileSync(join(tmp, f))])), metadata: { step, algorithm } });
+    const version = extra.version ?? (store.latest(ctx.job.id) ?? 0) + 1;
+    const metrics = extra.metrics ?? ctx.job.latestMetrics;
+    const files = { ...Object.fromEntries(readdirSync(tmp).map((f) => [f, readFileSync(join(tmp, f))])), ...extra.files };
+    const manifest = store.save(ctx.job.id, version, { files, metadata: { step, algorithm, epoch: extra.epoch ?? 0, stage: extra.stage ?? 0, metrics } });
     const weights = manifest.files.find((f) => f.path === 'model.safetensors');
-    const info = create(CheckpointInfoSchema, { version: BigInt(version), step: BigInt(step), path: store.dir(ctx.job.id, version), sha256: weights?.sha256 ?? '', sizeBytes: BigInt(weights?.size ?? 0), createdAt: timestampNow(), metrics: ctx.job.latestMetrics });
+    const info = create(CheckpointInfoSchema, { version: BigInt(version), step: BigInt(step), epoch: extra.epoch ?? 0, stage: extra.stage ?? 0, path: store.dir(ctx.job.id, version), sha256: weights?.sha256 ?? '', sizeBytes: BigInt(weights?.size ?? 0), createdAt: timestampNow(), metrics, best: extra.best ?? false });
     ctx.job.lastCheckpoint = info;
+    if (extra.best) ctx.job.bestCheckpoint = info;
+    if (extra.dataPosition) ctx.job.dataPosition = extra.dataPosition;
     ctx.save();
     ctx.emit({ case: 'checkpointSaved', value: { checkpoint: info } });
+    return info;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,0 +1,170 @@
+// Reward-model training (REWARD_MODEL jobs on preference pairs, and RFT's reward step on demonstration ≻
+// own sample): the scalar-head backbone (buildRewardModel) under the Bradley-Terry loss, over 2B-row
+// batches (first B preferred). Frozen tensors (embeddings + the lowest N layers) are fed but get no
+// gradient and no weight decay. The trainer keeps one RewardModelTrainer for a whole job so its graphs
+// are compiled once, and its AdamW moments carry over RFT's rounds.
+import { buildRewardModel, embeddingNames, type ModelConfig } from '@juice/models';
+import { GraphBuilder } from '@juice/onnx';
+import { AdamW, clipGradNorm, createSchedule, isNormOrBias, type ParamSet } from '@juice/optim';
+import { collateBatch, collatePairBatch, DataOrder, type TokenBatch } from '@juice/data';
+import { EvalStep, TrainStep } from '../engine/train-step.js';
+import { bradleyTerryLoss } from '../objectives/bradley-terry.js';
+import type { PairExample } from './pairwise.js';
+
+const METRICS = ['rm/chosen', 'rm/rejected', 'rm/margin', 'rm/accuracy'];
+
+/** The reward forward with Bradley-Terry on top: output `rm_loss` plus the rm/* metrics. */
+export function rewardModelGraph(config: ModelConfig, centerCoefficient = 0) {
+  const rm = buildRewardModel(config);
+  const g = GraphBuilder.from(rm.graph);
+  const out = bradleyTerryLoss(g, g.value('rewards'), centerCoefficient);
+  g.output(out.loss, 'rm_loss');
+  for (const [name, v] of Object.entries(out.metrics)) g.output(v, name);
+  return { graph: g.build(), forward: rm.graph };
+}
+
+/** Tensors of a reward (or causal) model held fixed by `frozen_layers`: the token embeddings and layers 0..n−1. */
+export function frozenLayerParameters(config: ModelConfig, names: readonly string[], frozenLayers: number): string[] {
+  if (frozenLayers <= 0) return [];
+  if (frozenLayers > config.numLayers) throw new RangeError(`frozen_layers ${frozenLayers} exceeds the model's ${config.numLayers} layers (use 0..${config.numLayers})`);
+  const prefix = config.architecture === 'gpt_neox' ? 'gpt_neox.layers.' : 'model.layers.';
+  const { embed } = embeddingNames(config);
+  return names.filter((n) => {
+    if (n === embed) return true;
+    if (!n.startsWith(prefix)) return false;
+    return Number(n.slice(prefix.length).split('.')[0]) < frozenLayers;
+  });
+}
+
+export interface RewardModelTrainerOptions {
+  config: ModelConfig;
+  /** Reward weights (rewardParameterShapes), trained in place. */
+  params: ParamSet;
+  padTokenId: number;
+  learningRate: number;
+  frozenLayers?: number;
+  centerCoefficient?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  betas?: [number, number];
+  eps?: number;
+}
+
+export interface RewardTrainOptions {
+  pairs: readonly PairExample[];
+  batchSize: number;
+  steps: number;
+  seed: number;
+  schedule?: 'constant' | 'linear' | 'cosine';
+  warmupSteps?: number;
+  /** Peak LR of this call (default: the trainer's). */
+  learningRate?: number;
+  signal?: AbortSignal;
+  onStep?: (step: number, metrics: Record<string, number>) => void;
+}
+
+export interface PairwiseRewardEval {
+  /** Fraction of pairs with r(preferred) > r(other). */
+  accuracy: number;
+  /** Mean r(preferred) − r(other). */
+  margin: number;
+  /** Mean −log σ(margin). */
+  loss: number;
+}
+
+const feedsOf = (b: TokenBatch) => ({ input_ids: { data: b.inputIds, dims: [b.batchSize, b.seqLen] }, attention_mask: { data: b.attentionMask, dims: [b.batchSize, b.seqLen] } });
+
+export class RewardModelTrainer {
+  readonly trainable: string[];
+  readonly frozen: string[];
+  private constructor(
+    private readonly o: RewardModelTrainerOptions,
+    private readonly train: TrainStep,
+    private readonly scorer: EvalStep,
+    readonly optimizer: AdamW,
+  ) {
+    this.frozen = frozenLayerParameters(o.config, o.params.names, o.frozenLayers ?? 0);
+    this.trainable = o.params.names.filter((n) => !this.frozen.includes(n));
+  }
+
+  static async create(o: RewardModelTrainerOptions): Promise<RewardModelTrainer> {
+    const frozen = new Set(frozenLayerParameters(o.config, o.params.names, o.frozenLayers ?? 0));
+    const { graph, forward } = rewardModelGraph(o.config, o.centerCoefficient ?? 0);
+    const trainable = o.params.names.filter((n) => !frozen.has(n));
+    const train = await TrainStep.create(graph, o.params, { loss: 'rm_loss', metrics: METRICS, trainable });
+    const scorer = await EvalStep.create(forward, o.params, ['rewards']);
+    // Frozen tensors get zero gradients; excluding them from decay keeps them exactly unchanged.
+    const optimizer = new AdamW(o.params, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0, betas: o.betas, eps: o.eps, noDecay: (n, e) => frozen.has(n) || isNormOrBias(n, e) });
+    return new RewardModelTrainer(o, train, scorer, optimizer);
+  }
+
+  /** `steps` optimizer steps over shuffled batches of `pairs` (cycling); returns the last step's metrics and the means over all steps. */
+  async fit(t: RewardTrainOptions): Promise<{ last: Record<string, number>; mean: Record<string, number> }> {
+    if (t.pairs.length === 0) throw new RangeError('reward training needs at least one pair');
+    const order = new DataOrder(t.pairs.length, { shuffleSeed: t.seed });
+    const lr0 = t.learningRate ?? this.o.learningRate;
+    const schedule = createSchedule({ kind: t.schedule ?? 'constant', baseLr: lr0, warmupSteps: t.warmupSteps ?? 0, totalSteps: t.steps });
+    let last: Record<string, number> = {};
+    const sums: Record<string, number> = {};
+    for (let s = 0; s < t.steps; s++) {
+      t.signal?.throwIfAborted();
+      const rows = order.nextBatch(Math.min(t.batchSize, t.pairs.length)).map((i) => t.pairs[i]!);
+      const batch = collatePairBatch(rows.map((r) => r.chosen), rows.map((r) => r.rejected), { padTokenId: this.o.padTokenId });
+      const t0 = performance.now();
+      const r = await this.train.run(feedsOf(batch));
+      const gradNorm = (this.o.maxGradNorm ?? 1) > 0 ? clipGradNorm(r.grads, this.o.maxGradNorm ?? 1) : NaN;
+      const lr = schedule.lrAt(s);
+      if (Number.isFinite(r.loss)) this.optimizer.step(r.grads, lr);
+      last = { 'rm/loss': r.loss, 'rm/lr': lr, 'rm/grad_norm': gradNorm, ...r.metrics, step_seconds: (performance.now() - t0) / 1000 };
+      for (const [k, v] of Object.entries(last)) sums[k] = (sums[k] ?? 0) + v;
+      t.onStep?.(s + 1, last);
+      await new Promise<void>((res) => setImmediate(res));
+    }
+    return { last, mean: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, t.steps)])) };
+  }
+
+  /** Rewards of (prompt + response) sequences under the current weights. */
+  async score(examples: readonly PairExample['chosen'][], batchSize = 32): Promise<Float32Array> {
+    const out = new Float32Array(examples.length);
+    for (let i = 0; i < examples.length; i += batchSize) {
+      const b = collateBatch(examples.slice(i, i + batchSize), { padTokenId: this.o.padTokenId });
+      out.set((await this.scorer.run(feedsOf(b)))['rewards']!.data as Float32Array, i);
+    }
+    return out;
+  }
+
+  /** Pairwise accuracy, margin and Bradley-Terry loss on held-out pairs (no update). */
+  async evaluate(pairs: readonly PairExample[], batchSize = 32): Promise<PairwiseRewardEval> {
+    const pos = await this.score(pairs.map((p) => p.chosen), batchSize);
+    const neg = await this.score(pairs.map((p) => p.rejected), batchSize);
+    let wins = 0;
+    let margin = 0;
+    let loss = 0;
+    for (let i = 0; i < pairs.length; i++) {
+      const d = pos[i]! - neg[i]!;
+      if (d > 0) wins++;
+      margin += d;
+      loss += -(Math.min(d, 0) - Math.log1p(Math.exp(-Math.abs(d))));
+    }
+    const n = Math.max(1, pairs.length);
+    return { accuracy: wins / n, margin: margin / n, loss: loss / n };
+  }
+
+  async release(): Promise<void> {
+    await this.train.release();
+    await this.scorer.release();
+  }
+}
+
+export interface RewardModelOptions extends RewardModelTrainerOptions, Omit<RewardTrainOptions, 'learningRate'> {}
+
+/** A whole REWARD_MODEL run: `steps` Bradley-Terry steps over the pairs. */
+export async function runRewardModel(o: RewardModelOptions): Promise<{ metrics: Record<string, number>; optimizer: AdamW }> {
+  const t = await RewardModelTrainer.create(o);
+  try {
+    const { last } = await t.fit(o);
+    return { metrics: last, optimizer: t.optimizer };
+  } finally {
+    await t.release();
+  }
+}

@@ -1,0 +1,33 @@
+// Which checkpoint is the best: EvalConfig.best_metric (default "eval/loss" when the job has
+// eval_datasets, else none) with its goal (explicit, or inferred from the name as the proto says:
+// minimise names with loss, nll or perplexity, maximise the rest). The record survives resumes in the
+// trainer state, so a resumed job compares against the best of its earlier attempts.
+import { MetricGoal, type JobSpec } from '@juice/proto';
+import type { BestRecord } from './trainer-state.js';
+
+export interface BestSelection {
+  metric: string;
+  goal: 'minimize' | 'maximize';
+}
+
+export function bestSelectionOf(spec: JobSpec): BestSelection | undefined {
+  const metric = spec.evaluation?.bestMetric || (spec.evalDatasets.length > 0 ? 'eval/loss' : '');
+  if (!metric) return undefined;
+  const g = spec.evaluation?.bestMetricGoal ?? MetricGoal.UNSPECIFIED;
+  const goal = g === MetricGoal.MINIMIZE ? 'minimize' : g === MetricGoal.MAXIMIZE ? 'maximize' : /loss|nll|perplexity/i.test(metric) ? 'minimize' : 'maximize';
+  return { metric, goal };
+}
+
+export class BestTracker {
+  constructor(
+    readonly selection: BestSelection,
+    public record: BestRecord | undefined,
+  ) {}
+
+  /** Whether `value` beats the best so far (NaN never does; ties keep the earlier checkpoint). */
+  beats(value: number | undefined): boolean {
+    if (value === undefined || !Number.isFinite(value)) return false;
+    if (!this.record) return true;
+    return this.selection.goal === 'minimize' ? value < this.record.value : value > this.record.value;
+  }
+}
