@@ -7,3 +7,5 @@ export { TrainStep, EvalStep, type TrainStepOptions, type StepResult } from './e
 export { runSft, type SftOptions, type SftResult } from './loops/sft.js';
 export { runPairwise, pairwiseGraph, type PairExample, type PairwiseOptions as PairwiseLoopOptions } from './loops/pairwise.js';
 export { type LoopPosition } from './loops/sft.js';
+export { RewardModelTrainer, runRewardModel, rewardModelGraph, frozenLayerParameters, type RewardModelTrainerOptions, type RewardTrainOptions, type RewardModelOptions, type PairwiseRewardEval } from './loops/reward-model.js';
+export { PolicyTrainer, policyGraph, policyParameterShapes, initValueHead, needsValueHead, type RftMethod, type Rollout, type PolicyTrainerOptions, type PolicyStepOptions, type PolicyStepResult } from './loops/policy-step.js';
