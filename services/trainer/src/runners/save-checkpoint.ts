@@ -25,14 +25,18 @@ export interface CheckpointExtras {
   metrics?: Record<string, number>;
   /** This checkpoint becomes Job.best_checkpoint. */
   best?: boolean;
+  /** Weights to write instead of model.params (a reward model: backbone + score.weight). */
+  params?: LoadedModel['params'];
+  /** config.json to write instead of the model's (a reward model: *ForSequenceClassification, num_labels 1). */
+  config?: Record<string, unknown>;
 }
 
 export async function saveCheckpoint(ctx: RunContext, store: CheckpointStore, model: LoadedModel, step: number, algorithm: string, extra: CheckpointExtras = {}): Promise<CheckpointInfo> {
   const tmp = mkdtempSync(join(tmpdir(), 'juice-ckpt-'));
   try {
     saveHfDir(tmp, {
-      config: configToHf(model.config, { _name_or_path: `juice-${algorithm.toLowerCase()}-${ctx.job.id}` }),
-      tensors: model.params.entries.map((e) => [e.name, { shape: e.shape, data: model.params.view(e.name) }] as [string, { shape: readonly number[]; data: Float32Array }]),
+      config: extra.config ?? configToHf(model.config, { _name_or_path: `juice-${algorithm.toLowerCase()}-${ctx.job.id}` }),
+      tensors: (extra.params ?? model.params).entries.map((e) => [e.name, { shape: e.shape, data: (extra.params ?? model.params).view(e.name) }] as [string, { shape: readonly number[]; data: Float32Array }]),
       extraFiles: Object.fromEntries(
         ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'].flatMap((f) => {
           try {
