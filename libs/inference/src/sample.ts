@@ -1,9 +1,10 @@
-// One sample end to end: engine tokens in, decoded text with stop strings out. Used by Generate (which
-// collects) and GenerateStream (which forwards each piece as it is produced).
+// One sample end to end: engine tokens in, decoded text with stop strings out. Used by the generator's
+// Generate (which collects) and GenerateStream (which forwards each piece as it is produced), and by the
+// evaluator's in-process model, so a checkpoint decodes the same way in both.
 import { DecodingMode, FinishReason } from '@juice/proto';
 import { isGreedy, sampleSeed, StopStringMatcher } from '@juice/runtime';
-import type { ModelHost } from './model-host.js';
 import type { ResolvedSampling } from './sampling.js';
+import type { ServedLm } from './served-lm.js';
 
 export interface SampleOutput {
   text: string;
@@ -30,7 +31,7 @@ export function seedOf(requestSeed: bigint, sampleIndex: number): bigint {
   return sampleIndex === 0 ? requestSeed : sampleSeed(requestSeed, sampleIndex);
 }
 
-export async function runSample(host: ModelHost, promptIds: number[], s: ResolvedSampling, seed: bigint, signal: AbortSignal, onPiece?: (p: Piece) => void): Promise<SampleOutput> {
+export async function runSample(host: Pick<ServedLm, 'model' | 'engine' | 'contextLength'>, promptIds: number[], s: ResolvedSampling, seed: bigint, signal: AbortSignal, onPiece?: (p: Piece) => void): Promise<SampleOutput> {
   const tok = host.model.tokenizer;
   const detok = tok.detokenizer({ skipSpecialTokens: !s.keepSpecial });
   const matcher = new StopStringMatcher(s.stop, s.includeStop);

@@ -1,23 +1,25 @@
 // Teacher-forced log-likelihood of given completions (ScoreCompletions), with lm-evaluation-harness's
-// tokenization of (context, continuation) pairs, batched through the model's forward-only graph.
+// tokenization of (context, continuation) pairs, batched through the model's forward-only graph. The
+// generator's RPC and the evaluator's in-process model both call this, so their numbers agree.
+import { encodePrompt, promptText } from '@juice/models';
 import type { ScoreCompletionsItem, ScoreCompletionsResult } from '@juice/proto';
-import { invalidArgument } from '@juice/service-kit';
-import type { ModelHost } from './model-host.js';
+import { InputError } from './errors.js';
+import type { ServedLm } from './served-lm.js';
 
 export interface ScoredItem {
   result: Omit<ScoreCompletionsResult, '$typeName' | '$unknown'>;
 }
 
 /** Context and completion token ids of one item (proto comment on ScoreCompletionsItem.completion). */
-export function encodePair(host: ModelHost, item: ScoreCompletionsItem, field: string): { context: number[]; completion: number[] } {
+export function encodePair(host: Pick<ServedLm, 'model'>, item: ScoreCompletionsItem, field: string): { context: number[]; completion: number[] } {
   const tok = host.model.tokenizer;
   const c = item.completion!;
   const p = item.prompt;
-  if (c.kind.case === 'tokens') return { context: p?.kind.case ? host.promptIds(p, `${field}.prompt`) : [tok.bosTokenId ?? tok.eosTokenIds[0]!], completion: [...c.kind.value.ids] };
+  if (c.kind.case === 'tokens') return { context: p?.kind.case ? encodePrompt(tok, p, `${field}.prompt`) : [tok.bosTokenId ?? tok.eosTokenIds[0]!], completion: [...c.kind.value.ids] };
   let cont = c.kind.value as string;
   if (!p || p.kind.case === undefined) return { context: [tok.bosTokenId ?? tok.eosTokenIds[0]!], completion: tok.encode(cont) };
   if (p.kind.case === 'tokens') return { context: [...p.kind.value.ids], completion: tok.encode(cont) };
-  let ctx = p.kind.case === 'text' ? p.kind.value : host.promptText(p);
+  let ctx = p.kind.case === 'text' ? p.kind.value : promptText(tok, p);
   // lm-eval moves the context's trailing whitespace to the continuation before encoding.
   const trailing = /\s*$/.exec(ctx)![0];
   if (trailing) {
@@ -30,12 +32,12 @@ export function encodePair(host: ModelHost, item: ScoreCompletionsItem, field: s
   return { context, completion: whole.slice(context.length) };
 }
 
-export async function scoreCompletions(host: ModelHost, items: readonly ScoreCompletionsItem[], wantTokens: boolean, signal: AbortSignal): Promise<{ results: ScoreCompletionsResult[]; version: bigint }> {
+export async function scoreCompletions(host: ServedLm, items: readonly ScoreCompletionsItem[], wantTokens: boolean, signal: AbortSignal): Promise<{ results: ScoreCompletionsResult[]; version: bigint }> {
   const L = host.contextLength;
   const pairs = items.map((it, i) => {
     const { context, completion } = encodePair(host, it, `items[${i}]`);
-    if (completion.length === 0) throw invalidArgument(`items[${i}].completion`, 'yields no tokens');
-    if (completion.length >= L) throw invalidArgument(`items[${i}].completion`, `${completion.length} tokens do not fit the context length ${L} with any context`);
+    if (completion.length === 0) throw new InputError(`items[${i}].completion`, 'yields no tokens');
+    if (completion.length >= L) throw new InputError(`items[${i}].completion`, `${completion.length} tokens do not fit the context length ${L} with any context`);
     const keep = Math.min(context.length, L - completion.length);
     return { context: context.slice(context.length - keep), completion, truncated: context.length - keep };
   });

@@ -1,17 +1,24 @@
-// The Evaluator contract: evaluate a live generator on registered or inline lm-eval-style tasks, watch
-// the run, fetch its report (JSON metrics and a self-contained HTML page), list and cancel runs.
+// The Evaluator contract: evaluate a live generator or a checkpoint loaded here on registered or inline
+// lm-eval-style tasks, watch the run, fetch its report (JSON metrics and a self-contained HTML page),
+// list and cancel runs.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import type { EvaluatorService, TaskDefinition } from '@juice/proto';
-import { TaskDefinitionSchema, validateEvaluate, validateListRuns, validateTaskDefinition, Violations } from '@juice/proto';
+import { TaskDefinitionSchema, TaskKind, validateEvaluate, validateListRuns, validateTaskDefinition, Violations } from '@juice/proto';
 import { fileDigest } from '@juice/data';
-import { invalidArgument, notFound, rejectInvalid, unimplemented, withField, type ServiceImpl } from '@juice/service-kit';
+import { failedPrecondition, invalidArgument, notFound, rejectInvalid, withField, type ServiceImpl } from '@juice/service-kit';
+import type { ModelCache, ModelLease } from './model-cache.js';
+import { resolveModelDir } from './model-source.js';
 import { RunManager } from './runs.js';
 
 export interface EvaluatorOptions {
   /** Registered tasks (ListTasks), e.g. loaded from a directory of task JSON files. */
   tasks: TaskDefinition[];
+  /** Checkpoints loaded for EvalTarget.model (shared by runs, bounded). */
+  models: ModelCache;
+  /** Checkpoint store root (the trainer's --store) for ModelSource.checkpoint references. */
+  store: string;
 }
 
 /** Task definitions from *.json files (protobuf JSON of TaskDefinition); relative dataset paths are taken from the file's directory. */
@@ -62,8 +69,18 @@ export function createEvaluatorService(opts: EvaluatorOptions): Partial<ServiceI
           tasks.push(t.kind.value);
         }
       }
-      if (req.target!.kind.case === 'model') throw unimplemented('evaluating a model loaded in the evaluator is not available yet: serve it with a generator and pass target.generator_address');
-      const run = runs.start(req, tasks);
+      const target = req.target!;
+      const needsReward = tasks.find((t) => t.kind === TaskKind.REWARD_WIN_RATE);
+      if (needsReward && !target.rewardModelAddress) throw failedPrecondition(`task "${needsReward.name}" is REWARD_WIN_RATE: set target.reward_model_address to a reward-model that compares the answers`);
+      // The model is loaded before the run is accepted, so a wrong path or a broken checkpoint is this
+      // call's status (NOT_FOUND / INVALID_ARGUMENT / FAILED_PRECONDITION), not a failed run later.
+      let lease: ModelLease | undefined;
+      if (target.kind.case === 'model') {
+        const source = target.kind.value;
+        const { dir, field } = await resolveModelDir(source, opts.store);
+        lease = await withField(field, opts.models.acquire(dir, source.expectedSha256));
+      }
+      const run = runs.start(req, tasks, lease);
       return { runId: run.record.runId, run: run.record };
     },
     async *watchRun(req, ctx) {

@@ -1,10 +1,16 @@
 // `juice-evaluator`: evaluates a checkpoint or a live generator on log-likelihood, generation and reward tasks.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { EvaluatorService } from '@juice/proto';
 import { defineConfig, runService } from '@juice/service-kit';
 import { createEvaluatorService, loadTaskDir } from './evaluator-service.js';
+import { ModelCache } from './model-cache.js';
 
 const configSpec = defineConfig({
   tasksDir: { type: 'string', flag: 'tasks-dir', env: 'JUICE_TASKS_DIR', help: 'directory of task definitions (*.json, protobuf JSON of juice.v1.TaskDefinition) offered by ListTasks' },
+  store: { type: 'string', flag: 'store', env: 'JUICE_STORE', default: join(homedir(), '.juice'), help: "the trainer's store: target.model.checkpoint references resolve under <store>/checkpoints" },
+  modelCache: { type: 'int', flag: 'model-cache', env: 'JUICE_EVAL_MODEL_CACHE', default: 2, min: 1, max: 16, help: 'checkpoints kept loaded between runs (least recently used is closed first)' },
+  maxBatch: { type: 'int', flag: 'max-batch', env: 'JUICE_MAX_BATCH', default: 16, min: 1, max: 1024, help: 'sequences decoded together per loaded checkpoint' },
 });
 
 await runService({
@@ -12,7 +18,8 @@ await runService({
   description: 'juice evaluator: perplexity, multiple choice, generate-and-match and reward win-rate tasks',
   configSpec,
   async build(config) {
-    const impl = createEvaluatorService({ tasks: config.tasksDir ? loadTaskDir(config.tasksDir) : [] });
-    return { services: [{ desc: EvaluatorService, impl }] };
+    const models = new ModelCache({ capacity: config.modelCache, maxBatch: config.maxBatch, maxQueue: 4096 });
+    const impl = createEvaluatorService({ tasks: config.tasksDir ? loadTaskDir(config.tasksDir) : [], models, store: config.store });
+    return { services: [{ desc: EvaluatorService, impl }], onShutdown: () => models.close() };
   },
 });

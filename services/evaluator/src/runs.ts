@@ -1,6 +1,6 @@
-// Evaluation runs: started by Evaluate, run in the background against a live generator (and a
-// reward-model for win-rate tasks), watched as a stream of progress and task results, reported as JSON
-// and HTML. Runs are kept in memory (a restarted evaluator starts empty).
+// Evaluation runs: started by Evaluate, run in the background against a live generator or a checkpoint
+// loaded in the evaluator (and a reward-model for win-rate tasks), watched as a stream of progress and
+// task results, reported as JSON and HTML. Runs are kept in memory (a restarted evaluator starts empty).
 import { EventEmitter, on } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
@@ -8,6 +8,8 @@ import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { generatorEvalModel, reportHtml, reportJson, rewardModelScorer, runEvaluation } from '@juice/eval';
 import { ErrorDetailSchema, EvalRunSchema, GeneratorService, RewardModelService, RunState, WatchRunResponseSchema, type EvalRun, type EvaluateRequest, type TaskDefinition, type TaskResult, type WatchRunResponse } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
+import { localGenerator } from './local-generator.js';
+import type { ModelLease } from './model-cache.js';
 
 type Event = NonNullable<Parameters<typeof create<typeof WatchRunResponseSchema>>[1]>['event'];
 
@@ -42,13 +44,14 @@ export class RunManager {
     return runId ? this.runs.get(runId) : undefined;
   }
 
-  start(req: EvaluateRequest, tasks: TaskDefinition[]): Run {
+  /** `lease`: the loaded model of a target.model run, released when the run ends. */
+  start(req: EvaluateRequest, tasks: TaskDefinition[], lease?: ModelLease): Run {
     const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const record = create(EvalRunSchema, { runId, name: req.name, labels: req.labels, state: RunState.PENDING, target: req.target, tasks: tasks.map((t) => t.name), createdAt: timestampNow(), request: req });
     const run: Run = { record, results: [], events: [], abort: new AbortController() };
     this.runs.set(runId, run);
     if (req.requestId) this.byRequestId.set(req.requestId, runId);
-    void this.execute(run, req, tasks);
+    void this.execute(run, req, tasks, lease);
     return run;
   }
 
@@ -100,14 +103,17 @@ export class RunManager {
     this.emit(run, { case: 'state', value: state });
   }
 
-  private async execute(run: Run, req: EvaluateRequest, tasks: TaskDefinition[]): Promise<void> {
+  private async execute(run: Run, req: EvaluateRequest, tasks: TaskDefinition[], lease: ModelLease | undefined): Promise<void> {
     const target = req.target!;
-    const generator = target.kind.case === 'generatorAddress' ? createClient(GeneratorService, target.kind.value) : undefined;
+    const remote = target.kind.case === 'generatorAddress' ? createClient(GeneratorService, target.kind.value) : undefined;
     const reward = target.rewardModelAddress ? createClient(RewardModelService, target.rewardModelAddress) : undefined;
     try {
       this.setState(run, RunState.RUNNING);
-      const model = generatorEvalModel(generator!, { batchSize: req.batchSize || 16, minWeightVersion: target.minWeightVersion });
-      run.record.model = (await generator!.getModelInfo({})).model;
+      const generator = lease ? localGenerator(lease.lm, lease.lm.info) : remote;
+      if (!generator) throw new Error('the run has neither a loaded model nor a generator address');
+      // A loaded checkpoint has one version (0): min_weight_version only applies to a live generator.
+      const model = generatorEvalModel(generator, { batchSize: req.batchSize || 16, minWeightVersion: lease ? 0n : target.minWeightVersion });
+      run.record.model = (await generator.getModelInfo!({})).model;
       await runEvaluation(
         tasks.map((t) => {
           const sel = req.tasks.find((s) => (s.kind.case === 'name' ? s.kind.value : s.kind.value?.name) === t.name);
@@ -139,8 +145,9 @@ export class RunManager {
         this.setState(run, RunState.FAILED);
       }
     } finally {
-      generator?.close();
+      remote?.close();
       reward?.close();
+      lease?.release();
     }
   }
 }

@@ -4,14 +4,26 @@
 import { create } from '@bufbuild/protobuf';
 import type { GeneratorService } from '@juice/proto';
 import { GenerateStreamResponseSchema, PromptResultSchema, SampleSchema, TopLogprobsSchema, validateGenerate, validateScoreCompletions, type GenerateRequest, type GenerateStreamRequest } from '@juice/proto';
+import { InputError, promptTokenIds, resolveSampling, runSample, scoreCompletions, seedOf, type Piece } from '@juice/inference';
 import { failedPrecondition, rejectInvalid, type ServiceImpl } from '@juice/service-kit';
 import { randomBytes } from 'node:crypto';
-import { runSample, seedOf, type Piece } from './generate.js';
 import type { ModelHost } from './model-host.js';
 import { activate, pushWeights } from './push.js';
-import { resolveSampling } from './sampling.js';
-import { scoreCompletions } from './score.js';
 import type { GeneratorMetrics } from './telemetry.js';
+
+/** The library's field errors as INVALID_ARGUMENT naming the field (details.field), like the validators'. */
+function asFieldError(e: unknown): never {
+  if (e instanceof InputError) rejectInvalid([{ field: e.field, problem: e.problem }]);
+  throw e;
+}
+
+function fieldErrors<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    return asFieldError(e);
+  }
+}
 
 const top = (t: { ids: number[]; logprobs: number[] }) => create(TopLogprobsSchema, { tokenIds: t.ids, logprobs: t.logprobs });
 
@@ -26,11 +38,7 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
     }
     const s = resolveSampling(req.sampling);
     const seed = s.seed ?? randomBytes(8).readBigUInt64LE();
-    const prompts = req.prompts.map((p, i) => {
-      const ids = host.promptIds(p, `prompts[${i}]`);
-      if (ids.length >= host.contextLength) rejectInvalid([{ field: `prompts[${i}]`, problem: `${ids.length} tokens leave no room in the context length ${host.contextLength}` }]);
-      return ids;
-    });
+    const prompts = fieldErrors(() => promptTokenIds(host, req.prompts));
     return { s, seed, prompts, n: req.n || 1 };
   };
 
@@ -112,7 +120,7 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
     async scoreCompletions(req, ctx) {
       rejectInvalid(validateScoreCompletions(req, limits));
       if (req.minWeightVersion > host.weights.active.number) throw failedPrecondition(`min_weight_version ${req.minWeightVersion} is not served yet (serving ${host.weights.active.number})`);
-      const { results, version: scoredBy } = await scoreCompletions(host, req.items, req.tokenLogprobs || req.topLogprobs > 0, ctx.signal);
+      const { results, version: scoredBy } = await scoreCompletions(host, req.items, req.tokenLogprobs || req.topLogprobs > 0, ctx.signal).catch(asFieldError);
       const version = { number: scoredBy, label: host.weights.active.number === scoredBy ? host.weights.active.label : '' };
       ctx.span.setAttributes({ 'juice.items': results.length, 'juice.completion_tokens': results.reduce((a, r) => a + r.numTokens, 0) });
       return { results, weightVersion: version, usage: { promptTokens: BigInt(results.reduce((a, r) => a + r.numPromptTokens, 0)), completionTokens: BigInt(results.reduce((a, r) => a + r.numTokens, 0)) } };

@@ -2,14 +2,13 @@
 // and the versioned weights. Prompts become token ids here (text, chat template, or verbatim tokens).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { forwardOnly } from '@juice/autograd';
-import { buildCausalLm, buildGenerationGraphs, describeModel, encodePrompt, loadModel, promptText, type LoadedModel } from '@juice/models';
-import { toModelBytes } from '@juice/onnx';
+import { modelWeights, startLmWorkers, weightFeeds, weightWire, type ServedLm, type WeightMap } from '@juice/inference';
+import { describeModel, encodePrompt, loadModel, promptText, type LoadedModel } from '@juice/models';
 import { ModelHead, WeightVersionSchema, type ModelInfo, type Prompt, type WeightVersion } from '@juice/proto';
-import { WorkerEngine, WorkerSession, type Feeds, type WeightSetWire } from '@juice/runtime';
+import type { Feeds, WorkerEngine, WorkerSession } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
 
-export type WeightMap = Map<string, Float32Array>;
+export type { WeightMap };
 
 export interface HostOptions {
   modelDir: string;
@@ -17,7 +16,7 @@ export interface HostOptions {
   maxQueue: number;
 }
 
-export class ModelHost {
+export class ModelHost implements ServedLm {
   readonly weights: VersionedWeights<WeightMap>;
   readonly shapes: Map<string, readonly number[]>;
   private constructor(
@@ -34,19 +33,8 @@ export class ModelHost {
 
   static async load(o: HostOptions): Promise<ModelHost> {
     const model = loadModel(o.modelDir);
-    const { prefill, decode } = buildGenerationGraphs(model.config);
-    const spec = { layers: model.config.numLayers, kvHeads: model.config.numKvHeads, headDim: model.config.headDim, vocabSize: model.config.vocabSize };
-    const initial: WeightMap = new Map(model.params.entries.map((e) => [e.name, model.params.view(e.name)]));
-    const engine = await WorkerEngine.create({
-      prefill: toModelBytes(prefill),
-      decode: toModelBytes(decode),
-      spec,
-      engine: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, contextLength: model.config.maxPositions },
-      weights: wireOf('0', initial, model),
-    });
-    const lm = buildCausalLm(model.config, { greedy: true });
-    const scorer = await WorkerSession.create(toModelBytes(forwardOnly(lm.graph, ['token_logprobs', 'token_is_greedy'])));
-    await scorer.pin(feedsOf(initial, model));
+    const initial = modelWeights(model);
+    const { engine, scorer } = await startLmWorkers(model, initial, { maxBatch: o.maxBatch, maxQueue: o.maxQueue, label: '0' });
     return new ModelHost(model, engine, scorer, initial);
   }
 
@@ -55,7 +43,7 @@ export class ModelHost {
   }
 
   feeds(w: WeightMap): Feeds {
-    return feedsOf(w, this.model);
+    return weightFeeds(w, this.model);
   }
 
   /** The version whose weights the scoring worker holds (stamped on ScoreCompletions results). */
@@ -63,10 +51,10 @@ export class ModelHost {
 
   /** Hands a weight set to both workers; requests that arrive from now on use it. */
   async serveWeights(version: bigint, w: WeightMap): Promise<void> {
-    this.engine.setWeights(wireOf(String(version), w, this.model));
+    this.engine.setWeights(weightWire(String(version), w, this.model));
     // Runs posted before the pin keep the old weights (the worker handles messages in order).
     this.scorerVersion = version;
-    await this.scorer.pin(feedsOf(w, this.model));
+    await this.scorer.pin(weightFeeds(w, this.model));
   }
 
   async close(): Promise<void> {
@@ -91,14 +79,4 @@ export class ModelHost {
     return describeModel(this.model, { head: ModelHead.CAUSAL_LM, parameterCount: this.model.params.numParams, weightVersion: this.version() });
   }
 
-}
-
-function feedsOf(w: WeightMap, model: LoadedModel): Feeds {
-  const feeds: Feeds = {};
-  for (const e of model.params.entries) feeds[e.name] = { data: w.get(e.name)!, dims: e.shape as number[] };
-  return feeds;
-}
-
-function wireOf(label: string, w: WeightMap, model: LoadedModel): WeightSetWire {
-  return { label, tensors: Object.fromEntries(model.params.entries.map((e) => [e.name, { data: w.get(e.name)!, dims: [...e.shape] }])) };
 }

@@ -1,0 +1,67 @@
+// What sampling and scoring need from a loaded causal LM, whoever serves it: the generator (with
+// versioned weights pushed by the trainer) or the evaluator (a checkpoint loaded once). Both computes
+// run in worker threads so the serving process's event loop (health, streams) stays responsive.
+import { forwardOnly } from '@juice/autograd';
+import { buildCausalLm, buildGenerationGraphs, type LoadedModel } from '@juice/models';
+import { toModelBytes } from '@juice/onnx';
+import { WorkerEngine, WorkerSession, type Feeds, type WeightSetWire } from '@juice/runtime';
+
+export type WeightMap = Map<string, Float32Array>;
+
+export interface ServedLm {
+  readonly model: LoadedModel;
+  /** Generation: continuous batching with a KV cache, in its own worker with its own weight copy. */
+  readonly engine: WorkerEngine;
+  /** Teacher-forced scoring: one forward-only session with the weights pinned in its worker. */
+  readonly scorer: WorkerSession;
+  readonly contextLength: number;
+  /** The weight version the scorer holds (stamped on scores). */
+  readonly scorerVersion: bigint;
+}
+
+export interface LmWorkerOptions {
+  maxBatch: number;
+  maxQueue: number;
+  /** Label of the initial weight set: its version number as a decimal string (engine results carry it as `weights`). Default "0". */
+  label?: string;
+}
+
+/** The model's own weights, tensor by tensor (views into the flat parameter buffer). */
+export function modelWeights(model: LoadedModel): WeightMap {
+  return new Map(model.params.entries.map((e) => [e.name, model.params.view(e.name)]));
+}
+
+export function weightFeeds(w: WeightMap, model: LoadedModel): Feeds {
+  const feeds: Feeds = {};
+  for (const e of model.params.entries) feeds[e.name] = { data: w.get(e.name)!, dims: e.shape as number[] };
+  return feeds;
+}
+
+export function weightWire(label: string, w: WeightMap, model: LoadedModel): WeightSetWire {
+  return { label, tensors: Object.fromEntries(model.params.entries.map((e) => [e.name, { data: w.get(e.name)!, dims: [...e.shape] }])) };
+}
+
+/**
+ * Starts the generation engine and the scoring session for `model` with `weights`. The scoring graph
+ * emits token_is_greedy next to the log-probs, so lm-eval's is_greedy costs no second pass.
+ */
+export async function startLmWorkers(model: LoadedModel, weights: WeightMap, o: LmWorkerOptions): Promise<{ engine: WorkerEngine; scorer: WorkerSession }> {
+  const { prefill, decode } = buildGenerationGraphs(model.config);
+  const spec = { layers: model.config.numLayers, kvHeads: model.config.numKvHeads, headDim: model.config.headDim, vocabSize: model.config.vocabSize };
+  const engine = await WorkerEngine.create({
+    prefill: toModelBytes(prefill),
+    decode: toModelBytes(decode),
+    spec,
+    engine: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, contextLength: model.config.maxPositions },
+    weights: weightWire(o.label ?? '0', weights, model),
+  });
+  try {
+    const lm = buildCausalLm(model.config, { greedy: true });
+    const scorer = await WorkerSession.create(toModelBytes(forwardOnly(lm.graph, ['token_logprobs', 'token_is_greedy'])));
+    await scorer.pin(weightFeeds(weights, model));
+    return { engine, scorer };
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+}

@@ -1,0 +1,172 @@
+// Checkpoints the evaluator loads itself (EvalTarget.model), kept loaded between runs: evaluating
+// every checkpoint of a training job on several task lists would otherwise rebuild the sessions and
+// re-read the weights per run. Bounded (least recently used goes first), and a model still used by a
+// run is only closed when that run lets go of it.
+import { readdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describeModel, loadModel, type LoadedModel } from '@juice/models';
+import { modelWeights, startLmWorkers, type ServedLm } from '@juice/inference';
+import { create } from '@bufbuild/protobuf';
+import { ModelHead, WeightVersionSchema, type ModelInfo } from '@juice/proto';
+import type { WorkerEngine, WorkerSession } from '@juice/runtime';
+
+export class LoadedLm implements ServedLm {
+  readonly contextLength: number;
+  /** A checkpoint is loaded once and never changes: version 0, as a generator reports before any push. */
+  readonly scorerVersion = 0n;
+  readonly info: ModelInfo;
+
+  constructor(
+    readonly model: LoadedModel,
+    readonly engine: WorkerEngine,
+    readonly scorer: WorkerSession,
+  ) {
+    this.contextLength = model.config.maxPositions;
+    this.info = describeModel(model, { head: ModelHead.CAUSAL_LM, parameterCount: model.params.numParams, weightVersion: create(WeightVersionSchema, { number: 0n, label: 'loaded' }) });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.engine.close(), this.scorer.close()]);
+  }
+}
+
+/** A model in use by one run; release() exactly once when the run ends. */
+export interface ModelLease {
+  lm: LoadedLm;
+  release(): void;
+}
+
+interface Entry {
+  dir: string;
+  /** Names, sizes and mtimes of the directory's files: a rewritten checkpoint is loaded again. */
+  fingerprint: string;
+  loading: Promise<LoadedLm>;
+  users: number;
+  lastUsed: number;
+  evicted: boolean;
+}
+
+export interface ModelCacheOptions {
+  /** Models kept loaded. */
+  capacity: number;
+  /** Sequences decoded together per model. */
+  maxBatch: number;
+  maxQueue: number;
+}
+
+/** Thrown when the model's sha256 is not the one the request pinned (ModelSource.expected_sha256). */
+function shaMismatch(dir: string, want: string, got: string): Error {
+  return Object.assign(new Error(`${dir}: the weight files hash to ${got}, the request expects expected_sha256 ${want}`), { grpcCode: 'FAILED_PRECONDITION' });
+}
+
+export class ModelCache {
+  private readonly entries = new Map<string, Entry>();
+  private clock = 0;
+
+  constructor(private readonly o: ModelCacheOptions) {}
+
+  /** Models loaded or loading, most recently used first (for logs and tests). */
+  loaded(): string[] {
+    return [...this.entries.values()].sort((a, b) => b.lastUsed - a.lastUsed).map((e) => e.dir);
+  }
+
+  /**
+   * The model in `dir`, loaded now or reused. Errors carry the status by name (grpcCode): NOT_FOUND
+   * for a missing directory or file, INVALID_ARGUMENT for an unsupported or malformed model,
+   * FAILED_PRECONDITION when its sessions cannot be started or the hash is not the expected one.
+   */
+  async acquire(dirIn: string, expectedSha256 = ''): Promise<ModelLease> {
+    const dir = resolve(dirIn);
+    const fingerprint = fingerprintOf(dir);
+    let entry = this.entries.get(dir);
+    if (entry && entry.fingerprint !== fingerprint) {
+      this.drop(entry);
+      entry = undefined;
+    }
+    if (!entry) {
+      entry = { dir, fingerprint, loading: load(dir, this.o), users: 0, lastUsed: 0, evicted: false };
+      this.entries.set(dir, entry);
+      const e = entry;
+      // A failed load is not cached: the next request tries again (the directory may have been fixed).
+      e.loading.catch(() => this.entries.get(dir) === e && this.entries.delete(dir));
+    }
+    entry.users++;
+    entry.lastUsed = ++this.clock;
+    let lm: LoadedLm;
+    try {
+      lm = await entry.loading;
+      if (expectedSha256 && expectedSha256.toLowerCase() !== lm.model.sha256) throw shaMismatch(dir, expectedSha256, lm.model.sha256);
+    } catch (e) {
+      this.releaseEntry(entry);
+      throw e;
+    }
+    this.evictBeyondCapacity();
+    let released = false;
+    const held = entry;
+    return {
+      lm,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.releaseEntry(held);
+      },
+    };
+  }
+
+  /** Closes every model (evaluator shutdown). */
+  async close(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((e) => e.loading.then((lm) => lm.close(), () => undefined)));
+  }
+
+  private releaseEntry(e: Entry): void {
+    e.users--;
+    if (e.evicted && e.users === 0) void e.loading.then((lm) => lm.close(), () => undefined);
+    this.evictBeyondCapacity();
+  }
+
+  private drop(e: Entry): void {
+    if (this.entries.get(e.dir) === e) this.entries.delete(e.dir);
+    e.evicted = true;
+    if (e.users === 0) void e.loading.then((lm) => lm.close(), () => undefined);
+  }
+
+  private evictBeyondCapacity(): void {
+    // Models in use are never evicted, so a burst of runs on many models may exceed the bound until they end.
+    const idle = [...this.entries.values()].filter((e) => e.users === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    let excess = this.entries.size - this.o.capacity;
+    for (const e of idle) {
+      if (excess <= 0) break;
+      this.drop(e);
+      excess--;
+    }
+  }
+}
+
+function fingerprintOf(dir: string): string {
+  try {
+    return readdirSync(dir)
+      .sort()
+      .map((f) => {
+        const st = statSync(`${dir}/${f}`);
+        return `${f}:${st.size}:${st.mtimeMs}`;
+      })
+      .join('|');
+  } catch {
+    // Missing or unreadable: loadModel reports it with the right status.
+    return '';
+  }
+}
+
+async function load(dir: string, o: ModelCacheOptions): Promise<LoadedLm> {
+  const model = loadModel(dir);
+  let workers;
+  try {
+    workers = await startLmWorkers(model, modelWeights(model), { maxBatch: o.maxBatch, maxQueue: o.maxQueue });
+  } catch (e) {
+    // The files parsed, but onnxruntime could not build or run the graphs for this config.
+    throw Object.assign(new Error(`${dir}: the model loaded but its inference sessions could not be started: ${(e as Error).message}`), { grpcCode: 'FAILED_PRECONDITION', cause: e });
+  }
+  return new LoadedLm(model, workers.engine, workers.scorer);
+}
