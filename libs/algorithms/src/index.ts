@@ -9,3 +9,4 @@ export { runPairwise, pairwiseGraph, type PairExample, type PairwiseOptions as P
 export { type LoopPosition } from './loops/sft.js';
 export { RewardModelTrainer, runRewardModel, rewardModelGraph, frozenLayerParameters, type RewardModelTrainerOptions, type RewardTrainOptions, type RewardModelOptions, type PairwiseRewardEval } from './loops/reward-model.js';
 export { PolicyTrainer, policyGraph, policyParameterShapes, initValueHead, needsValueHead, type RftMethod, type Rollout, type PolicyTrainerOptions, type PolicyStepOptions, type PolicyStepResult } from './loops/policy-step.js';
+export { RewardNormalizer, type RewardNormalizationMode } from './reward-normalizer.js';

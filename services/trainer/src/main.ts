@@ -6,6 +6,8 @@ import { Algorithm, TrainerService } from '@juice/proto';
 import { sftRunner } from './runners/sft-runner.js';
 import { dpoRunner } from './runners/dpo-runner.js';
 import { irftRunner } from './runners/irft-runner.js';
+import { rewardModelRunner } from './runners/reward-model-runner.js';
+import { rftRunner } from './runners/rft-runner.js';
 import { defineConfig, runService } from '@juice/service-kit';
 import { JobManager } from './job-manager.js';
 import { JobStore } from './job-store.js';
@@ -22,7 +24,7 @@ await runService({
   description: 'juice trainer: SFT, reward-model, DPO, IRFT/SPIN and RFT jobs with checkpoints and resume',
   configSpec,
   async build(config, log) {
-    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(config.store), [Algorithm.DPO]: dpoRunner(config.store), [Algorithm.IRFT]: irftRunner(config.store, config.generator), [Algorithm.SPIN]: irftRunner(config.store, config.generator) }, log);
+    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(config.store), [Algorithm.DPO]: dpoRunner(config.store), [Algorithm.IRFT]: irftRunner(config.store, config.generator), [Algorithm.SPIN]: irftRunner(config.store, config.generator), [Algorithm.REWARD_MODEL]: rewardModelRunner(config.store), [Algorithm.RFT]: rftRunner(config.store, { generator: config.generator, rewardModel: config.rewardModel }) }, log);
     jobs.resumeInterrupted();
     return {
       services: [{ desc: TrainerService, impl: createTrainerService(jobs) }],

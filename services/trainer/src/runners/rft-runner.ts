@@ -1,0 +1,242 @@
+// The RFT job (ALGORITHMS.md, "RFT — explicit reward model"). Each round:
+//   1. push the policy to the generator (a new version) and sample k responses for a slice of the
+//      demonstration prompts from exactly that version (samples older than max_staleness are dropped);
+//   2. reward step: Bradley-Terry of demonstration ≻ own sample on the trainer-held reward weights,
+//      then push them to the reward-model service (its own version counter);
+//   3. policy step: the reward-model service scores the round's samples (token ids, at least the version
+//      just pushed), rewards are normalised and penalised, and the policy-gradient method updates the
+//      policy against π_ref (the job's initial policy, frozen).
+// Each peer exchange is one retried unit (push + generate, push + score), because a restarted peer has
+// lost the weights pushed before. At the end the policy is pushed once more (the generator serves the
+// result), saved as the job's checkpoint, and the reward model is saved as a *ForSequenceClassification
+// directory under the "<job id>.reward-model" namespace of the store (its path is in the job's log).
+// Resume restarts the job from its initial weights (round-boundary resume is not implemented yet).
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShapes, RewardModelTrainer, RewardNormalizer, type PairExample, type Rollout } from '@juice/algorithms';
+import { CheckpointStore } from '@juice/checkpoint';
+import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type TokenizedExample } from '@juice/data';
+import type { LoadedModel } from '@juice/models';
+import { ParamSet } from '@juice/optim';
+import { FinishReason, GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
+import { createClient, failedPrecondition, invalidArgument, status } from '@juice/service-kit';
+import { weightChunks, type PushTensor } from '@juice/weight-sync';
+import type { JobRunner, RunContext } from '../job-manager.js';
+import { jobLog } from './job-log.js';
+import { resolveModel } from './model-source.js';
+import { withRetry } from './retry.js';
+import { rftSettings, type RftSettings } from './rft-config.js';
+import { saveCheckpoint } from './save-checkpoint.js';
+import { loadRewardParams, rewardParamsFromLm, saveRewardModel } from './reward-weights.js';
+
+type GeneratorClient = ReturnType<typeof createClient<typeof GeneratorService>>;
+type RewardClient = ReturnType<typeof createClient<typeof RewardModelService>>;
+
+interface Sampled {
+  example: TokenizedExample;
+  responses: { ids: number[]; missingEos: boolean; version: bigint }[];
+}
+
+const tensorsOf = (params: ParamSet, names: readonly string[]) => new Map<string, PushTensor>(names.map((n) => [n, { shape: params.entry(n).shape, data: params.view(n) }]));
+
+/** A peer that answers "min_weight_version not served" has restarted and lost our push: retry the unit. */
+function retryable(e: unknown): never {
+  if ((e as { code?: number }).code === status.FAILED_PRECONDITION && /min_weight_version/.test((e as Error).message)) {
+    throw Object.assign(new Error(`${(e as Error).message} (the peer lost the pushed weights; pushing again)`), { code: status.ABORTED });
+  }
+  throw e;
+}
+
+export function rftRunner(storeRoot: string, defaults: { generator?: string; rewardModel?: string } = {}): JobRunner {
+  const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
+  return async (ctx) => {
+    const spec = ctx.job.spec!;
+    const h = spec.hyperparameters;
+    const rc = spec.algorithmConfig.case === 'rft' ? spec.algorithmConfig.value : undefined;
+    const genAddress = spec.endpoints?.generator[0] || defaults.generator;
+    const rmAddress = spec.endpoints?.rewardModel[0] || defaults.rewardModel;
+    if (!genAddress) throw failedPrecondition('RFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
+    if (!rmAddress) throw failedPrecondition('RFT needs a reward-model service: set spec.endpoints.reward_model or start the trainer with --reward-model');
+    const demos = (await Promise.all(spec.datasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
+    if (demos.length === 0) throw invalidArgument('spec.datasets', 'no demonstrations selected');
+    const seed = Number(h?.seed || 42n);
+    const jobDir = join(storeRoot, 'jobs', ctx.job.id);
+    const model = resolveModel(spec.model, jobDir, () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed);
+    const maxLength = h?.maxLength || Math.min(512, model.config.maxPositions);
+    // As the other runners: prompts are cut only when max_prompt_length says so (or nothing else fits).
+    const examples = demos.map((d) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined }));
+    const s = rftSettings(spec, { rows: examples.length, numLayers: model.config.numLayers, maxNewTokens: Math.min(256, maxLength - Math.max(...examples.map((e) => e.promptIds.length))) });
+    const padTokenId = model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0;
+
+    // The policy (with a value head for APA/PPO), π_ref = the initial policy, and the reward weights.
+    const policy = new ParamSet(policyParameterShapes(model.config, s.method));
+    for (const e of model.params.entries) policy.set(e.name, model.params.view(e.name));
+    if (policy.has('v_head.weight')) initValueHead(policy, seed + 1);
+    const reference = model.params.clone();
+    const rewardParams = initialReward(rc?.rewardModel, model, seed);
+    const lmNames = model.params.names;
+    const rmNames = rewardParams.names;
+
+    const policySteps = s.policyEpochs * Math.ceil((s.promptsPerRound * s.samplesPerPrompt) / s.batchSize);
+    ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(s.rounds * policySteps), totalStages: s.rounds });
+    ctx.save();
+    jobLog(ctx, 'info', 'trainer.rft', `RFT: ${s.rounds} rounds of ${s.promptsPerRound} prompts × ${s.samplesPerPrompt} samples, method ${s.method}${s.reward.frozen ? ', reward model frozen' : ''}`);
+
+    const deadline = (spec.endpoints?.callTimeoutSeconds || 600) * 1000;
+    const generator = createClient(GeneratorService, genAddress, { defaultDeadlineMs: deadline });
+    const rewardClient = createClient(RewardModelService, rmAddress, { defaultDeadlineMs: deadline });
+    const retry = { signal: ctx.signal, onRetry: (i: { what: string; attempt: number; delayMs: number; error: Error }) => jobLog(ctx, 'warn', 'trainer.rft', `${i.what} failed (${i.error.message}); retry ${i.attempt} in ${i.delayMs} ms`) };
+    const policyTrainer = await PolicyTrainer.create({
+      config: model.config, params: policy, reference, method: s.method, padTokenId, learningRate: s.learningRate,
+      weightDecay: h?.weightDecay ?? 0, maxGradNorm: h?.maxGradNorm ?? 1, betas: [h?.adamBeta1 || 0.9, h?.adamBeta2 || 0.999], eps: h?.epsilon || 1e-8,
+      apaLambda: s.apaLambda, ppoClip: s.ppoClip, valueLossCoefficient: s.valueLossCoefficient, valueClip: s.valueClip,
+    });
+    const rewardTrainer = s.reward.frozen ? undefined : await RewardModelTrainer.create({ config: model.config, params: rewardParams, padTokenId, learningRate: s.reward.learningRate, frozenLayers: s.reward.frozenLayers, maxGradNorm: h?.maxGradNorm ?? 1 });
+    const normalizer = new RewardNormalizer(s.normalization, s.rewardClip);
+    const kl = s.adaptiveKl ? new AdaptiveKlController(s.klCoef, s.adaptiveKl.target, s.adaptiveKl.horizon) : undefined;
+    // With a frozen reward model the service keeps what it serves, unless the job names one to push.
+    let rmVersion: bigint | undefined = s.reward.frozen && !rc?.rewardModel ? 0n : undefined;
+    let step = 0;
+    try {
+      for (let round = 0; round < s.rounds; round++) {
+        ctx.signal.throwIfAborted();
+        const prompts = Array.from({ length: s.promptsPerRound }, (_, i) => examples[(round * s.promptsPerRound + i) % examples.length]!);
+        // 1. Rollouts from the policy as it is now.
+        const gen = await sample(ctx, generator, policy, lmNames, prompts, s, maxLength, round, retry);
+        const metrics: Record<string, number> = { 'gen/seconds': gen.seconds, 'gen/weight_version': Number(gen.version), 'sync/seconds': gen.syncSeconds, 'sync/bytes': gen.syncBytes, 'gen/stale_rejected': gen.stale };
+        const sampled = gen.sampled;
+        const rollouts = sampled.flatMap((p) => p.responses.map((r) => ({ example: p.example, ...r })));
+        metrics['gen/mean_length'] = rollouts.reduce((a, r) => a + r.ids.length, 0) / Math.max(1, rollouts.length);
+        if (rollouts.length === 0) {
+          jobLog(ctx, 'warn', 'trainer.rft', `round ${round}: no usable samples (all stale or empty); skipping the round`);
+          continue;
+        }
+        // 2. Reward step: the demonstration over each of its own samples; then the service serves the result.
+        if (rewardTrainer) {
+          const pairs: PairExample[] = rollouts.map((r) => ({ chosen: r.example, rejected: { promptIds: r.example.promptIds, responseIds: r.ids, truncated: false } }));
+          const fit = await rewardTrainer.fit({ pairs, batchSize: s.reward.batchSize, steps: Math.ceil(pairs.length / s.reward.batchSize) * s.reward.epochs, seed: seed + round, signal: ctx.signal });
+          metrics['rm/loss'] = fit.mean['rm/loss']!;
+          metrics['rm/accuracy'] = fit.mean['rm/accuracy']!;
+          metrics['rm/margin'] = fit.mean['rm/margin']!;
+          rmVersion = undefined;
+        }
+        // 3. Scores from the reward-model service (pushing the reward weights first when they changed).
+        const scored = await score(ctx, rewardClient, rewardParams, rmNames, rollouts.map((r) => ({ promptIds: r.example.promptIds, responseIds: r.ids })), rmVersion, round, retry);
+        rmVersion = scored.version;
+        metrics['rm/weight_version'] = Number(scored.version);
+        if (scored.syncSeconds !== undefined) metrics['sync/seconds'] += scored.syncSeconds;
+        const raw = scored.rewards.map((x, i) => x + (rollouts[i]!.missingEos ? s.missingEosPenalty : 0));
+        const mean = scored.rewards.reduce((a, b) => a + b, 0) / scored.rewards.length;
+        metrics['reward/mean'] = mean;
+        metrics['reward/std'] = Math.sqrt(scored.rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / scored.rewards.length);
+        const rewards = normalizer.normalize(raw);
+        const klCoef = kl?.value ?? s.klCoef;
+        // Policy step: RLOO's groups must be whole, which they are (stale rejection drops whole prompts).
+        const batch: Rollout[] = rollouts.map((r, i) => ({ promptIds: r.example.promptIds, responseIds: r.ids, reward: rewards[i]! }));
+        const before = step;
+        const out = await policyTrainer.step({
+          rollouts: batch, samplesPerPrompt: s.samplesPerPrompt, klCoef, whitenAdvantages: s.whitenAdvantages, gaeGamma: s.gaeGamma, gaeLambda: s.gaeLambda,
+          epochs: s.policyEpochs, batchSize: s.batchSize, seed: seed + round, signal: ctx.signal,
+          onStep: (k, m) => {
+            step = before + k;
+            ctx.job.progress!.step = BigInt(step);
+            ctx.job.progress!.stage = round;
+            ctx.job.progress!.fraction = Math.min(1, step / (s.rounds * policySteps));
+            ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage: round, metrics: m } });
+          },
+        });
+        kl?.update(out.metrics.kl!, batch.length);
+        Object.assign(metrics, { kl: out.metrics.kl!, kl_coef: klCoef, policy_loss: out.metrics.policy_loss!, 'advantage/mean': out.metrics['advantage/mean']! });
+        if (out.metrics.value_loss !== undefined) metrics['value_loss'] = out.metrics.value_loss;
+        ctx.job.latestMetrics = { ...ctx.job.latestMetrics, ...metrics };
+        ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage: round, metrics } });
+        ctx.save();
+      }
+      // The generator ends up serving the trained policy (and the reward-model service the trained reward).
+      await withRetry('push the final policy', async () => {
+        const t0 = Date.now();
+        const version = ((await generator.getWeightVersion({})).active?.number ?? 0n) + 1n;
+        const pushed = await generator.pushWeights(weightChunks(tensorsOf(policy, lmNames), { version, label: `${ctx.job.id}/final` }));
+        ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: (Date.now() - t0) / 1000, replicas: 1 } });
+      }, retry);
+    } finally {
+      generator.close();
+      rewardClient.close();
+      await policyTrainer.release();
+      await rewardTrainer?.release();
+    }
+    for (const n of lmNames) model.params.set(n, policy.view(n));
+    await saveCheckpoint(ctx, store, model, step, 'RFT', { stage: s.rounds });
+    const rmDir = saveRewardModel(store, `${ctx.job.id}.reward-model`, model, rewardParams, { name: `juice-rft-reward-${ctx.job.id}`, metadata: { step, algorithm: 'RFT', reward_weight_version: Number(rmVersion ?? 0n) } });
+    jobLog(ctx, 'info', 'trainer.rft', `reward model saved to ${rmDir}`, { reward_model_path: rmDir });
+  };
+}
+
+/** The reward weights RFT starts from: RftConfig.reward_model, else the job's model with a fresh head. */
+function initialReward(source: ModelSource | undefined, model: LoadedModel, seed: number): ParamSet {
+  if (!source?.kind.case) return rewardParamsFromLm(model, seed);
+  if (source.kind.case !== 'hfDir') throw invalidArgument('spec.rft.reward_model', 'only hf_dir is supported for the initial reward model');
+  const loaded = loadRewardParams(source.kind.value, seed);
+  const a = loaded.model.config;
+  const b = model.config;
+  if (a.vocabSize !== b.vocabSize || a.hiddenSize !== b.hiddenSize || a.numLayers !== b.numLayers || a.architecture !== b.architecture) {
+    throw invalidArgument('spec.rft.reward_model', `must have the policy's architecture and vocabulary (tokens are shared): got ${a.architecture} V${a.vocabSize} D${a.hiddenSize} L${a.numLayers}, policy ${b.architecture} V${b.vocabSize} D${b.hiddenSize} L${b.numLayers}`);
+  }
+  return loaded.params;
+}
+
+/** Push the policy and sample from exactly that version, as one retried unit. */
+async function sample(ctx: RunContext, generator: GeneratorClient, policy: ParamSet, names: readonly string[], prompts: TokenizedExample[], s: RftSettings, maxLength: number, round: number, retry: Parameters<typeof withRetry>[2]) {
+  return withRetry('push the policy and generate', async () => {
+    const t0 = Date.now();
+    const version = ((await generator.getWeightVersion({})).active?.number ?? 0n) + 1n;
+    const pushed = await generator.pushWeights(weightChunks(tensorsOf(policy, names), { version, label: `${ctx.job.id}/round${round}` }));
+    const syncSeconds = (Date.now() - t0) / 1000;
+    ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: 1 } });
+    const oldest = version - BigInt(s.maxStaleness) > 0n ? version - BigInt(s.maxStaleness) : 1n;
+    const g0 = Date.now();
+    const res = await generator
+      .generate({ prompts: prompts.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: s.samplesPerPrompt, sampling: s.generation, minWeightVersion: oldest })
+      .catch(retryable);
+    let stale = 0;
+    const sampled: Sampled[] = [];
+    prompts.forEach((example, i) => {
+      const samples = res.results[i]?.samples ?? [];
+      // Prompt + response within max_length, as the demonstrations (the generator only bounds by context).
+      const room = Math.max(0, maxLength - example.promptIds.length);
+      const responses = samples.map((x) => ({ ids: x.tokenIds.slice(0, room), missingEos: x.finishReason === FinishReason.LENGTH || x.finishReason === FinishReason.CONTEXT_LENGTH, version: x.weightVersion || res.weightVersion?.number || 0n }));
+      // A prompt's samples are kept or dropped together (RLOO's baseline needs the whole group).
+      if (responses.some((r) => r.version < oldest)) stale += responses.length;
+      else if (responses.length === s.samplesPerPrompt && responses.every((r) => r.ids.length > 0)) sampled.push({ example, responses });
+    });
+    return { sampled, version: res.weightVersion?.number ?? version, stale, seconds: (Date.now() - g0) / 1000, syncSeconds, syncBytes: Number(pushed.bytes) };
+  }, retry);
+}
+
+/**
+ * Scores from the reward-model service. `served` is the version already serving the trainer's reward
+ * weights (or 0 = whatever it serves, for a frozen reward model); undefined = push them first (same unit).
+ */
+async function score(ctx: RunContext, client: RewardClient, params: ParamSet, names: readonly string[], seqs: { promptIds: number[]; responseIds: number[] }[], served: bigint | undefined, round: number, retry: Parameters<typeof withRetry>[2]) {
+  return withRetry('push the reward model and score', async (attempt) => {
+    let version = served ?? 0n;
+    let syncSeconds: number | undefined;
+    if (served === undefined || (attempt > 1 && served > 0n)) {
+      const t0 = Date.now();
+      version = ((await client.getWeightVersion({})).active?.number ?? 0n) + 1n;
+      const pushed = await client.pushWeights(weightChunks(tensorsOf(params, names), { version, label: `${ctx.job.id}/round${round}` }));
+      syncSeconds = (Date.now() - t0) / 1000;
+      ctx.emit({ case: 'weightsPushed', value: { target: 'reward_model', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: 1 } });
+    }
+    const rewards: number[] = [];
+    let scoredBy = version;
+    for (let i = 0; i < seqs.length; i += 1024) {
+      const res = await client
+        .score({ items: seqs.slice(i, i + 1024).map((x) => ({ prompt: { kind: { case: 'tokens', value: { ids: x.promptIds } } }, response: { kind: { case: 'tokens', value: { ids: x.responseIds } } } })), minWeightVersion: version })
+        .catch(retryable);
+      rewards.push(...res.results.map((r) => r.reward));
+      scoredBy = res.weightVersion?.number ?? version;
+    }
+    return { rewards, version: scoredBy, syncSeconds };
+  }, retry);
+}
