@@ -15,6 +15,10 @@ export interface RunContext {
   job: Job;
   /** True when this run continues from the job's last checkpoint (ResumeJob or a restart). */
   resuming: boolean;
+  /** ResumeJob's checkpoint_version (unset = the newest checkpoint with trainer state). */
+  checkpointVersion?: number;
+  /** True after CancelJob with skip_checkpoint: a stopping job must not checkpoint its current step. */
+  skipCheckpointOnStop?: () => boolean;
   signal: AbortSignal;
   emit(event: JobEvent): void;
   /** Persist the job record (after progress, checkpoints). */
@@ -27,7 +31,7 @@ const TERMINAL = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 
 export class JobManager {
   private readonly jobs = new Map<string, Job>();
-  private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private readonly running = new Map<string, { abort: AbortController; done: Promise<void>; skipCheckpoint: boolean }>();
   private readonly bus = new EventEmitter();
   private readonly sequences = new Map<string, bigint>();
   private readonly byRequestId = new Map<string, string>();
@@ -92,19 +96,20 @@ export class JobManager {
     return job;
   }
 
-  cancel(job: Job, reason: string): Job {
+  cancel(job: Job, reason: string, skipCheckpoint = false): Job {
     if (TERMINAL.has(job.state)) return job;
     const run = this.running.get(job.id);
+    if (run) run.skipCheckpoint = skipCheckpoint;
     this.setState(job, JobState.CANCELLING, `cancelled by client${reason ? `: ${reason}` : ''}`);
     if (run) run.abort.abort(new Error(`cancelled: ${reason}`));
     else this.setState(job, JobState.CANCELLED, 'cancelled before it ran');
     return job;
   }
 
-  resume(job: Job): Job {
+  resume(job: Job, checkpointVersion?: number): Job {
     if (this.running.has(job.id)) return job;
     job.error = undefined;
-    this.launch(job, true, 'resumed by client');
+    this.launch(job, true, checkpointVersion ? `resumed by client from checkpoint v${checkpointVersion}` : 'resumed by client', checkpointVersion);
     return job;
   }
 
@@ -165,7 +170,7 @@ export class JobManager {
     this.emit(job, { case: 'stateChange', value: { from, to, reason } });
   }
 
-  private launch(job: Job, resuming: boolean, reason: string): void {
+  private launch(job: Job, resuming: boolean, reason: string, checkpointVersion?: number): void {
     const runner = this.runners[job.spec!.algorithm];
     const abort = new AbortController();
     job.attempts += 1;
@@ -174,6 +179,8 @@ export class JobManager {
     const ctx: RunContext = {
       job,
       resuming,
+      checkpointVersion,
+      skipCheckpointOnStop: () => this.running.get(job.id)?.skipCheckpoint ?? false,
       signal: abort.signal,
       emit: (e) => this.emit(job, e),
       save: () => {
@@ -201,7 +208,7 @@ export class JobManager {
         this.running.delete(job.id);
       }
     })();
-    this.running.set(job.id, { abort, done });
+    this.running.set(job.id, { abort, done, skipCheckpoint: false });
   }
 
   private finishAborted(job: Job, signal: AbortSignal): void {

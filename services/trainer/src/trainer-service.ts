@@ -3,11 +3,14 @@
 // per Algorithm; an algorithm without one answers UNIMPLEMENTED.
 import { create, toBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import { CheckpointStore } from '@juice/checkpoint';
 import type { TrainerService } from '@juice/proto';
 import { Algorithm, FileDigestSchema, TrainingHyperparametersSchema, JobSchema, JobSpecSchema, JobState, validateListJobs, validateStartJob, type DatasetSpec, type Job } from '@juice/proto';
 import { fileDigest } from '@juice/data';
 import { failedPrecondition, invalidArgument, notFound, rejectInvalid, unimplemented, withField, type ServiceImpl } from '@juice/service-kit';
 import type { JobManager } from './job-manager.js';
+import { checkpointInfoOf } from './runners/checkpoint-info.js';
 
 export const TRAINER_VERSION = '0.1.0';
 
@@ -29,6 +32,20 @@ function pageOffset(token: string): number {
   const m = /^o:(\d+)$/.exec(Buffer.from(token, 'base64url').toString());
   if (!m) throw invalidArgument('page_token', 'is not a token this trainer issued (start with an empty token)');
   return Number(m[1]);
+}
+
+/**
+ * The checkpoint store a job's checkpoints live in: <store>/<job id>/v<version>, so the store root is two
+ * levels above any of its checkpoint paths (the service itself is not told where the store is).
+ */
+const stores = new Map<string, CheckpointStore>();
+function checkpointStoreOf(job: Job): CheckpointStore | undefined {
+  const path = job.lastCheckpoint?.path || job.bestCheckpoint?.path;
+  if (!path) return undefined;
+  const root = dirname(dirname(path));
+  let s = stores.get(root);
+  if (!s) stores.set(root, (s = CheckpointStore.open(root)));
+  return s;
 }
 
 export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<typeof TrainerService>> {
@@ -82,7 +99,7 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
       return { jobs: page, nextPageToken: offset + size < matching.length ? pageToken(offset + size) : '' };
     },
     async cancelJob(req) {
-      return { job: jobs.cancel(lookup(req.jobId), req.reason) };
+      return { job: jobs.cancel(lookup(req.jobId), req.reason, req.skipCheckpoint) };
     },
     async resumeJob(req) {
       const job = lookup(req.jobId);
@@ -92,10 +109,10 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
         job.spec!.hyperparameters ??= create(TrainingHyperparametersSchema);
         job.spec!.hyperparameters.maxSteps = req.maxSteps;
       }
-      if (req.checkpointVersion > 0n && job.lastCheckpoint?.version !== req.checkpointVersion) {
+      if (req.checkpointVersion > 0n && !(checkpointStoreOf(job)?.list(job.id) ?? []).includes(Number(req.checkpointVersion))) {
         throw notFound(`checkpoint_version ${req.checkpointVersion} of job "${job.id}" is not known (ListCheckpoints shows them)`);
       }
-      return { job: jobs.resume(job) };
+      return { job: jobs.resume(job, req.checkpointVersion > 0n ? Number(req.checkpointVersion) : undefined) };
     },
     async *watchJob(req, ctx) {
       const job = lookup(req.jobId);
@@ -105,6 +122,13 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
       const job = lookup(req.jobId);
       const seen = new Map<bigint, NonNullable<Job['lastCheckpoint']>>();
       for (const c of [job.bestCheckpoint, job.lastCheckpoint]) if (c) seen.set(c.version, c);
+      // Every version still in the store (keep_last prunes), described from its manifest.
+      const store = checkpointStoreOf(job);
+      if (store) {
+        const kept = store.list(job.id);
+        for (const v of seen.keys()) if (!kept.includes(Number(v))) seen.delete(v);
+        for (const v of kept) if (!seen.has(BigInt(v))) seen.set(BigInt(v), checkpointInfoOf(store, job.id, v, job.bestCheckpoint?.version));
+      }
       return { checkpoints: [...seen.values()].sort((a, b) => (a.version < b.version ? -1 : 1)) };
     },
   };

@@ -3,19 +3,59 @@
 // freeze the stage-start policy as π_ref, and train on (demonstration ≻ own sample) with the pairwise
 // loss. Each sample is stamped with the weight version that produced it; the job asks the generator for
 // at least the version it just pushed, so negatives always come from the current policy.
+//
+// Durable: "push + generate" is one retried unit (a restarted generator has lost the pushed weights, so
+// the push is redone), each retry is a job log line. Checkpoints mid-stage hold the stage's negatives and
+// its frozen reference (so a resume neither regenerates nor needs the pruned stage-start checkpoint);
+// the stage-end checkpoint holds neither (the next stage regenerates from those very weights).
 import { join } from 'node:path';
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { runPairwise, type PairExample } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
-import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '@juice/data';
-import type { AdamW } from '@juice/optim';
-import { Algorithm, GeneratorService, JobProgressSchema } from '@juice/proto';
+import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type DataCursor, type TokenizedExample } from '@juice/data';
+import type { LoadedModel } from '@juice/models';
+import type { AdamW, OptimizerState, ParamSet } from '@juice/optim';
+import { Algorithm, GeneratorService, JobProgressSchema, type SamplingParamsSchema } from '@juice/proto';
 import { createClient, failedPrecondition } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
-import type { JobRunner } from '../job-manager.js';
-import { resolveModel } from './model-source.js';
-import { saveCheckpoint } from './save-checkpoint.js';
+import type { JobRunner, RunContext } from '../job-manager.js';
 import { PAIR_LOSSES, SCHEDULES } from './enums.js';
+import { demonstrationEvaluator } from './held-out-eval.js';
+import { jobLog } from './job-log.js';
+import { JobPoints } from './job-points.js';
+import { resolveModel } from './model-source.js';
+import { resumePoint } from './resume-point.js';
+import { withRetry } from './retry.js';
+import { restoreBuffer, restoreWeights, type StageSamples } from './trainer-state.js';
+
+type Generator = ReturnType<typeof createClient<typeof GeneratorService>>;
+
+/** Push the policy, then sample one negative per prompt from exactly that version (one retried unit). */
+async function negatives(ctx: RunContext, generator: Generator, model: LoadedModel, part: readonly TokenizedExample[], stage: number, stages: number, sampling: MessageInitShape<typeof SamplingParamsSchema>, step: number): Promise<StageSamples> {
+  return withRetry(
+    `stage ${stage + 1}/${stages}: push policy + generate negatives`,
+    async () => {
+      // 1. The generator serves the current policy (re-pushed on every attempt).
+      const served = (await generator.getWeightVersion({})).active?.number ?? 0n;
+      const version = served + 1n;
+      const t0 = Date.now();
+      const tensors = new Map(model.params.entries.map((e) => [e.name, { shape: e.shape, data: model.params.view(e.name) }]));
+      const pushed = await generator.pushWeights(weightChunks(tensors, { version, label: `${ctx.job.id}/stage${stage}` }));
+      ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: (Date.now() - t0) / 1000, replicas: 1 } });
+      // 2. One negative per demonstration prompt, from exactly that version.
+      const g0 = Date.now();
+      const res = await generator.generate({ prompts: part.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), sampling, minWeightVersion: version });
+      const responses = part.map((_, i) => [...res.results[i]!.samples[0]!.tokenIds]);
+      ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage, metrics: { 'gen/seconds': (Date.now() - g0) / 1000, 'gen/weight_version': Number(res.weightVersion?.number ?? 0n), 'gen/mean_length': responses.reduce((a, r) => a + r.length, 0) / Math.max(1, responses.length) } } });
+      return { weightVersion: String(res.weightVersion?.number ?? version), responses };
+    },
+    {
+      signal: ctx.signal,
+      onRetry: ({ what, attempt, delayMs, error }) =>
+        jobLog(ctx, 'warn', 'trainer.irft', `${what} failed (${error.message}); retry ${attempt} in ${delayMs} ms`, { stage, attempt, delay_ms: delayMs, code: String((error as { code?: unknown }).code ?? '') }),
+    },
+  );
+}
 
 export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
@@ -23,48 +63,65 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
     const spec = ctx.job.spec!;
     const h = spec.hyperparameters;
     const ir = spec.algorithmConfig.case === 'irft' ? spec.algorithmConfig.value : undefined;
+    const algorithm = spec.algorithm === Algorithm.SPIN ? 'SPIN' : 'IRFT';
+    const logger = `trainer.${algorithm.toLowerCase()}`;
     const address = spec.endpoints?.generator[0] || defaultGenerator;
     if (!address) throw failedPrecondition('IRFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
     const demos = (await Promise.all(spec.datasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
     const seed = Number(h?.seed || 42n);
     const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed);
     const maxLength = h?.maxLength || Math.min(512, model.config.maxPositions);
-    const examples = demos.map((d) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined }));
+    const tokenize = (d: (typeof demos)[number]) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined });
+    const examples = demos.map(tokenize);
     const stages = spec.algorithm === Algorithm.SPIN ? 1 : ir?.stages || 5;
     const perStage = Math.ceil(examples.length / stages);
     const batchSize = h?.batchSize || 8;
     const stepsPerStage = Number(ir?.stepsPerStage ?? 0n) || Math.ceil(perStage / batchSize) * (ir?.epochsPerStage || 1);
     const maxNew = ir?.generation?.maxNewTokens || Math.max(1, maxLength - Math.max(...examples.map((e) => e.promptIds.length)));
-    ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(stages * stepsPerStage), totalStages: stages });
+    const totalSteps = stages * stepsPerStage;
+    const padTokenId = model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0;
+    const sampling = { ...(ir?.generation ?? { temperature: 0 }), maxNewTokens: ir?.generation?.maxNewTokens || maxNew };
+
+    const restored = resumePoint(ctx, store, algorithm, logger);
+    if (restored) restoreWeights(model.params, restored.checkpoint);
+    const evalDemos = (await Promise.all(spec.evalDatasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
+    const evaluator = evalDemos.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: evalDemos.map(tokenize), padTokenId, batchSize }) : undefined;
+    const points = new JobPoints(ctx, { store, model, algorithm, seed, shuffle: !h?.noShuffle, evaluator, best: restored?.state.best });
+
+    // Where this attempt starts: a stage-end checkpoint continues with the next stage (fresh negatives);
+    // a mid-stage one continues that stage with its stored negatives, reference, cursor and step.
+    let firstStage = 0;
+    let resumeInStage: { stageStep: number; cursor: DataCursor; samples: StageSamples } | undefined;
+    let optimizerState: OptimizerState | undefined = restored?.optimizers.policy;
+    let step = restored?.state.step ?? 0;
+    if (restored) {
+      const s = restored.state;
+      if (s.stageStep >= stepsPerStage) firstStage = s.stage + 1;
+      else if (s.stageSamplesReady && restored.stageSamples) {
+        firstStage = s.stage;
+        resumeInStage = { stageStep: s.stageStep, cursor: s.cursor, samples: restored.stageSamples };
+      } else firstStage = s.stage; // checkpointed before this stage generated (at_start): start it afresh
+    }
+    ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(totalSteps), totalStages: stages, step: BigInt(step), stage: firstStage, fraction: step / totalSteps });
     ctx.save();
 
     const generator = createClient(GeneratorService, address, { defaultDeadlineMs: (spec.endpoints?.callTimeoutSeconds || 600) * 1000 });
     let optimizer: AdamW | undefined;
-    let step = 0;
     try {
-      for (let stage = 0; stage < stages; stage++) {
+      if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
+      for (let stage = firstStage; stage < stages; stage++) {
         ctx.signal.throwIfAborted();
         const part = examples.slice(stage * perStage, (stage + 1) * perStage);
         if (part.length === 0) break;
-        // 1. The generator serves the current policy.
-        const served = (await generator.getWeightVersion({})).active?.number ?? 0n;
-        const version = served + 1n;
-        const t0 = Date.now();
-        const tensors = new Map(model.params.entries.map((e) => [e.name, { shape: e.shape, data: model.params.view(e.name) }]));
-        const pushed = await generator.pushWeights(weightChunks(tensors, { version, label: `${ctx.job.id}/stage${stage}` }));
-        ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: (Date.now() - t0) / 1000, replicas: 1 } });
-        // 2. One negative per demonstration prompt, from exactly that version.
-        const g0 = Date.now();
-        const sampling = ir?.generation ?? { temperature: 0, maxNewTokens: maxNew };
-        const res = await generator.generate({
-          prompts: part.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })),
-          sampling: { ...sampling, maxNewTokens: sampling.maxNewTokens || maxNew },
-          minWeightVersion: version,
-        });
-        const pairs: PairExample[] = part.map((e, i) => ({ chosen: e, rejected: { promptIds: e.promptIds, responseIds: res.results[i]!.samples[0]!.tokenIds, truncated: false } }));
-        ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage, metrics: { 'gen/seconds': (Date.now() - g0) / 1000, 'gen/weight_version': Number(res.weightVersion?.number ?? 0n), 'gen/mean_length': pairs.reduce((a, p) => a + p.rejected.responseIds.length, 0) / pairs.length } } });
-        // 3. π_ref = the stage's starting policy; train on (demonstration ≻ sample).
-        const reference = model.params.clone();
+        const here = resumeInStage;
+        resumeInStage = undefined;
+        const samples = here?.samples ?? (await negatives(ctx, generator, model, part, stage, stages, sampling, step));
+        if (samples.responses.length !== part.length) throw Object.assign(new Error(`stage ${stage}: checkpoint holds ${samples.responses.length} negatives, the stage has ${part.length} demonstrations (were the datasets changed?)`), { grpcCode: 'FAILED_PRECONDITION', retryable: false });
+        const pairs: PairExample[] = part.map((e, i) => ({ chosen: e, rejected: { promptIds: e.promptIds, responseIds: samples.responses[i]!, truncated: false } }));
+        // π_ref = the stage's starting policy; restored from the checkpoint when resuming mid-stage.
+        const reference: ParamSet = model.params.clone();
+        if (here && !restoreBuffer(reference, restored!, 'reference')) throw Object.assign(new Error(`checkpoint v${restored!.checkpoint.version} resumes mid-stage but holds no reference policy`), { grpcCode: 'DATA_LOSS', retryable: false });
+        const stageStart = step - (here?.stageStep ?? 0);
         const out = await runPairwise({
           config: model.config,
           params: model.params,
@@ -72,7 +129,7 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
           pairs,
           beta: ir?.beta || 0.1,
           loss: PAIR_LOSSES[ir?.loss ?? 0] ?? 'logistic',
-          padTokenId: model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0,
+          padTokenId,
           batchSize,
           steps: stepsPerStage,
           learningRate: h?.learningRate || 5e-7,
@@ -80,24 +137,48 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
           weightDecay: h?.weightDecay ?? 0,
           maxGradNorm: h?.maxGradNorm ?? 1,
           seed: seed + stage,
+          noShuffle: h?.noShuffle ?? false,
           signal: ctx.signal,
           optimizer,
+          optimizerState,
+          startStep: here?.stageStep ?? 0,
+          cursor: here?.cursor,
           onStep: (s, metrics) => {
-            const global = step + s;
+            const global = stageStart + s;
             ctx.job.progress!.step = BigInt(global);
             ctx.job.progress!.stage = stage;
-            ctx.job.progress!.fraction = global / (stages * stepsPerStage);
+            ctx.job.progress!.fraction = global / totalSteps;
             ctx.job.latestMetrics = { ...ctx.job.latestMetrics, ...metrics };
             ctx.emit({ case: 'stepMetrics', value: { step: BigInt(global), stage, metrics } });
           },
+          afterStep: (at) => {
+            const stageEnd = at.last;
+            return points.after(
+              {
+                step: stageStart + at.step,
+                epoch: at.epoch,
+                stage,
+                stageStep: at.step,
+                cursor: at.cursor,
+                optimizers: () => ({ policy: at.optimizer.state() }),
+                // Mid-stage only: what the rest of the stage needs and cannot recompute.
+                buffers: stageEnd ? undefined : () => ({ reference: reference.data }),
+                stageSamples: stageEnd ? undefined : samples,
+                rngExtra: { stageShuffleSeed: seed + stage },
+              },
+              { boundary: stageEnd, stopping: at.stopping && !ctx.skipCheckpointOnStop?.() },
+            );
+          },
         });
         optimizer = out.optimizer;
-        step += stepsPerStage;
+        optimizerState = undefined;
+        step = stageStart + stepsPerStage;
         ctx.save();
+        if (stage + 1 < stages) jobLog(ctx, 'info', logger, `stage ${stage + 1}/${stages} done at step ${step}`, { stage, step });
       }
     } finally {
       generator.close();
+      await evaluator?.release();
     }
-    await saveCheckpoint(ctx, store, model, step, spec.algorithm === Algorithm.SPIN ? 'SPIN' : 'IRFT');
   };
 }

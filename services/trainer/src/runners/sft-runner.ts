@@ -1,5 +1,6 @@
-// The SFT job: demonstrations → tokenized examples → runSft → a checkpoint in the store (an HF
-// directory with a hashed manifest), reported through the job's event stream.
+// The SFT job: demonstrations → tokenized examples → runSft, with checkpoints (weights + trainer state)
+// every CheckpointConfig.every_n_steps and at epoch ends, held-out NLL (eval/loss) on eval_datasets, and
+// resume: a job restarted from a checkpoint continues bit-identically (weights, AdamW state, data cursor).
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { runSft } from '@juice/algorithms';
@@ -8,8 +9,11 @@ import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '
 import { JobProgressSchema } from '@juice/proto';
 import { SCHEDULES } from './enums.js';
 import type { JobRunner } from '../job-manager.js';
+import { demonstrationEvaluator } from './held-out-eval.js';
+import { JobPoints } from './job-points.js';
 import { resolveModel } from './model-source.js';
-import { saveCheckpoint } from './save-checkpoint.js';
+import { resumePoint } from './resume-point.js';
+import { checkCursor, restoreWeights } from './trainer-state.js';
 
 export function sftRunner(storeRoot: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
@@ -21,40 +25,61 @@ export function sftRunner(storeRoot: string): JobRunner {
     const seed = Number(h?.seed || 42n);
     const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed);
     const maxLength = h?.maxLength || Math.min(512, model.config.maxPositions);
-    const examples = demos.map((d) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined }));
+    const tokenize = (d: (typeof demos)[number]) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined });
+    const examples = demos.map(tokenize);
     const maxSteps = Number(h?.maxSteps ?? 0n);
     const batchSize = h?.batchSize || 8;
     const total = maxSteps > 0 ? maxSteps : Math.ceil(examples.length / batchSize) * (h?.epochs || 1);
-    ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(total), totalEpochs: h?.epochs || 1 });
+    const padTokenId = model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0;
+    const restored = resumePoint(ctx, store, 'SFT', 'trainer.sft');
+    if (restored) restoreWeights(model.params, restored.checkpoint);
+    const evalDemos = (await Promise.all(spec.evalDatasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
+    const evaluator = evalDemos.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: evalDemos.map(tokenize), padTokenId, batchSize }) : undefined;
+    const points = new JobPoints(ctx, { store, model, algorithm: 'SFT', seed, shuffle: !h?.noShuffle, evaluator, best: restored?.state.best });
+    const startStep = restored?.state.step ?? 0;
+    let tokens = BigInt(restored?.state.tokens ?? '0');
+    ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(total), totalEpochs: h?.epochs || 1, step: BigInt(startStep), fraction: startStep / total, tokens });
     ctx.save();
-    let tokens = 0n;
-    await runSft({
-      config: model.config,
-      params: model.params,
-      examples,
-      padTokenId: model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0,
-      batchSize,
-      maxSteps,
-      epochs: h?.epochs || 1,
-      learningRate: h?.learningRate || 2e-5,
-      schedule: SCHEDULES[h?.lrSchedule ?? 0] ?? 'constant',
-      warmupSteps: h?.warmupSteps ?? 0,
-      weightDecay: h?.weightDecay ?? 0,
-      maxGradNorm: h?.maxGradNorm ?? 1,
-      seed,
-      signal: ctx.signal,
-      onStep: (step, epoch, metrics) => {
-        tokens += BigInt(Math.round(metrics.tokens_per_second! * metrics.step_seconds!));
-        const progress = ctx.job.progress!;
-        progress.step = BigInt(step);
-        progress.epoch = epoch;
-        progress.fraction = step / total;
-        progress.tokens = tokens;
-        ctx.job.latestMetrics = { ...ctx.job.latestMetrics, ...metrics };
-        ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), epoch, metrics } });
-        if (step % 10 === 0) ctx.save();
-      },
-    });
-    await saveCheckpoint(ctx, store, model, total, 'SFT');
+    try {
+      if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}), tokens });
+      await runSft({
+        config: model.config,
+        params: model.params,
+        examples,
+        padTokenId,
+        batchSize,
+        maxSteps,
+        epochs: h?.epochs || 1,
+        learningRate: h?.learningRate || 2e-5,
+        schedule: SCHEDULES[h?.lrSchedule ?? 0] ?? 'constant',
+        warmupSteps: h?.warmupSteps ?? 0,
+        weightDecay: h?.weightDecay ?? 0,
+        maxGradNorm: h?.maxGradNorm ?? 1,
+        seed,
+        noShuffle: h?.noShuffle ?? false,
+        signal: ctx.signal,
+        startStep,
+        cursor: restored ? checkCursor(restored.state, examples.length) : undefined,
+        optimizerState: restored?.optimizers.policy,
+        onStep: (step, epoch, metrics) => {
+          tokens += BigInt(Math.round(metrics.tokens_per_second! * metrics.step_seconds!));
+          const progress = ctx.job.progress!;
+          progress.step = BigInt(step);
+          progress.epoch = epoch;
+          progress.fraction = step / total;
+          progress.tokens = tokens;
+          ctx.job.latestMetrics = { ...ctx.job.latestMetrics, ...metrics };
+          ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), epoch, metrics } });
+          if (step % 10 === 0) ctx.save();
+        },
+        afterStep: (at) =>
+          points.after(
+            { step: at.step, epoch: at.epoch, stage: 0, stageStep: at.step, cursor: at.cursor, optimizers: () => ({ policy: at.optimizer.state() }), tokens },
+            { boundary: at.epochEnd || at.last, stopping: at.stopping && !ctx.skipCheckpointOnStop?.() },
+          ),
+      });
+    } finally {
+      await evaluator?.release();
+    }
   };
 }

@@ -1,0 +1,133 @@
+// When a running job evaluates and checkpoints, shared by the runners. After every optimizer step the
+// loop hands over its position; this decides:
+//   evaluate   at EvalConfig.every_n_steps, at the end of each epoch/stage and of the job (and at_start);
+//   checkpoint at CheckpointConfig.every_n_steps, at the end of each epoch/stage and of the job, when an
+//              evaluation made a new best, and when the job is being stopped (graceful shutdown/cancel);
+// then saves weights + trainer state in one version, marks the best (EvalConfig.best_metric) and prunes
+// to keep_last (the best is always kept).
+import type { CheckpointStore } from '@juice/checkpoint';
+import type { DataCursor } from '@juice/data';
+import type { LoadedModel } from '@juice/models';
+import type { OptimizerState } from '@juice/optim';
+import type { RunContext } from '../job-manager.js';
+import { BestTracker, bestSelectionOf } from './best-metric.js';
+import type { HeldOutEvaluator } from './held-out-eval.js';
+import { saveCheckpoint } from './save-checkpoint.js';
+import { dataPositionOf, encodeTrainerState, type BestRecord, type StageSamples } from './trainer-state.js';
+
+/** A loop's position after a step; the state thunks are only called when a checkpoint is written. */
+export interface JobPoint {
+  /** Optimizer steps completed in the job. */
+  step: number;
+  epoch: number;
+  stage: number;
+  /** Steps completed within the stage (= step for single-phase algorithms). */
+  stageStep: number;
+  cursor: DataCursor;
+  optimizers: () => Record<string, OptimizerState>;
+  buffers?: () => Record<string, Float32Array>;
+  stageSamples?: StageSamples;
+  tokens?: bigint;
+  extra?: Record<string, unknown>;
+  rngExtra?: Record<string, number>;
+}
+
+export interface JobPointsOptions {
+  store: CheckpointStore;
+  model: LoadedModel;
+  algorithm: string;
+  seed: number;
+  shuffle: boolean;
+  evaluator?: HeldOutEvaluator;
+  /** The best so far, from the restored trainer state. */
+  best?: BestRecord;
+}
+
+export class JobPoints {
+  private readonly ckEvery: number;
+  private readonly evalEvery: number;
+  private readonly keepLast: number;
+  private readonly best?: BestTracker;
+  private lastSaved = -1;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly o: JobPointsOptions,
+  ) {
+    const spec = ctx.job.spec!;
+    this.ckEvery = Number(spec.checkpoints?.everyNSteps ?? 0n);
+    this.evalEvery = Number(spec.evaluation?.everyNSteps ?? 0n);
+    this.keepLast = spec.checkpoints?.keepLast ?? 0;
+    const sel = bestSelectionOf(spec);
+    if (sel) this.best = new BestTracker(sel, o.best?.metric === sel.metric ? o.best : undefined);
+  }
+
+  /** EvalConfig.at_start: evaluate the initial model (a first best checkpoint when it is one). */
+  async atStart(p: JobPoint): Promise<void> {
+    if (!this.ctx.job.spec!.evaluation?.atStart || !this.o.evaluator) return;
+    const { newBest, metrics } = await this.evaluate(p);
+    if (newBest) await this.checkpoint(p, { best: true, metrics });
+  }
+
+  /** After each optimizer step. `boundary` = the step ended an epoch or stage, or is the job's last. */
+  async after(p: JobPoint, f: { boundary: boolean; stopping?: boolean }): Promise<void> {
+    let best = false;
+    let metrics: Record<string, number> | undefined;
+    if (this.o.evaluator && (f.boundary || (this.evalEvery > 0 && p.step % this.evalEvery === 0))) ({ newBest: best, metrics } = await this.evaluate(p));
+    const due = f.boundary || best || (f.stopping ?? false) || (this.ckEvery > 0 && p.step % this.ckEvery === 0);
+    if (due && this.lastSaved !== p.step) await this.checkpoint(p, { best, metrics });
+  }
+
+  /** Runs the held-out evaluation and reports it (an `evaluation` event, merged into latest metrics). */
+  async evaluate(p: Pick<JobPoint, 'step'>): Promise<{ metrics: Record<string, number>; newBest: boolean }> {
+    const metrics = await this.o.evaluator!.evaluate(this.o.model.params);
+    const newBest = this.best !== undefined && this.best.beats(metrics[this.best.selection.metric]);
+    this.ctx.job.latestMetrics = { ...this.ctx.job.latestMetrics, ...metrics };
+    this.ctx.emit({ case: 'evaluation', value: { step: BigInt(p.step), metrics, newBest } });
+    return { metrics, newBest };
+  }
+
+  async checkpoint(p: JobPoint, o: { best?: boolean; metrics?: Record<string, number> } = {}): Promise<void> {
+    const { store, model, algorithm } = this.o;
+    const jobId = this.ctx.job.id;
+    const version = (store.latest(jobId) ?? 0) + 1;
+    const metrics = { ...this.ctx.job.latestMetrics, ...o.metrics };
+    let best = o.best ?? false;
+    // A best metric that is a step metric (not an evaluation's) is judged at every checkpoint.
+    if (!best && this.best && !this.best.selection.metric.startsWith('eval/')) best = this.best.beats(metrics[this.best.selection.metric]);
+    if (best && this.best) this.best.record = { ...this.best.selection, value: metrics[this.best.selection.metric]!, version, step: p.step };
+    const files = encodeTrainerState({
+      state: {
+        algorithm,
+        configSha256: this.ctx.job.configSha256,
+        step: p.step,
+        epoch: p.epoch,
+        stage: p.stage,
+        stageStep: p.stageStep,
+        cursor: p.cursor,
+        rng: { seed: this.o.seed, shuffle: this.o.shuffle, ...(p.rngExtra ? { extra: p.rngExtra } : {}) },
+        tokens: String(p.tokens ?? 0n),
+        metrics,
+        ...(this.best?.record ? { best: this.best.record } : {}),
+        ...(p.extra ? { extra: p.extra } : {}),
+      },
+      optimizers: p.optimizers(),
+      buffers: p.buffers?.(),
+      stageSamples: p.stageSamples,
+    });
+    await saveCheckpoint(this.ctx, store, model, p.step, algorithm, {
+      files,
+      version,
+      epoch: p.epoch,
+      stage: p.stage,
+      metrics,
+      best,
+      dataPosition: dataPositionOf(p, p.stageSamples !== undefined),
+    });
+    this.lastSaved = p.step;
+    if (this.keepLast > 0) {
+      const keep = new Set<number>(this.best?.record ? [this.best.record.version] : []);
+      store.prune(jobId, this.keepLast, keep);
+    }
+  }
+}
