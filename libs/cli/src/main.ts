@@ -1,15 +1,21 @@
 // The `juice` command: one subcommand per task, each a thin gRPC client (or process launcher).
 import { ConfigError, HelpRequested } from '@juice/service-kit';
+import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
+import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
 import { scoreCommand } from './commands/score.js';
 import { trainCommand } from './commands/train.js';
 import { upCommand } from './commands/up.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   up: { run: upCommand, help: 'start generator, reward-model, trainer and evaluator on loopback' },
+  run: { run: runCommand, help: 'the main job: SFT, then IRFT, RFT and an SFT control, evaluated and compared' },
   train: { run: trainCommand, help: 'start a training job and follow its progress' },
   generate: { run: generateCommand, help: 'sample completions from a generator' },
   score: { run: scoreCommand, help: 'score or compare responses with a reward-model' },
+  eval: { run: evalCommand, help: 'evaluate a checkpoint or a live generator on tasks; prints metrics, writes the report' },
+  report: { run: reportCommand, help: 'fetch evaluation reports (JSON + HTML); several runs side by side' },
 };
 
 function usage(): string {

@@ -1,0 +1,91 @@
+// `juice run`: the main job. Starts the four roles on loopback, trains SFT on the embedded default model
+// (or --model) over synthetic demonstrations (or --data), then IRFT, RFT and the fair control (SFT for
+// as many extra steps) from the same SFT checkpoint, evaluates all four on held-out data and writes the
+// comparison table, results.json and report.html into --out.
+import { resolve } from 'node:path';
+import { defineConfig, parseConfig } from '@juice/service-kit';
+import { DEFAULT_PLAN, QUICK_PLAN, type RunPlan } from '../pipeline/plan.js';
+import { runPipeline } from '../pipeline/run-pipeline.js';
+import { formatTable } from '../pipeline/summary.js';
+import { writeRunReport } from '../pipeline/write-report.js';
+
+// 0 / unset = the plan's value (the default plan, or the quick one with --quick).
+export const runSpec = defineConfig({
+  out: { type: 'string', default: './juice-run', help: 'output directory: results.json, report.html, table.txt, data, store, logs' },
+  quick: { type: 'bool', default: false, help: 'a reduced run (fewer rows and steps), e.g. for tests' },
+  data: { type: 'string', help: 'training demonstrations (.jsonl or .parquet); default: synthetic checkable tasks made by juice' },
+  evalData: { type: 'string', flag: 'eval-data', help: 'held-out demonstrations (perplexity and implicit-reward margin), with --data' },
+  tasks: { type: 'string', help: 'directory of evaluator task files (protobuf JSON TaskDefinition), with --data' },
+  schema: { type: 'string', default: 'chat', choices: ['chat', 'prompt-completion'], help: 'row layout of --data and --eval-data' },
+  model: { type: 'string', help: 'Hugging Face model directory to start SFT from (default: the embedded juice-tiny)' },
+  trainSize: { type: 'int', flag: 'train-size', default: 0, min: 0, help: 'synthetic training rows' },
+  evalSize: { type: 'int', flag: 'eval-size', default: 0, min: 0, help: 'synthetic held-out rows' },
+  sftSteps: { type: 'int', flag: 'sft-steps', default: 0, min: 0, help: 'SFT optimizer steps' },
+  sftLr: { type: 'float', flag: 'sft-lr', default: 0, min: 0, help: 'SFT learning rate (also the control\'s unless --control-lr)' },
+  batchSize: { type: 'int', flag: 'batch-size', default: 0, min: 0, help: 'SFT sequences per step' },
+  stages: { type: 'int', default: 0, min: 0, help: 'IRFT stages (regenerations)' },
+  stepsPerStage: { type: 'int', flag: 'steps-per-stage', default: 0, min: 0, help: 'IRFT optimizer steps per stage (the control gets stages × this)' },
+  irftBatchSize: { type: 'int', flag: 'irft-batch-size', default: 0, min: 0, help: 'IRFT pairs (and control sequences) per step' },
+  irftLr: { type: 'float', flag: 'irft-lr', default: 0, min: 0, help: 'IRFT learning rate' },
+  beta: { type: 'float', default: 0, min: 0, help: 'IRFT β (KL strength of the implicit reward)' },
+  sftCoef: { type: 'float', flag: 'irft-sft-coef', default: -1, help: 'IRFT α: add α·SFT loss on the demonstrations (-1 = plan default)' },
+  controlLr: { type: 'float', flag: 'control-lr', default: 0, min: 0, help: 'learning rate of the control\'s extra SFT steps' },
+  rftRounds: { type: 'int', flag: 'rft-rounds', default: 0, min: 0, help: 'RFT rounds' },
+  rftLr: { type: 'float', flag: 'rft-lr', default: 0, min: 0, help: 'RFT policy learning rate' },
+  evalLimit: { type: 'int', flag: 'eval-limit', default: -1, min: -1, help: 'documents per eval task (0 = all, -1 = plan default)' },
+  evalVia: { type: 'string', flag: 'eval-via', default: 'auto', choices: ['auto', 'model', 'generator'], help: 'auto: the evaluator loads each checkpoint (target.model), or, if it cannot (UNIMPLEMENTED), a generator serves it' },
+  seed: { type: 'int', default: 0, min: 0, help: 'seed of the data and the jobs (0 = plan default)' },
+});
+
+type Run = ReturnType<typeof parseConfig<typeof runSpec>>;
+
+export function planFrom(c: Run): RunPlan {
+  const base = c.quick ? QUICK_PLAN : DEFAULT_PLAN;
+  const pick = (v: number, d: number) => (v > 0 ? v : d);
+  return {
+    synthetic: { seed: c.seed || base.synthetic.seed, trainSize: pick(c.trainSize, base.synthetic.trainSize), evalSize: pick(c.evalSize, base.synthetic.evalSize) },
+    seed: c.seed || base.seed,
+    sft: { ...base.sft, steps: pick(c.sftSteps, base.sft.steps), learningRate: pick(c.sftLr, base.sft.learningRate), batchSize: pick(c.batchSize, base.sft.batchSize) },
+    irft: {
+      ...base.irft,
+      stages: pick(c.stages, base.irft.stages),
+      stepsPerStage: pick(c.stepsPerStage, base.irft.stepsPerStage),
+      batchSize: pick(c.irftBatchSize, base.irft.batchSize),
+      learningRate: pick(c.irftLr, base.irft.learningRate),
+      beta: pick(c.beta, base.irft.beta),
+      sftLossCoefficient: c.sftCoef >= 0 ? c.sftCoef : base.irft.sftLossCoefficient,
+    },
+    rft: { ...base.rft, rounds: pick(c.rftRounds, base.rft.rounds), learningRate: pick(c.rftLr, base.rft.learningRate) },
+    control: { learningRate: pick(c.controlLr, pick(c.sftLr, base.control.learningRate)) },
+    eval: { ...base.eval, limit: c.evalLimit >= 0 ? c.evalLimit : base.eval.limit },
+  };
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const c = parseConfig(runSpec, argv, process.env, { name: 'juice run', description: 'the main job: SFT, then IRFT, RFT and an SFT control from the SFT checkpoint, evaluated on held-out data' });
+  const out = resolve(c.out);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await runPipeline({
+      out,
+      plan: planFrom(c),
+      data: c.data,
+      evalData: c.evalData,
+      tasksDir: c.tasks,
+      schema: c.schema === 'prompt-completion' ? 2 : 1,
+      model: c.model,
+      evalVia: c.evalVia,
+      say: (l) => process.stdout.write(`${l}\n`),
+      signal: abort.signal,
+    });
+    const files = writeRunReport(out, result);
+    process.stdout.write(`\n${formatTable(result)}\nreport ${files.html}\nnumbers ${files.json}\n`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
