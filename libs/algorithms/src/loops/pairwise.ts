@@ -93,9 +93,9 @@ export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: Adam
       if (Number.isFinite(r.loss)) opt.step(r.grads, lr);
       last = { loss: r.loss, lr, grad_norm: gradNorm, ...r.metrics };
       o.onStep?.(s + 1, last);
+      await new Promise<void>((res) => setImmediate(res));
       const cursor = order.cursor;
       await o.afterStep?.({ step: s + 1, epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= o.pairs.length, last: s + 1 === o.steps, stopping: o.signal?.aborted ?? false, cursor, optimizer: opt });
-      await new Promise<void>((res) => setImmediate(res));
     }
   } finally {
     await train.release();

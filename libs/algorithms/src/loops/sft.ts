@@ -96,10 +96,11 @@ export async function runSft(o: SftOptions): Promise<SftResult> {
       lastLoss = r.loss;
       const tokens = batch.responseLengths.reduce((a, b) => a + b, 0);
       o.onStep?.(s + 1, epoch, { loss: r.loss, lr, grad_norm: gradNorm, tokens_per_second: tokens / seconds, step_seconds: seconds });
+      // Let the service's event loop breathe between steps (watchers, cancellation): before afterStep,
+      // so a stop requested meanwhile is seen there and checkpointed.
+      await new Promise<void>((res) => setImmediate(res));
       const cursor = order.cursor;
       await o.afterStep?.({ step: s + 1, epoch, epochEnd: cursor.rowsConsumed >= o.examples.length, last: s + 1 === total, stopping: o.signal?.aborted ?? false, cursor, optimizer: opt });
-      // Let the service's event loop breathe between steps (watchers, cancellation).
-      await new Promise<void>((res) => setImmediate(res));
     }
   } finally {
     await step.release();
