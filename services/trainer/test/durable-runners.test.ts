@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { CheckpointStore } from '@juice/checkpoint';
 import { startRoleProcess, type RoleProcess } from '@juice/cli';
 import { writeSyntheticDatasets } from '@juice/data';
 import { createDefaultModel } from '@juice/models';
@@ -68,16 +69,20 @@ async function uninterrupted(root: string, spec: MessageInitShape<typeof JobSpec
 
 const logs = (evs: WatchJobResponse[]) => evs.flatMap((e) => (e.event.case === 'log' ? [e.event.value.message] : []));
 
+const prefs = join(work, 'prefs.jsonl');
+const dpoSpec = {
+  algorithm: Algorithm.DPO,
+  datasets: [{ path: prefs, schema: DataSchema.PREFERENCE }],
+  hyperparameters: { maxSteps: 12n, batchSize: 8, learningRate: 3e-3, warmupSteps: 2 },
+  algorithmConfig: { case: 'dpo' as const, value: { beta: 0.5 } },
+  checkpoints: { everyNSteps: 3n, keepLast: 2 },
+};
+let dpoControl: Promise<Job> | undefined;
+const dpoControlJob = () => (dpoControl ??= uninterrupted(join(work, 'dpo-control'), dpoSpec));
+
 test('DPO stopped by a shutdown at step 5 resumes (weights, AdamW, cursor, frozen initial reference) to the uninterrupted weights', async () => {
-  const file = join(work, 'prefs.jsonl');
-  writeFileSync(file, Array.from({ length: 40 }, (_, i) => JSON.stringify({ prompt: `What is ${i % 9}+${i % 7}?`, chosen: `${(i % 9) + (i % 7)}`, rejected: `${(i % 9) + (i % 7) + 1}` })).join('\n') + '\n');
-  const spec = {
-    algorithm: Algorithm.DPO,
-    datasets: [{ path: file, schema: DataSchema.PREFERENCE }],
-    hyperparameters: { maxSteps: 12n, batchSize: 8, learningRate: 3e-3, warmupSteps: 2 },
-    algorithmConfig: { case: 'dpo' as const, value: { beta: 0.5 } },
-    checkpoints: { everyNSteps: 3n, keepLast: 2 },
-  };
+  writeFileSync(prefs, Array.from({ length: 40 }, (_, i) => JSON.stringify({ prompt: `What is ${i % 9}+${i % 7}?`, chosen: `${(i % 9) + (i % 7)}`, rejected: `${(i % 9) + (i % 7) + 1}` })).join('\n') + '\n');
+  const spec = dpoSpec;
   const root = join(work, 'dpo');
   const { job, stoppedAt, events } = await stopAndResume(root, spec, 5);
   assert.equal(job.state, JobState.SUCCEEDED);
@@ -85,8 +90,28 @@ test('DPO stopped by a shutdown at step 5 resumes (weights, AdamW, cursor, froze
   const stopStep = Number(stoppedAt.lastCheckpoint!.step);
   assert.ok(stopStep >= 5 && stopStep < 12, `the shutdown checkpointed its step (${stopStep})`);
   assert.ok(logs(events).some((m) => m.startsWith(`resuming from checkpoint v${stoppedAt.lastCheckpoint!.version} at step ${stopStep}`)), logs(events).join(' | '));
-  const control = await uninterrupted(join(work, 'dpo-control'), spec);
+  const control = await dpoControlJob();
   assert.equal(job.lastCheckpoint!.sha256, control.lastCheckpoint!.sha256);
+});
+
+test('a cancelled DPO job checkpoints its step; ResumeJob from an older checkpoint_version still ends with the uninterrupted weights', async () => {
+  const root = join(work, 'dpo-cancel');
+  const m = new JobManager(new JobStore(root), runners(root), quiet);
+  const job = m.start(create(JobSpecSchema, dpoSpec), { configSha256: 'x', dataFiles: [], trainerVersion: 'test' });
+  for await (const e of m.watch(job, { fromBeginning: true, afterSequence: 0n, omitLogs: true, signal: new AbortController().signal })) {
+    if (e.event.case === 'stepMetrics' && Number(e.event.value.step) === 5) m.cancel(job, 'test');
+  }
+  assert.equal(job.state, JobState.CANCELLED);
+  const store = CheckpointStore.open(join(root, 'checkpoints'));
+  const versions = store.list(job.id);
+  const steps = versions.map((v) => store.manifest(job.id, v).metadata.step as number);
+  assert.equal(steps.at(-1), Number(job.lastCheckpoint!.step), 'the cancel checkpointed the step it stopped at');
+  assert.ok(steps.length === 2 && steps[0]! < steps[1]!, `kept steps ${steps.join(', ')}`);
+  m.resume(job, versions[0]);
+  const evs = await untilDone(m, job);
+  assert.equal(job.state, JobState.SUCCEEDED);
+  assert.ok(logs(evs).some((l) => l.startsWith(`resuming from checkpoint v${versions[0]} at step ${steps[0]}`)), logs(evs).join(' | '));
+  assert.equal(job.lastCheckpoint!.sha256, (await dpoControlJob()).lastCheckpoint!.sha256);
 });
 
 test('IRFT stopped mid-stage resumes with the stored negatives and stage-start reference (no regeneration) to the uninterrupted weights', async () => {
