@@ -153,7 +153,8 @@ function toGrid(batch: TokenBatch, rows: readonly number[][]): Float32Array {
 }
 
 export class PolicyTrainer {
-  private readonly baseline = new RunningMoments();
+  /** REINFORCE's running baseline (kept across rounds; saved with the trainer state for resume). */
+  baseline = new RunningMoments();
   private constructor(
     private readonly o: PolicyTrainerOptions,
     private readonly train: TrainStep,

@@ -10,10 +10,13 @@
 // lost the weights pushed before. At the end the policy is pushed once more (the generator serves the
 // result), saved as the job's checkpoint, and the reward model is saved as a *ForSequenceClassification
 // directory under the "<job id>.reward-model" namespace of the store (its path is in the job's log).
-// Resume restarts the job from its initial weights (round-boundary resume is not implemented yet).
+// Every round ends in a checkpoint (policy weights + trainer state: the policy with its value head, the
+// reward weights, both optimizers, reward moments, KL coefficient, REINFORCE baseline), so a resumed
+// job continues at the next round; a round interrupted midway is redone from its start.
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShapes, RewardModelTrainer, RewardNormalizer, type PairExample, type Rollout } from '@juice/algorithms';
+import { RunningMoments } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
 import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type TokenizedExample } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
@@ -22,12 +25,26 @@ import { FinishReason, GeneratorService, JobProgressSchema, RewardModelService, 
 import { createClient, failedPrecondition, invalidArgument, status } from '@juice/service-kit';
 import { weightChunks, type PushTensor } from '@juice/weight-sync';
 import type { JobRunner, RunContext } from '../job-manager.js';
+import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
+import { JobPoints } from './job-points.js';
+import { resumePoint } from './resume-point.js';
+import { restoreBuffer } from './trainer-state.js';
 import { resolveModel } from './model-source.js';
 import { withRetry } from './retry.js';
 import { rftSettings, type RftSettings } from './rft-config.js';
-import { saveCheckpoint } from './save-checkpoint.js';
 import { loadRewardParams, rewardParamsFromLm, saveRewardModel } from './reward-weights.js';
+
+const LOGGER = 'trainer.rft';
+
+/** What RFT adds to the trainer state (TrainerState.extra). */
+interface RftResumeState {
+  rewardMoments: { count: number; mean: number; m2: number };
+  klCoef: number;
+  baseline: { count: number; mean: number; m2: number };
+  /** The last completed round. */
+  round: number;
+}
 
 type GeneratorClient = ReturnType<typeof createClient<typeof GeneratorService>>;
 type RewardClient = ReturnType<typeof createClient<typeof RewardModelService>>;
@@ -78,37 +95,62 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
     const rmNames = rewardParams.names;
 
     const policySteps = s.policyEpochs * Math.ceil((s.promptsPerRound * s.samplesPerPrompt) / s.batchSize);
-    ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(s.rounds * policySteps), totalStages: s.rounds });
+    const restored = resumePoint(ctx, store, 'RFT', LOGGER);
+    const firstRound = restored ? restored.state.stage + 1 : 0;
+    if (restored) {
+      // The checkpoint's weights are the policy's LM part; the buffers hold what the next round needs.
+      if (!restoreBuffer(policy, restored, 'policy') || !restoreBuffer(rewardParams, restored, 'reward')) {
+        throw Object.assign(new Error(`checkpoint v${restored.checkpoint.version} holds no RFT policy/reward buffers`), { grpcCode: 'DATA_LOSS', retryable: false });
+      }
+      for (const n of lmNames) model.params.set(n, policy.view(n));
+    }
+    let step = restored?.state.step ?? 0;
+    ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(s.rounds * policySteps), totalStages: s.rounds, step: BigInt(step), stage: firstRound });
     ctx.save();
-    jobLog(ctx, 'info', 'trainer.rft', `RFT: ${s.rounds} rounds of ${s.promptsPerRound} prompts × ${s.samplesPerPrompt} samples, method ${s.method}${s.reward.frozen ? ', reward model frozen' : ''}`);
+    jobLog(ctx, 'info', LOGGER, `RFT: ${s.rounds} rounds of ${s.promptsPerRound} prompts × ${s.samplesPerPrompt} samples, method ${s.method}${s.reward.frozen ? ', reward model frozen' : ''}${restored ? `, continuing at round ${firstRound}` : ''}`);
 
     const deadline = (spec.endpoints?.callTimeoutSeconds || 600) * 1000;
     const generator = createClient(GeneratorService, genAddress, { defaultDeadlineMs: deadline });
     const rewardClient = createClient(RewardModelService, rmAddress, { defaultDeadlineMs: deadline });
-    const retry = { signal: ctx.signal, onRetry: (i: { what: string; attempt: number; delayMs: number; error: Error }) => jobLog(ctx, 'warn', 'trainer.rft', `${i.what} failed (${i.error.message}); retry ${i.attempt} in ${i.delayMs} ms`) };
+    const retry = { signal: ctx.signal, onRetry: (i: { what: string; attempt: number; delayMs: number; error: Error }) => jobLog(ctx, 'warn', LOGGER, `${i.what} failed (${i.error.message}); retry ${i.attempt} in ${i.delayMs} ms`) };
     const policyTrainer = await PolicyTrainer.create({
       config: model.config, params: policy, reference, method: s.method, padTokenId, learningRate: s.learningRate,
       weightDecay: h?.weightDecay ?? 0, maxGradNorm: h?.maxGradNorm ?? 1, betas: [h?.adamBeta1 || 0.9, h?.adamBeta2 || 0.999], eps: h?.epsilon || 1e-8,
       apaLambda: s.apaLambda, ppoClip: s.ppoClip, valueLossCoefficient: s.valueLossCoefficient, valueClip: s.valueClip,
     });
     const rewardTrainer = s.reward.frozen ? undefined : await RewardModelTrainer.create({ config: model.config, params: rewardParams, padTokenId, learningRate: s.reward.learningRate, frozenLayers: s.reward.frozenLayers, maxGradNorm: h?.maxGradNorm ?? 1 });
-    const normalizer = new RewardNormalizer(s.normalization, s.rewardClip);
-    const kl = s.adaptiveKl ? new AdaptiveKlController(s.klCoef, s.adaptiveKl.target, s.adaptiveKl.horizon) : undefined;
+    const saved = restored?.state.extra as RftResumeState | undefined;
+    const normalizer = new RewardNormalizer(s.normalization, s.rewardClip, saved ? RunningMoments.restore(saved.rewardMoments) : undefined);
+    const kl = s.adaptiveKl ? new AdaptiveKlController(saved?.klCoef ?? s.klCoef, s.adaptiveKl.target, s.adaptiveKl.horizon) : undefined;
+    if (saved) policyTrainer.baseline = RunningMoments.restore(saved.baseline);
+    if (restored?.optimizers.policy) policyTrainer.optimizer.loadState(restored.optimizers.policy);
+    if (restored?.optimizers.reward && rewardTrainer) rewardTrainer.optimizer.loadState(restored.optimizers.reward);
+    const evalDemos = (await Promise.all(spec.evalDatasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
+    const evaluator = evalDemos.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: evalDemos.map((d) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined })), padTokenId, batchSize: s.batchSize }) : undefined;
+    const points = new JobPoints(ctx, { store, model, algorithm: 'RFT', seed, shuffle: true, evaluator, best: restored?.state.best });
     // With a frozen reward model the service keeps what it serves, unless the job names one to push.
+    // (After a resume the trainer's reward weights are pushed again: the service may have restarted.)
     let rmVersion: bigint | undefined = s.reward.frozen && !rc?.rewardModel ? 0n : undefined;
-    let step = 0;
+    const maxSteps = Number(h?.maxSteps ?? 0n);
     try {
-      for (let round = 0; round < s.rounds; round++) {
+      if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
+      for (let round = firstRound; round < s.rounds; round++) {
+        if (maxSteps > 0 && step >= maxSteps) {
+          jobLog(ctx, 'info', LOGGER, `max_steps ${maxSteps} reached after round ${round - 1}`, { step });
+          break;
+        }
         ctx.signal.throwIfAborted();
         const prompts = Array.from({ length: s.promptsPerRound }, (_, i) => examples[(round * s.promptsPerRound + i) % examples.length]!);
         // 1. Rollouts from the policy as it is now.
-        const gen = await sample(ctx, generator, policy, lmNames, prompts, s, maxLength, round, retry);
-        const metrics: Record<string, number> = { 'gen/seconds': gen.seconds, 'gen/weight_version': Number(gen.version), 'sync/seconds': gen.syncSeconds, 'sync/bytes': gen.syncBytes, 'gen/stale_rejected': gen.stale };
+        // Seeded per round unless the job set a seed: the round's samples are reproducible for that version.
+        const samplingSeed = s.generation.seed ?? BigInt(seed) * 1_000_003n + BigInt(round);
+        const gen = await sample(ctx, generator, policy, lmNames, prompts, s, samplingSeed, maxLength, round, retry);
+        const metrics: Record<string, number> = { 'gen/seed': Number(samplingSeed % 2n ** 53n), 'gen/seconds': gen.seconds, 'gen/weight_version': Number(gen.version), 'sync/seconds': gen.syncSeconds, 'sync/bytes': gen.syncBytes, 'gen/stale_rejected': gen.stale };
         const sampled = gen.sampled;
         const rollouts = sampled.flatMap((p) => p.responses.map((r) => ({ example: p.example, ...r })));
         metrics['gen/mean_length'] = rollouts.reduce((a, r) => a + r.ids.length, 0) / Math.max(1, rollouts.length);
         if (rollouts.length === 0) {
-          jobLog(ctx, 'warn', 'trainer.rft', `round ${round}: no usable samples (all stale or empty); skipping the round`);
+          jobLog(ctx, 'warn', LOGGER, `round ${round}: no usable samples (all stale or empty); skipping the round`);
           continue;
         }
         // 2. Reward step: the demonstration over each of its own samples; then the service serves the result.
@@ -150,6 +192,23 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
         if (out.metrics.value_loss !== undefined) metrics['value_loss'] = out.metrics.value_loss;
         ctx.job.latestMetrics = { ...ctx.job.latestMetrics, ...metrics };
         ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage: round, metrics } });
+        // Round boundary: evaluate (eval_datasets) and checkpoint the policy with the state the next round needs.
+        for (const n of lmNames) model.params.set(n, policy.view(n));
+        const state: RftResumeState = { rewardMoments: normalizer.moments.state(), klCoef: kl?.value ?? s.klCoef, baseline: policyTrainer.baseline.state(), round };
+        await points.after(
+          {
+            step,
+            epoch: 0,
+            stage: round,
+            stageStep: out.steps,
+            cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed },
+            optimizers: () => ({ policy: policyTrainer.optimizer.state(), ...(rewardTrainer ? { reward: rewardTrainer.optimizer.state() } : {}) }),
+            buffers: () => ({ policy: policy.data, reward: rewardParams.data }),
+            extra: state as unknown as Record<string, unknown>,
+            rngExtra: { roundSeed: seed + round },
+          },
+          { boundary: true },
+        );
         ctx.save();
       }
       // The generator ends up serving the trained policy (and the reward-model service the trained reward).
@@ -164,11 +223,10 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
       rewardClient.close();
       await policyTrainer.release();
       await rewardTrainer?.release();
+      await evaluator?.release();
     }
-    for (const n of lmNames) model.params.set(n, policy.view(n));
-    await saveCheckpoint(ctx, store, model, step, 'RFT', { stage: s.rounds });
     const rmDir = saveRewardModel(store, `${ctx.job.id}.reward-model`, model, rewardParams, { name: `juice-rft-reward-${ctx.job.id}`, metadata: { step, algorithm: 'RFT', reward_weight_version: Number(rmVersion ?? 0n) } });
-    jobLog(ctx, 'info', 'trainer.rft', `reward model saved to ${rmDir}`, { reward_model_path: rmDir });
+    jobLog(ctx, 'info', LOGGER, `reward model saved to ${rmDir}`, { reward_model_path: rmDir });
   };
 }
 
@@ -186,7 +244,7 @@ function initialReward(source: ModelSource | undefined, model: LoadedModel, seed
 }
 
 /** Push the policy and sample from exactly that version, as one retried unit. */
-async function sample(ctx: RunContext, generator: GeneratorClient, policy: ParamSet, names: readonly string[], prompts: TokenizedExample[], s: RftSettings, maxLength: number, round: number, retry: Parameters<typeof withRetry>[2]) {
+async function sample(ctx: RunContext, generator: GeneratorClient, policy: ParamSet, names: readonly string[], prompts: TokenizedExample[], s: RftSettings, samplingSeed: bigint, maxLength: number, round: number, retry: Parameters<typeof withRetry>[2]) {
   return withRetry('push the policy and generate', async () => {
     const t0 = Date.now();
     const version = ((await generator.getWeightVersion({})).active?.number ?? 0n) + 1n;
@@ -196,7 +254,7 @@ async function sample(ctx: RunContext, generator: GeneratorClient, policy: Param
     const oldest = version - BigInt(s.maxStaleness) > 0n ? version - BigInt(s.maxStaleness) : 1n;
     const g0 = Date.now();
     const res = await generator
-      .generate({ prompts: prompts.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: s.samplesPerPrompt, sampling: s.generation, minWeightVersion: oldest })
+      .generate({ prompts: prompts.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: s.samplesPerPrompt, sampling: { ...s.generation, seed: samplingSeed }, minWeightVersion: oldest })
       .catch(retryable);
     let stale = 0;
     const sampled: Sampled[] = [];
