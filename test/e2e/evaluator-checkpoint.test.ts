@@ -1,7 +1,8 @@
 // The evaluator loading a checkpoint itself (target.model) measures what a live generator serving the
-// same checkpoint measures: every process its own (evaluator, generator), the same tasks (registered
-// synthetic perplexity, chat multiple choice and greedy generate-and-match, plus an inline sampled
-// generation task), compared metric by metric and document by document. Bad model sources are refused
+// same checkpoint measures: every process its own (evaluator, generator, reward-model), the same tasks
+// (registered synthetic perplexity, chat multiple choice and greedy generate-and-match, plus inline
+// greedy and seeded-sampling generation and a reward win-rate task scored by the reward-model), compared
+// metric by metric and document by document. Bad model sources are refused
 // with NOT_FOUND / INVALID_ARGUMENT / FAILED_PRECONDITION naming what is wrong, and the evaluator keeps
 // serving (health and the next run) afterwards and while a checkpoint run computes.
 import { after, before, test } from 'node:test';
@@ -22,6 +23,7 @@ const work = mkdtempSync(join(tmpdir(), 'juice-eval-ckpt-'));
 const model = join(work, 'model');
 let generator: RunningRole;
 let evaluator: RunningRole;
+let rewardModel: RunningRole;
 let client: ReturnType<typeof createClient<typeof EvaluatorService>>;
 let genPath = '';
 
@@ -32,12 +34,17 @@ before(async () => {
   const data = await writeSyntheticDatasets(join(work, 'data'), { seed: 5, trainSize: 50, evalSize: 10 });
   genPath = join(work, 'data', 'gen.jsonl');
   createDefaultModel(model, { corpus: data.tokenizerCorpus, seed: 1 });
-  [generator, evaluator] = await Promise.all([startRole('generator', ['--model', model]), startRole('evaluator', ['--tasks-dir', join(work, 'data', 'tasks'), '--store', join(work, 'store')])]);
+  [generator, evaluator, rewardModel] = await Promise.all([
+    startRole('generator', ['--model', model]),
+    startRole('evaluator', ['--tasks-dir', join(work, 'data', 'tasks'), '--store', join(work, 'store')]),
+    // A causal LM given a fresh seeded score head: enough to compare answers deterministically.
+    startRole('reward-model', ['--model', model]),
+  ]);
   client = createClient(EvaluatorService, evaluator.address);
 });
 after(async () => {
   client.close();
-  await Promise.all([evaluator.stop(), generator.stop()]);
+  await Promise.all([evaluator.stop(), generator.stop(), rewardModel.stop()]);
 });
 
 /** Inline generation tasks on the held-out questions: `generation` decides how they decode. */
@@ -54,11 +61,17 @@ const genTask = (name: string, generation: Record<string, unknown>, until: strin
 const extraTasks = () => [
   genTask('greedy_long', { temperature: 0, maxNewTokens: 16, ignoreEos: true, frequencyPenalty: 2 }, ['@@']),
   genTask('sampled_gen', { temperature: 0.9, topP: 0.95, maxNewTokens: 16, seed: 77n, ignoreEos: true, frequencyPenalty: 2 }, ['@@']),
+  {
+    kind: {
+      case: 'definition' as const,
+      value: { name: 'win_rate', kind: TaskKind.REWARD_WIN_RATE, dataset: { path: genPath, format: 1 }, docToText: 'question', docToTarget: 'answer', generation: { temperature: 0, maxNewTokens: 12, ignoreEos: true, frequencyPenalty: 2 } },
+    },
+  },
 ];
 
 async function evaluate(target: Target): Promise<GetReportResponse> {
   const { runId } = await client.evaluate({
-    target,
+    target: { ...target, rewardModelAddress: rewardModel.address },
     tasks: [...['synthetic_ppl', 'synthetic_mc', 'synthetic_gen'].map((n) => ({ kind: { case: 'name' as const, value: n } })), ...extraTasks()],
     limit: 10,
     batchSize: 4,
@@ -81,7 +94,7 @@ test('a checkpoint evaluated in the evaluator gives the metrics the generator se
   const [live, loaded] = await Promise.all([evaluate({ kind: { case: 'generatorAddress', value: generator.address } }), evaluate(viaModel)]);
   const L = byTask(live);
   const M = byTask(loaded);
-  assert.deepEqual([...M.keys()], ['synthetic_ppl', 'synthetic_mc', 'synthetic_gen', 'greedy_long', 'sampled_gen']);
+  assert.deepEqual([...M.keys()], ['synthetic_ppl', 'synthetic_mc', 'synthetic_gen', 'greedy_long', 'sampled_gen', 'win_rate']);
   assert.equal(loaded.run?.model?.modelSha256, live.run?.model?.modelSha256, 'both runs report the same weights');
 
   const ppl = [L.get('synthetic_ppl')!, M.get('synthetic_ppl')!];
@@ -108,6 +121,11 @@ test('a checkpoint evaluated in the evaluator gives the metrics the generator se
   }
   for (const name of ['greedy_long', 'sampled_gen']) assert.ok(M.get(name)!.samples.every((s) => s.output.length > 0), `${name} generated text`);
   assert.notDeepEqual(M.get('greedy_long')!.samples.map((s) => s.output), M.get('sampled_gen')!.samples.map((s) => s.output), 'sampling is not greedy');
+  // Win-rate: the same answers, so the reward-model gives the same scores.
+  const [wa, wb] = [L.get('win_rate')!, M.get('win_rate')!];
+  assert.deepEqual(wb.samples.map((s) => s.output), wa.samples.map((s) => s.output), 'win_rate answers');
+  for (const m of ['win_rate', 'mean_reward', 'mean_reference_reward', 'mean_prob_preferred']) close(wb.metrics[m]!, wa.metrics[m]!, 1e-6, `win_rate ${m}`);
+  assert.ok(wb.metrics.mean_reward !== wb.metrics.mean_reference_reward, 'the answers were scored, not the references twice');
   assert.deepEqual(M.get('synthetic_gen')!.weightVersions, [0n]);
 });
 

@@ -4,11 +4,12 @@
 // run is only closed when that run lets go of it.
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { describeModel, loadModel, type LoadedModel } from '@juice/models';
+import { describeModel, type LoadedModel } from '@juice/models';
 import { modelWeights, startLmWorkers, type ServedLm } from '@juice/inference';
 import { create } from '@bufbuild/protobuf';
 import { ModelHead, WeightVersionSchema, type ModelInfo } from '@juice/proto';
 import type { WorkerEngine, WorkerSession } from '@juice/runtime';
+import { loadModelOffThread } from './load-off-thread.js';
 
 export class LoadedLm implements ServedLm {
   readonly contextLength: number;
@@ -160,7 +161,7 @@ function fingerprintOf(dir: string): string {
 }
 
 async function load(dir: string, o: ModelCacheOptions): Promise<LoadedLm> {
-  const model = loadModel(dir);
+  const model = await loadModelOffThread(dir);
   let workers;
   try {
     workers = await startLmWorkers(model, modelWeights(model), { maxBatch: o.maxBatch, maxQueue: o.maxQueue });
