@@ -18,7 +18,7 @@ import { create } from '@bufbuild/protobuf';
 import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShapes, RewardModelTrainer, RewardNormalizer, type PairExample, type Rollout } from '@juice/algorithms';
 import { RunningMoments } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
-import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type TokenizedExample } from '@juice/data';
+import { epochOrder, loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type TokenizedExample } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import { ParamSet } from '@juice/optim';
 import { FinishReason, GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
@@ -132,6 +132,8 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
     // (After a resume the trainer's reward weights are pushed again: the service may have restarted.)
     let rmVersion: bigint | undefined = s.reward.frozen && !rc?.rewardModel ? 0n : undefined;
     const maxSteps = Number(h?.maxSteps ?? 0n);
+    const orders = new Map<number, Uint32Array>();
+    const orderOf = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, epochOrder(examples.length, seed, epoch, !h?.noShuffle)).get(epoch)!;
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
       for (let round = firstRound; round < s.rounds; round++) {
@@ -140,7 +142,11 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
           break;
         }
         ctx.signal.throwIfAborted();
-        const prompts = Array.from({ length: s.promptsPerRound }, (_, i) => examples[(round * s.promptsPerRound + i) % examples.length]!);
+        // Round r takes the next prompts_per_round rows of a seeded per-epoch order (no_shuffle: file order).
+        const prompts = Array.from({ length: s.promptsPerRound }, (_, i) => {
+          const g = round * s.promptsPerRound + i;
+          return examples[orderOf(Math.floor(g / examples.length))[g % examples.length]!]!;
+        });
         // 1. Rollouts from the policy as it is now.
         // Seeded per round unless the job set a seed: the round's samples are reproducible for that version.
         const samplingSeed = s.generation.seed ?? BigInt(seed) * 1_000_003n + BigInt(round);
@@ -262,7 +268,7 @@ async function sample(ctx: RunContext, generator: GeneratorClient, policy: Param
       const samples = res.results[i]?.samples ?? [];
       // Prompt + response within max_length, as the demonstrations (the generator only bounds by context).
       const room = Math.max(0, maxLength - example.promptIds.length);
-      const responses = samples.map((x) => ({ ids: x.tokenIds.slice(0, room), missingEos: x.finishReason === FinishReason.LENGTH || x.finishReason === FinishReason.CONTEXT_LENGTH, version: x.weightVersion || res.weightVersion?.number || 0n }));
+      const responses = samples.map((x) => ({ ids: x.tokenIds.slice(0, room), missingEos: x.tokenIds.length > room || x.finishReason === FinishReason.LENGTH || x.finishReason === FinishReason.CONTEXT_LENGTH, version: x.weightVersion || res.weightVersion?.number || 0n }));
       // A prompt's samples are kept or dropped together (RLOO's baseline needs the whole group).
       if (responses.some((r) => r.version < oldest)) stale += responses.length;
       else if (responses.length === s.samplesPerPrompt && responses.every((r) => r.ids.length > 0)) sampled.push({ example, responses });
