@@ -105,7 +105,12 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(totalSteps), totalStages: stages, step: BigInt(step), stage: firstStage, fraction: step / totalSteps });
     ctx.save();
 
-    const generator = createClient(GeneratorService, address, { defaultDeadlineMs: (spec.endpoints?.callTimeoutSeconds || 600) * 1000 });
+    const generator = createClient(GeneratorService, address, {
+      defaultDeadlineMs: (spec.endpoints?.callTimeoutSeconds || 600) * 1000,
+      // grpc-js backs reconnects off up to 120 s; a generator that restarts should be reached again within
+      // ~2 s of coming back, and withRetry's own back-off already paces the calls.
+      channelOptions: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 },
+    });
     let optimizer: AdamW | undefined;
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
