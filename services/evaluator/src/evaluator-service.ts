@@ -10,6 +10,7 @@ import { fileDigest } from '@juice/data';
 import { failedPrecondition, invalidArgument, notFound, rejectInvalid, withField, type ServiceImpl } from '@juice/service-kit';
 import type { ModelCache, ModelLease } from './model-cache.js';
 import { resolveModelDir } from './model-source.js';
+import type { RunStore } from './run-store.js';
 import { RunManager } from './runs.js';
 
 export interface EvaluatorOptions {
@@ -19,6 +20,9 @@ export interface EvaluatorOptions {
   models: ModelCache;
   /** Checkpoint store root (the trainer's --store) for ModelSource.checkpoint references. */
   store: string;
+  /** Keeps runs across restarts; absent = in memory only. */
+  runStore?: RunStore;
+  log?: { warn(message: string, attrs?: Record<string, unknown>): void };
 }
 
 /** Task definitions from *.json files (protobuf JSON of TaskDefinition); relative dataset paths are taken from the file's directory. */
@@ -42,7 +46,8 @@ function requireId(field: string, id: string): void {
 
 export function createEvaluatorService(opts: EvaluatorOptions): Partial<ServiceImpl<typeof EvaluatorService>> {
   const registered = new Map(opts.tasks.map((t) => [t.name, t]));
-  const runs = new RunManager();
+  const runs = new RunManager(opts.runStore, (m, a) => opts.log?.warn(m, a));
+  runs.restore((path, e) => opts.log?.warn('skipping an unreadable stored evaluation run', { path, error: e.message }));
   const lookup = (id: string) => {
     requireId('run_id', id);
     const run = runs.get(id);

@@ -5,11 +5,13 @@ import { EvaluatorService } from '@juice/proto';
 import { defineConfig, runService } from '@juice/service-kit';
 import { createEvaluatorService, loadTaskDir } from './evaluator-service.js';
 import { ModelCache } from './model-cache.js';
+import { RunStore } from './run-store.js';
 
 const configSpec = defineConfig({
   tasksDir: { type: 'string', flag: 'tasks-dir', env: 'JUICE_TASKS_DIR', help: 'directory of task definitions (*.json, protobuf JSON of juice.v1.TaskDefinition) offered by ListTasks' },
   store: { type: 'string', flag: 'store', env: 'JUICE_STORE', default: join(homedir(), '.juice'), help: "the trainer's store: target.model.checkpoint references resolve under <store>/checkpoints" },
   modelCache: { type: 'int', flag: 'model-cache', env: 'JUICE_EVAL_MODEL_CACHE', default: 2, min: 1, max: 16, help: 'checkpoints kept loaded between runs (least recently used is closed first)' },
+  runsDir: { type: 'string', flag: 'runs-dir', env: 'JUICE_EVAL_RUNS_DIR', default: '', help: 'keep runs (records, results, events) in this directory so a restarted evaluator still has them; empty = in memory only' },
   maxBatch: { type: 'int', flag: 'max-batch', env: 'JUICE_MAX_BATCH', default: 16, min: 1, max: 1024, help: 'sequences decoded together per loaded checkpoint' },
 });
 
@@ -17,9 +19,10 @@ await runService({
   name: 'evaluator',
   description: 'juice evaluator: perplexity, multiple choice, generate-and-match and reward win-rate tasks',
   configSpec,
-  async build(config) {
+  async build(config, log) {
     const models = new ModelCache({ capacity: config.modelCache, maxBatch: config.maxBatch, maxQueue: 4096 });
-    const impl = createEvaluatorService({ tasks: config.tasksDir ? loadTaskDir(config.tasksDir) : [], models, store: config.store });
+    const runStore = config.runsDir ? new RunStore(config.runsDir) : undefined;
+    const impl = createEvaluatorService({ tasks: config.tasksDir ? loadTaskDir(config.tasksDir) : [], models, store: config.store, runStore, log });
     return { services: [{ desc: EvaluatorService, impl }], onShutdown: () => models.close() };
   },
 });

@@ -1,6 +1,7 @@
 // Evaluation runs: started by Evaluate, run in the background against a live generator or a checkpoint
 // loaded in the evaluator (and a reward-model for win-rate tasks), watched as a stream of progress and
-// task results, reported as JSON and HTML. Runs are kept in memory (a restarted evaluator starts empty).
+// task results, reported as JSON and HTML. Runs are kept in memory, and on disk with a RunStore (a
+// restarted evaluator then still has them).
 import { EventEmitter, on } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
@@ -10,6 +11,7 @@ import { ErrorDetailSchema, EvalRunSchema, GeneratorService, RewardModelService,
 import { createClient } from '@juice/service-kit';
 import { localGenerator } from './local-generator.js';
 import type { ModelLease } from './model-cache.js';
+import type { RunStore } from './run-store.js';
 
 type Event = NonNullable<Parameters<typeof create<typeof WatchRunResponseSchema>>[1]>['event'];
 
@@ -27,8 +29,29 @@ export class RunManager {
   private readonly bus = new EventEmitter();
   private readonly byRequestId = new Map<string, string>();
 
-  constructor() {
+  constructor(
+    private readonly store?: RunStore,
+    private readonly warn: (message: string, attrs: Record<string, string>) => void = () => undefined,
+  ) {
     this.bus.setMaxListeners(0);
+  }
+
+  /** Runs of an earlier process from the store; those it did not finish become FAILED (UNAVAILABLE). */
+  restore(onBadFile: (path: string, error: Error) => void): number {
+    if (!this.store) return 0;
+    const stored = this.store.loadAll(onBadFile);
+    for (const s of stored) {
+      const run: Run = { ...s, abort: new AbortController() };
+      this.runs.set(s.record.runId, run);
+      if (s.record.request?.requestId) this.byRequestId.set(s.record.request.requestId, s.record.runId);
+      if (!TERMINAL.has(s.record.state)) {
+        const detail = create(ErrorDetailSchema, { code: 'UNAVAILABLE', message: `the evaluator restarted while this run was ${RunState[s.record.state]}; its ${s.results.length} finished task(s) are kept. Start it again (run.request holds the request)` });
+        run.record.error = detail;
+        this.emit(run, { case: 'error', value: detail });
+        this.setState(run, RunState.FAILED);
+      }
+    }
+    return stored.length;
   }
 
   get(id: string): Run | undefined {
@@ -51,6 +74,7 @@ export class RunManager {
     const run: Run = { record, results: [], events: [], abort: new AbortController() };
     this.runs.set(runId, run);
     if (req.requestId) this.byRequestId.set(req.requestId, runId);
+    this.persist(run);
     void this.execute(run, req, tasks, lease);
     return run;
   }
@@ -101,6 +125,17 @@ export class RunManager {
     if (state === RunState.RUNNING) run.record.startedAt = timestampNow();
     if (TERMINAL.has(state)) run.record.finishedAt = timestampNow();
     this.emit(run, { case: 'state', value: state });
+    this.persist(run);
+  }
+
+  private persist(run: Run): void {
+    // Saved at state changes and task results (not per progress event): what a restart must not lose.
+    // A failed write (disk full) is logged, not thrown: the run itself is fine and keeps serving from memory.
+    try {
+      this.store?.save(run);
+    } catch (e) {
+      this.warn('could not save the evaluation run', { run_id: run.record.runId, error: (e as Error).message });
+    }
   }
 
   private async execute(run: Run, req: EvaluateRequest, tasks: TaskDefinition[], lease: ModelLease | undefined): Promise<void> {
@@ -131,6 +166,7 @@ export class RunManager {
           onTaskResult: (r) => {
             run.results.push(r);
             this.emit(run, { case: 'taskResult', value: { ...r, samples: [] } });
+            this.persist(run);
           },
         },
       );
