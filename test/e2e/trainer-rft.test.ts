@@ -43,6 +43,8 @@ test('an RFT job alternates reward and APA policy steps across services; the rew
     spec: {
       algorithm: Algorithm.RFT,
       datasets: [{ path: data.files.train, schema: DataSchema.CHAT }],
+      evalDatasets: [{ path: data.files.heldout, schema: DataSchema.CHAT }],
+      evaluation: { atStart: true },
       hyperparameters: { batchSize: 16, learningRate: 1e-3 },
       algorithmConfig: {
         case: 'rft',
@@ -66,6 +68,8 @@ test('an RFT job alternates reward and APA policy steps across services; the rew
   for (const r of rounds) {
     for (const k of ['reward/mean', 'reward/std', 'kl', 'kl_coef', 'policy_loss', 'value_loss', 'advantage/mean', 'rm/loss', 'rm/accuracy', 'gen/seconds', 'sync/seconds']) assert.ok(Number.isFinite(r.metrics[k]), `round ${r.stage}: ${k} = ${r.metrics[k]}`);
   }
+  const evals = events.flatMap((e) => (e.event.case === 'evaluation' ? [e.event.value.metrics['eval/loss']!] : []));
+  t.diagnostic(`held-out demonstration NLL (eval/loss) at start and after each round: ${evals.map((x) => x.toFixed(3)).join(' -> ')}`);
   t.diagnostic(`rounds: ${rounds.map((r) => `rm/accuracy ${r.metrics['rm/accuracy']!.toFixed(2)} rm/loss ${r.metrics['rm/loss']!.toFixed(3)} reward/mean ${r.metrics['reward/mean']!.toFixed(3)} kl ${r.metrics['kl']!.toFixed(4)}`).join(' | ')}`);
   assert.ok(Math.abs(rounds[0]!.metrics.kl!) < 1e-3, `round 0 samples from π = π_ref (kl ${rounds[0]!.metrics.kl})`);
   // (The reward loss need not fall across rounds: as the policy improves, its samples get harder to tell apart.)

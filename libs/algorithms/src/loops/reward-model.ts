@@ -98,12 +98,17 @@ export class RewardModelTrainer {
     return new RewardModelTrainer(o, train, scorer, optimizer);
   }
 
-  /** `steps` optimizer steps over shuffled batches of `pairs` (cycling); returns the last step's metrics and the means over all steps. */
-  async fit(t: RewardTrainOptions): Promise<{ last: Record<string, number>; mean: Record<string, number> }> {
+  /**
+   * `steps` optimizer steps over shuffled batches of `pairs` (cycling); returns the first step's metrics
+   * (measured before any update: how well the incoming weights separate these pairs), the last step's,
+   * and the means over all steps.
+   */
+  async fit(t: RewardTrainOptions): Promise<{ first: Record<string, number>; last: Record<string, number>; mean: Record<string, number> }> {
     if (t.pairs.length === 0) throw new RangeError('reward training needs at least one pair');
     const order = new DataOrder(t.pairs.length, { shuffleSeed: t.seed });
     const lr0 = t.learningRate ?? this.o.learningRate;
     const schedule = createSchedule({ kind: t.schedule ?? 'constant', baseLr: lr0, warmupSteps: t.warmupSteps ?? 0, totalSteps: t.steps });
+    let first: Record<string, number> = {};
     let last: Record<string, number> = {};
     const sums: Record<string, number> = {};
     for (let s = 0; s < t.steps; s++) {
@@ -117,10 +122,11 @@ export class RewardModelTrainer {
       if (Number.isFinite(r.loss)) this.optimizer.step(r.grads, lr);
       last = { 'rm/loss': r.loss, 'rm/lr': lr, 'rm/grad_norm': gradNorm, ...r.metrics, step_seconds: (performance.now() - t0) / 1000 };
       for (const [k, v] of Object.entries(last)) sums[k] = (sums[k] ?? 0) + v;
+      if (s === 0) first = last;
       t.onStep?.(s + 1, last);
       await new Promise<void>((res) => setImmediate(res));
     }
-    return { last, mean: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, t.steps)])) };
+    return { first, last, mean: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, t.steps)])) };
   }
 
   /** Rewards of (prompt + response) sequences under the current weights. */

@@ -95,12 +95,15 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
     const rmNames = rewardParams.names;
 
     const policySteps = s.policyEpochs * Math.ceil((s.promptsPerRound * s.samplesPerPrompt) / s.batchSize);
-    const restored = resumePoint(ctx, store, 'RFT', LOGGER);
+    const point = resumePoint(ctx, store, 'RFT', LOGGER);
+    // Only round-end checkpoints carry the round state; one from before round 0 (EvalConfig.at_start)
+    // holds the initial weights, so the job simply starts over from them.
+    const restored = point?.buffers.policy ? point : undefined;
     const firstRound = restored ? restored.state.stage + 1 : 0;
     if (restored) {
       // The checkpoint's weights are the policy's LM part; the buffers hold what the next round needs.
       if (!restoreBuffer(policy, restored, 'policy') || !restoreBuffer(rewardParams, restored, 'reward')) {
-        throw Object.assign(new Error(`checkpoint v${restored.checkpoint.version} holds no RFT policy/reward buffers`), { grpcCode: 'DATA_LOSS', retryable: false });
+        throw Object.assign(new Error(`checkpoint v${restored.checkpoint.version} holds no RFT reward buffer`), { grpcCode: 'DATA_LOSS', retryable: false });
       }
       for (const n of lmNames) model.params.set(n, policy.view(n));
     }
@@ -127,7 +130,7 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
     if (restored?.optimizers.reward && rewardTrainer) rewardTrainer.optimizer.loadState(restored.optimizers.reward);
     const evalDemos = (await Promise.all(spec.evalDatasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
     const evaluator = evalDemos.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: evalDemos.map((d) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined })), padTokenId, batchSize: s.batchSize }) : undefined;
-    const points = new JobPoints(ctx, { store, model, algorithm: 'RFT', seed, shuffle: true, evaluator, best: restored?.state.best });
+    const points = new JobPoints(ctx, { store, model, algorithm: 'RFT', seed, shuffle: true, evaluator, best: point?.state.best });
     // With a frozen reward model the service keeps what it serves, unless the job names one to push.
     // (After a resume the trainer's reward weights are pushed again: the service may have restarted.)
     let rmVersion: bigint | undefined = s.reward.frozen && !rc?.rewardModel ? 0n : undefined;
@@ -135,7 +138,7 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
     const orders = new Map<number, Uint32Array>();
     const orderOf = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, epochOrder(examples.length, seed, epoch, !h?.noShuffle)).get(epoch)!;
     try {
-      if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
+      if (!point) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
       for (let round = firstRound; round < s.rounds; round++) {
         if (maxSteps > 0 && step >= maxSteps) {
           jobLog(ctx, 'info', LOGGER, `max_steps ${maxSteps} reached after round ${round - 1}`, { step });
@@ -166,6 +169,8 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
           metrics['rm/loss'] = fit.mean['rm/loss']!;
           metrics['rm/accuracy'] = fit.mean['rm/accuracy']!;
           metrics['rm/margin'] = fit.mean['rm/margin']!;
+          // Before any update on this round's pairs: does last round's reward model already tell them apart?
+          metrics['rm/accuracy_before'] = fit.first['rm/accuracy']!;
           rmVersion = undefined;
         }
         // 3. Scores from the reward-model service (pushing the reward weights first when they changed).
