@@ -155,6 +155,14 @@ test('bad model sources are refused naming the problem; the evaluator keeps serv
     (e: unknown) => e instanceof ServiceError && e.code === status.FAILED_PRECONDITION && e.message.includes('reward_model_address'),
   );
 
+  // Cancelling a checkpoint run stops it mid-task; the loaded model goes on serving the next run.
+  const long = await client.evaluate({ target: viaModel, tasks: [genTask('long_gen', { temperature: 0, maxNewTokens: 100, ignoreEos: true }, ['@@'])], batchSize: 1 });
+  for await (const e of client.watchRun({ runId: long.runId, fromBeginning: true })) if (e.event.case === 'progress' && e.event.value.docsDone > 0n) break;
+  await client.cancelRun({ runId: long.runId });
+  const states: RunState[] = [];
+  for await (const e of client.watchRun({ runId: long.runId, fromBeginning: true })) if (e.event.case === 'state') states.push(e.event.value);
+  assert.equal(states.at(-1), RunState.CANCELLED);
+
   // Still serving: a run on a trainer checkpoint (by reference, resolved in the store the trainer writes)
   // succeeds, and health answers promptly while it computes.
   const store = CheckpointStore.open(join(work, 'store', 'checkpoints'));
