@@ -50,6 +50,8 @@ async function negatives(ctx: RunContext, generator: Generator, model: LoadedMod
       return { weightVersion: String(res.weightVersion?.number ?? version), responses };
     },
     {
+      // ~25-45 s of back-off in all: enough for a generator process to restart and reload its model.
+      attempts: 10,
       signal: ctx.signal,
       onRetry: ({ what, attempt, delayMs, error }) =>
         jobLog(ctx, 'warn', 'trainer.irft', `${what} failed (${error.message}); retry ${attempt} in ${delayMs} ms`, { stage, attempt, delay_ms: delayMs, code: String((error as { code?: unknown }).code ?? '') }),

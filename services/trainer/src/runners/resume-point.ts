@@ -21,7 +21,9 @@ export function resumePoint(ctx: RunContext, store: CheckpointStore, algorithm: 
   }
   const best = s.best ? BigInt(s.best.version) : undefined;
   ctx.job.lastCheckpoint = checkpointInfoOf(store, ctx.job.id, version, best);
-  if (s.best && store.list(ctx.job.id).includes(s.best.version)) ctx.job.bestCheckpoint = checkpointInfoOf(store, ctx.job.id, s.best.version, best);
+  // The best as of the resumed checkpoint: a newer best (resuming from an older version) is not the
+  // continuing run's, and keep_last will prune it.
+  ctx.job.bestCheckpoint = s.best && store.list(ctx.job.id).includes(s.best.version) ? checkpointInfoOf(store, ctx.job.id, s.best.version, best) : undefined;
   ctx.job.dataPosition = dataPositionOf(s, s.stageSamplesReady);
   ctx.job.latestMetrics = { ...ctx.job.latestMetrics, ...s.metrics };
   ctx.save();
