@@ -105,7 +105,8 @@ export function policyGraph(config: ModelConfig, o: Pick<PolicyTrainerOptions, '
   const ref = o.method === 'apa' ? g.input('ref_logprobs', 'float32', bt) : undefined;
   const old = o.method === 'ppo_clip' ? g.input('old_logprobs', 'float32', bt) : undefined;
   const pg = policyGradientLoss(g, g.value('token_logprobs'), { advantages, mask, ref, old }, { method: o.method === 'rloo' ? 'reinforce' : o.method, apaLambda: o.apaLambda, clip: o.ppoClip });
-  const outputs: Record<string, Value> = { policy_loss: pg.loss, 'advantage/mean': pg.metrics['advantage/mean']! };
+  // The batch mean of the advantages as fed (whitened, so ≈ 0); the round's raw mean is reported apart.
+  const outputs: Record<string, Value> = { policy_loss: pg.loss, 'advantage/fed_mean': pg.metrics['advantage/mean']! };
   if (pg.metrics['kl']) outputs['kl/token'] = pg.metrics['kl'];
   for (const k of ['ppo/clip_fraction', 'ppo/approx_kl']) if (pg.metrics[k]) outputs[k] = pg.metrics[k];
   let total = pg.loss;
@@ -268,7 +269,6 @@ export class PolicyTrainer {
       }
     }
     const means = Object.fromEntries(Object.entries(sums).filter(([k]) => this.metricNames.includes(k) || ['loss', 'grad_norm'].includes(k)).map(([k, v]) => [k, v / steps]));
-    // The graph's advantage/mean is of the whitened values; the rollout one says more.
     return { steps, metrics: { ...means, ...stats } };
   }
 

@@ -1,0 +1,66 @@
+// RFT resume across services: an RLOO job cancelled after its first round's checkpoint is resumed with
+// ResumeJob; it continues at the next round boundary (policy + value/reward weights, optimizers and
+// reward statistics from the trainer state) and runs only the remaining rounds.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSyntheticDatasets } from '@juice/data';
+import { createDefaultModel } from '@juice/models';
+import { Algorithm, DataSchema, JobState, PolicyGradientMethod, TrainerService, type WatchJobResponse } from '@juice/proto';
+import { createClient } from '@juice/service-kit';
+import { startRole, type RunningRole } from '../support/spawn-service.js';
+
+const work = mkdtempSync(join(tmpdir(), 'juice-rft-resume-'));
+let generator: RunningRole;
+let rewardModel: RunningRole;
+let trainer: RunningRole;
+let client: ReturnType<typeof createClient<typeof TrainerService>>;
+before(async () => {
+  const serveModel = join(work, 'serve-model');
+  createDefaultModel(serveModel, { corpus: ['What is 1+1? 2'], seed: 9 });
+  [generator, rewardModel] = await Promise.all([startRole('generator', ['--model', serveModel]), startRole('reward-model', ['--model', serveModel])]);
+  trainer = await startRole('trainer', ['--store', join(work, 'store'), '--generator', generator.address, '--reward-model', rewardModel.address]);
+  client = createClient(TrainerService, trainer.address);
+});
+after(async () => {
+  client.close();
+  await Promise.all([trainer.stop(), generator.stop(), rewardModel.stop()]);
+});
+
+test('an RLOO RFT job cancelled after a round resumes at the next round boundary and finishes', async () => {
+  const data = await writeSyntheticDatasets(join(work, 'data-rloo'), { seed: 5, trainSize: 24, evalSize: 4 });
+  const spec = {
+    algorithm: Algorithm.RFT,
+    datasets: [{ path: data.files.train, schema: DataSchema.CHAT }],
+    hyperparameters: { batchSize: 16, learningRate: 1e-3 },
+    algorithmConfig: { case: 'rft' as const, value: { method: PolicyGradientMethod.RLOO, rounds: 3, promptsPerRound: 8, samplesPerPrompt: 2, generation: { maxNewTokens: 12 }, rewardUpdate: { learningRate: 3e-3 } } },
+  };
+  const { job } = await client.startJob({ spec });
+  const id = job!.id;
+  // Cancel as soon as the first round's checkpoint is out.
+  for await (const e of client.watchJob({ jobId: id, fromBeginning: true })) {
+    if (e.event.case === 'checkpointSaved') {
+      await client.cancelJob({ jobId: id, reason: 'test: stop after a round' });
+      break;
+    }
+  }
+  for await (const e of client.watchJob({ jobId: id })) if (e.event.case === 'stateChange' && e.event.value.to === JobState.CANCELLED) break;
+  const cancelled = (await client.getJob({ jobId: id })).job!;
+  const atCancel = cancelled.lastCheckpoint!;
+  assert.ok(atCancel.stage <= 1, `cancelled after round ${atCancel.stage}`);
+  await client.resumeJob({ jobId: id });
+  const events: WatchJobResponse[] = [];
+  for await (const e of client.watchJob({ jobId: id, fromBeginning: true })) events.push(e);
+  const finalState = events.filter((e) => e.event.case === 'stateChange').at(-1)!;
+  assert.equal(finalState.event.case === 'stateChange' && finalState.event.value.to, JobState.SUCCEEDED, events.filter((e) => e.event.case === 'error').map((e) => JSON.stringify(e.event.value)).join('\n'));
+  const resumedAt = events.findIndex((e) => e.event.case === 'log' && e.event.value.message.startsWith('resuming from checkpoint'));
+  assert.ok(resumedAt > 0, 'the job says where it resumed');
+  const roundsAfter = events.slice(resumedAt).flatMap((e) => (e.event.case === 'stepMetrics' && e.event.value.metrics['gen/weight_version'] !== undefined ? [e.event.value.stage] : []));
+  assert.deepEqual(roundsAfter, Array.from({ length: 2 - atCancel.stage }, (_, i) => atCancel.stage + 1 + i), `after resuming at round ${atCancel.stage + 1} the job ran the remaining rounds only`);
+  const done = (await client.getJob({ jobId: id })).job!;
+  assert.equal(done.lastCheckpoint!.stage, 2, 'the last checkpoint is the last round');
+  // 8 prompts × 2 samples = 16 rollouts = one batch of 16, one epoch: one policy step per round.
+  assert.equal(done.progress!.step, 3n);
+});
