@@ -84,6 +84,17 @@ export function createEvaluatorService(opts: EvaluatorOptions): Partial<ServiceI
         const source = target.kind.value;
         const { dir, field } = await resolveModelDir(source, opts.store);
         lease = await withField(field, opts.models.acquire(dir, source.expectedSha256));
+        // A caller that gave up while the model loaded gets no run (the model stays cached for a retry).
+        if (ctx.signal.aborted) {
+          lease.release();
+          ctx.signal.throwIfAborted();
+        }
+      }
+      // The same request sent again while this one loaded its model: one run, as with any retry.
+      const raced = req.requestId ? runs.findByRequestId(req.requestId) : undefined;
+      if (raced) {
+        lease?.release();
+        return { runId: raced.record.runId, run: raced.record };
       }
       const run = runs.start(req, tasks, lease);
       return { runId: run.record.runId, run: run.record };

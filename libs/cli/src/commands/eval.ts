@@ -11,7 +11,7 @@ import { fetchReport, writeReport } from './report.js';
 
 export const evalSpec = defineConfig({
   evaluator: { type: 'string', env: 'JUICE_EVALUATOR_ADDRESS', default: '127.0.0.1:50054', help: 'evaluator address' },
-  model: { type: 'string', help: 'checkpoint directory (Hugging Face layout) for the evaluator to load and evaluate' },
+  model: { type: 'string', help: "checkpoint directory (Hugging Face layout, e.g. a trainer checkpoint) for the evaluator to load; a path on the evaluator's file system" },
   generator: { type: 'string', help: 'address of a live generator to evaluate instead of --model' },
   tasks: { type: 'list', default: [], help: 'registered task names (ListTasks; the evaluator --tasks-dir), comma separated' },
   taskFile: { type: 'list', flag: 'task-file', default: [], help: 'inline task files: protobuf JSON of juice.v1.TaskDefinition (or a JSON array of them); relative dataset paths are from the file' },
