@@ -8,8 +8,11 @@ import { WorkerEngine, WorkerSession, type Feeds, type WeightSetWire } from '@ju
 
 export type WeightMap = Map<string, Float32Array>;
 
+/** What computing needs of the model once its weights are in the workers: the tokenizer and the config. */
+export type LmModel = Pick<LoadedModel, 'tokenizer' | 'config'>;
+
 export interface ServedLm {
-  readonly model: LoadedModel;
+  readonly model: LmModel;
   /** Generation: continuous batching with a KV cache, in its own worker with its own weight copy. */
   readonly engine: WorkerEngine;
   /** Teacher-forced scoring: one forward-only session with the weights pinned in its worker. */

@@ -5,25 +5,31 @@
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describeModel, type LoadedModel } from '@juice/models';
-import { modelWeights, startLmWorkers, type ServedLm } from '@juice/inference';
+import { modelWeights, startLmWorkers, type LmModel, type ServedLm } from '@juice/inference';
 import { create } from '@bufbuild/protobuf';
 import { ModelHead, WeightVersionSchema, type ModelInfo } from '@juice/proto';
 import type { WorkerEngine, WorkerSession } from '@juice/runtime';
 import { loadModelOffThread } from './load-off-thread.js';
 
 export class LoadedLm implements ServedLm {
+  /** Tokenizer and config only: the weights live in the two workers, and a third copy here would cost as much memory again. */
+  readonly model: LmModel;
   readonly contextLength: number;
   /** A checkpoint is loaded once and never changes: version 0, as a generator reports before any push. */
   readonly scorerVersion = 0n;
   readonly info: ModelInfo;
+  /** ModelInfo.model_sha256: the weight files' combined hash. */
+  readonly sha256: string;
 
   constructor(
-    readonly model: LoadedModel,
+    loaded: LoadedModel,
     readonly engine: WorkerEngine,
     readonly scorer: WorkerSession,
   ) {
-    this.contextLength = model.config.maxPositions;
-    this.info = describeModel(model, { head: ModelHead.CAUSAL_LM, parameterCount: model.params.numParams, weightVersion: create(WeightVersionSchema, { number: 0n, label: 'loaded' }) });
+    this.model = { tokenizer: loaded.tokenizer, config: loaded.config };
+    this.contextLength = loaded.config.maxPositions;
+    this.sha256 = loaded.sha256;
+    this.info = describeModel(loaded, { head: ModelHead.CAUSAL_LM, parameterCount: loaded.params.numParams, weightVersion: create(WeightVersionSchema, { number: 0n, label: 'loaded' }) });
   }
 
   async close(): Promise<void> {
@@ -96,7 +102,7 @@ export class ModelCache {
     let lm: LoadedLm;
     try {
       lm = await entry.loading;
-      if (expectedSha256 && expectedSha256.toLowerCase() !== lm.model.sha256) throw shaMismatch(dir, expectedSha256, lm.model.sha256);
+      if (expectedSha256 && expectedSha256.toLowerCase() !== lm.sha256) throw shaMismatch(dir, expectedSha256, lm.sha256);
     } catch (e) {
       this.releaseEntry(entry);
       throw e;

@@ -61,7 +61,7 @@ test('reuse, LRU eviction, held models survive eviction, changed files reload, s
     reloaded.release();
 
     await assert.rejects(cache.acquire(b!, 'f'.repeat(64)), (e: Error & { grpcCode?: string }) => e.grpcCode === 'FAILED_PRECONDITION' && /expected_sha256/.test(e.message));
-    const pinned = await cache.acquire(b!, hb.lm.model.sha256.toUpperCase());
+    const pinned = await cache.acquire(b!, hb.lm.sha256.toUpperCase());
     pinned.release();
     await assert.rejects(cache.acquire(join(root, 'missing')), (e: Error & { grpcCode?: string }) => e.grpcCode === 'NOT_FOUND' && e.message.includes(join(root, 'missing')));
   } finally {
