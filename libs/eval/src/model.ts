@@ -1,6 +1,7 @@
 // The two interfaces every task runs against. They are string-in/string-out on purpose, so a
-// live generator over gRPC (grpc-adapters.ts) and a checkpoint loaded in-process (the
-// evaluator service's own adapter) fit the same tasks without the tasks knowing about tokens.
+// live generator over gRPC and a checkpoint loaded in-process fit the same tasks without the tasks
+// knowing about tokens. Both go through grpc-adapters.ts: the evaluator serves a loaded checkpoint as
+// an in-process Generator client, so the two targets share one request mapping.
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { SamplingParamsSchema } from '@juice/proto';
 
