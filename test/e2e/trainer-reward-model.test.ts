@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pairToExamples, tokenizePreferencePair } from '@juice/data';
 import { loadModel } from '@juice/models';
-import { Algorithm, DataSchema, JobState, RewardModelService, TrainerService, type WatchJobResponse } from '@juice/proto';
+import { Algorithm, DataSchema, JobState, PolicyGradientMethod, RewardModelService, TrainerService, type WatchJobResponse } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
 import { startRole, type RunningRole } from '../support/spawn-service.js';
 
@@ -95,5 +95,23 @@ test('a REWARD_MODEL job raises held-out pairwise accuracy and saves a reward mo
   } finally {
     rm.close();
     await served.stop();
+  }
+});
+
+test('bad RFT and REWARD_MODEL settings fail the job with the field named, before any peer is called', async () => {
+  const file = join(work, 'prefs.jsonl');
+  const demos = join(work, 'demos.jsonl');
+  writeFileSync(demos, rows(8, 1).map((r) => JSON.stringify({ prompt: r.prompt, completion: r.chosen })).join('\n') + '\n');
+  const cases = [
+    // Nothing listens on port 9: a job that called a peer would fail with UNAVAILABLE instead.
+    { algorithm: Algorithm.RFT, datasets: [{ path: demos, schema: DataSchema.PROMPT_COMPLETION }], endpoints: { generator: ['127.0.0.1:9'], rewardModel: ['127.0.0.1:9'] }, algorithmConfig: { case: 'rft' as const, value: { method: PolicyGradientMethod.RLOO, samplesPerPrompt: 1 } }, field: 'spec.rft.samples_per_prompt' },
+    { algorithm: Algorithm.RFT, datasets: [{ path: demos, schema: DataSchema.PROMPT_COMPLETION }], endpoints: { generator: ['127.0.0.1:9'], rewardModel: ['127.0.0.1:9'] }, algorithmConfig: { case: 'rft' as const, value: { rewardUpdate: { frozenLayers: 9 } } }, field: 'spec.rft.reward_update.frozen_layers' },
+    { algorithm: Algorithm.REWARD_MODEL, datasets: [{ path: file, schema: DataSchema.PREFERENCE }], algorithmConfig: { case: 'rewardModel' as const, value: { frozenLayers: 9 } }, field: 'spec.reward_model.frozen_layers' },
+  ];
+  for (const { field, ...spec } of cases) {
+    const { job } = await client.startJob({ spec });
+    let error = '';
+    for await (const e of client.watchJob({ jobId: job!.id, fromBeginning: true })) if (e.event.case === 'error') error = `${e.event.value.code}: ${e.event.value.message}`;
+    assert.match(error, new RegExp(`^INVALID_ARGUMENT: ${field.replace(/\./g, '\\.')}`), error);
   }
 });

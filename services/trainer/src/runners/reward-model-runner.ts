@@ -11,7 +11,7 @@ import { CheckpointStore } from '@juice/checkpoint';
 import { loadPreferencePairs, pairToExamples, promptToDisplayText, tokenizePreferencePair, type PreferencePair } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import { JobProgressSchema } from '@juice/proto';
-import { invalidArgument } from '@juice/service-kit';
+import { badSpec } from './job-error.js';
 import type { JobRunner } from '../job-manager.js';
 import { resolveModel } from './model-source.js';
 import { saveCheckpoint } from './save-checkpoint.js';
@@ -29,7 +29,7 @@ export function rewardModelRunner(storeRoot: string): JobRunner {
     const h = spec.hyperparameters;
     const rc = spec.algorithmConfig.case === 'rewardModel' ? spec.algorithmConfig.value : undefined;
     const raw = (await Promise.all(spec.datasets.map((d) => loadPreferencePairs(d, { signal: ctx.signal })))).flat();
-    if (raw.length === 0) throw invalidArgument('spec.datasets', 'no preference pairs selected');
+    if (raw.length === 0) throw badSpec('spec.datasets', 'no preference pairs selected');
     const heldRaw = (await Promise.all(spec.evalDatasets.map((d) => loadPreferencePairs(d, { signal: ctx.signal })))).flat();
     const seed = Number(h?.seed || 42n);
     const { model, params } = startingWeights(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => raw.flatMap((p) => [promptToDisplayText(p.prompt), p.chosen, p.rejected]), seed);
@@ -43,7 +43,7 @@ export function rewardModelRunner(storeRoot: string): JobRunner {
     const heldOut = tokenize(heldRaw);
     const batchSize = h?.batchSize || 8;
     const steps = Number(h?.maxSteps ?? 0n) || Math.ceil(pairs.length / batchSize) * (h?.epochs || 1);
-    if ((rc?.frozenLayers ?? 0) > model.config.numLayers) throw invalidArgument('spec.reward_model.frozen_layers', `must be in 0..${model.config.numLayers} (the model's layers), got ${rc!.frozenLayers}`);
+    if ((rc?.frozenLayers ?? 0) > model.config.numLayers) throw badSpec('spec.reward_model.frozen_layers', `must be in 0..${model.config.numLayers} (the model's layers), got ${rc!.frozenLayers}`);
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(steps) });
     ctx.save();
     const learningRate = h?.learningRate || 1e-5;

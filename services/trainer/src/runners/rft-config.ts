@@ -3,7 +3,7 @@
 import type { RewardNormalizationMode, RftMethod } from '@juice/algorithms';
 import { clone, create } from '@bufbuild/protobuf';
 import { KlControl, PolicyGradientMethod, RewardNormalization, SamplingParamsSchema, type JobSpec, type SamplingParams } from '@juice/proto';
-import { invalidArgument } from '@juice/service-kit';
+import { badSpec } from './job-error.js';
 
 const METHODS: Record<number, RftMethod> = {
   [PolicyGradientMethod.APA]: 'apa',
@@ -48,12 +48,12 @@ export function rftSettings(spec: JobSpec, o: { rows: number; numLayers: number;
   const h = spec.hyperparameters;
   const method = METHODS[r?.method ?? 0] ?? 'apa';
   const samplesPerPrompt = r?.samplesPerPrompt || (method === 'rloo' ? 4 : 1);
-  if (method === 'rloo' && samplesPerPrompt < 2) throw invalidArgument('spec.rft.samples_per_prompt', `RLOO needs at least 2 samples per prompt (its baseline is the mean of the others), got ${samplesPerPrompt}`);
-  if (samplesPerPrompt > 64) throw invalidArgument('spec.rft.samples_per_prompt', `must be in 1..64, got ${samplesPerPrompt}`);
+  if (method === 'rloo' && samplesPerPrompt < 2) throw badSpec('spec.rft.samples_per_prompt', `RLOO needs at least 2 samples per prompt (its baseline is the mean of the others), got ${samplesPerPrompt}`);
+  if (samplesPerPrompt > 64) throw badSpec('spec.rft.samples_per_prompt', `must be in 1..64, got ${samplesPerPrompt}`);
   const promptsPerRound = Math.min(r?.promptsPerRound || 64, o.rows);
   const ru = r?.rewardUpdate;
   const frozenLayers = ru?.frozenLayers ?? 0;
-  if (frozenLayers > o.numLayers) throw invalidArgument('spec.rft.reward_update.frozen_layers', `must be in 0..${o.numLayers} (the reward model's layers), got ${frozenLayers}`);
+  if (frozenLayers > o.numLayers) throw badSpec('spec.rft.reward_update.frozen_layers', `must be in 0..${o.numLayers} (the reward model's layers), got ${frozenLayers}`);
   const batchSize = h?.batchSize || 8;
   const generation = r?.generation ? clone(SamplingParamsSchema, r.generation) : create(SamplingParamsSchema);
   generation.maxNewTokens ||= o.maxNewTokens;

@@ -22,7 +22,8 @@ import { epochOrder, loadDemonstrations, promptToDisplayText, tokenizeDemonstrat
 import type { LoadedModel } from '@juice/models';
 import { ParamSet } from '@juice/optim';
 import { FinishReason, GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
-import { createClient, failedPrecondition, invalidArgument, status } from '@juice/service-kit';
+import { createClient, status } from '@juice/service-kit';
+import { asJobError, badSpec, unmet } from './job-error.js';
 import { weightChunks, type PushTensor } from '@juice/weight-sync';
 import type { JobRunner, RunContext } from '../job-manager.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
@@ -36,6 +37,7 @@ import { rftSettings, type RftSettings } from './rft-config.js';
 import { loadRewardParams, rewardParamsFromLm, saveRewardModel } from './reward-weights.js';
 
 const LOGGER = 'trainer.rft';
+const GENERATE_BATCH = 256;
 
 /** What RFT adds to the trainer state (TrainerState.extra). */
 interface RftResumeState {
@@ -64,18 +66,24 @@ function retryable(e: unknown): never {
   throw e;
 }
 
+const STATUS_NAMES = Object.fromEntries(Object.entries(status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]));
+
 export function rftRunner(storeRoot: string, defaults: { generator?: string; rewardModel?: string } = {}): JobRunner {
-  const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
+  const run = rftJob(CheckpointStore.open(join(storeRoot, 'checkpoints')), storeRoot, defaults);
+  return (ctx) => run(ctx).catch((e) => Promise.reject(asJobError(e, STATUS_NAMES)));
+}
+
+function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator?: string; rewardModel?: string }): JobRunner {
   return async (ctx) => {
     const spec = ctx.job.spec!;
     const h = spec.hyperparameters;
     const rc = spec.algorithmConfig.case === 'rft' ? spec.algorithmConfig.value : undefined;
     const genAddress = spec.endpoints?.generator[0] || defaults.generator;
     const rmAddress = spec.endpoints?.rewardModel[0] || defaults.rewardModel;
-    if (!genAddress) throw failedPrecondition('RFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
-    if (!rmAddress) throw failedPrecondition('RFT needs a reward-model service: set spec.endpoints.reward_model or start the trainer with --reward-model');
+    if (!genAddress) throw unmet('RFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
+    if (!rmAddress) throw unmet('RFT needs a reward-model service: set spec.endpoints.reward_model or start the trainer with --reward-model');
     const demos = (await Promise.all(spec.datasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
-    if (demos.length === 0) throw invalidArgument('spec.datasets', 'no demonstrations selected');
+    if (demos.length === 0) throw badSpec('spec.datasets', 'no demonstrations selected');
     const seed = Number(h?.seed || 42n);
     const jobDir = join(storeRoot, 'jobs', ctx.job.id);
     const model = resolveModel(spec.model, jobDir, () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed);
@@ -115,7 +123,8 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
     const deadline = (spec.endpoints?.callTimeoutSeconds || 600) * 1000;
     const generator = createClient(GeneratorService, genAddress, { defaultDeadlineMs: deadline });
     const rewardClient = createClient(RewardModelService, rmAddress, { defaultDeadlineMs: deadline });
-    const retry = { signal: ctx.signal, onRetry: (i: { what: string; attempt: number; delayMs: number; error: Error }) => jobLog(ctx, 'warn', LOGGER, `${i.what} failed (${i.error.message}); retry ${i.attempt} in ${i.delayMs} ms`) };
+    // 12 attempts ≈ a minute of back-off (capped at 10 s): a restarting peer on a busy node needs that long.
+    const retry = { attempts: 12, signal: ctx.signal, onRetry: (i: { what: string; attempt: number; delayMs: number; error: Error }) => jobLog(ctx, 'warn', LOGGER, `${i.what} failed (${i.error.message}); retry ${i.attempt} in ${i.delayMs} ms`) };
     const policyTrainer = await PolicyTrainer.create({
       config: model.config, params: policy, reference, method: s.method, padTokenId, learningRate: s.learningRate,
       weightDecay: h?.weightDecay ?? 0, maxGradNorm: h?.maxGradNorm ?? 1, betas: [h?.adamBeta1 || 0.9, h?.adamBeta2 || 0.999], eps: h?.epsilon || 1e-8,
@@ -236,6 +245,8 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
       await rewardTrainer?.release();
       await evaluator?.release();
     }
+    // A frozen reward model the service brought itself was never the trainer's to save.
+    if (s.reward.frozen && !rc?.rewardModel) return;
     const rmDir = saveRewardModel(store, `${ctx.job.id}.reward-model`, model, rewardParams, { name: `juice-rft-reward-${ctx.job.id}`, metadata: { step, algorithm: 'RFT', reward_weight_version: Number(rmVersion ?? 0n) } });
     jobLog(ctx, 'info', LOGGER, `reward model saved to ${rmDir}`, { reward_model_path: rmDir });
   };
@@ -244,12 +255,12 @@ export function rftRunner(storeRoot: string, defaults: { generator?: string; rew
 /** The reward weights RFT starts from: RftConfig.reward_model, else the job's model with a fresh head. */
 function initialReward(source: ModelSource | undefined, model: LoadedModel, seed: number): ParamSet {
   if (!source?.kind.case) return rewardParamsFromLm(model, seed);
-  if (source.kind.case !== 'hfDir') throw invalidArgument('spec.rft.reward_model', 'only hf_dir is supported for the initial reward model');
+  if (source.kind.case !== 'hfDir') throw badSpec('spec.rft.reward_model', 'only hf_dir is supported for the initial reward model');
   const loaded = loadRewardParams(source.kind.value, seed);
   const a = loaded.model.config;
   const b = model.config;
   if (a.vocabSize !== b.vocabSize || a.hiddenSize !== b.hiddenSize || a.numLayers !== b.numLayers || a.architecture !== b.architecture) {
-    throw invalidArgument('spec.rft.reward_model', `must have the policy's architecture and vocabulary (tokens are shared): got ${a.architecture} V${a.vocabSize} D${a.hiddenSize} L${a.numLayers}, policy ${b.architecture} V${b.vocabSize} D${b.hiddenSize} L${b.numLayers}`);
+    throw badSpec('spec.rft.reward_model', `must have the policy's architecture and vocabulary (tokens are shared): got ${a.architecture} V${a.vocabSize} D${a.hiddenSize} L${a.numLayers}, policy ${b.architecture} V${b.vocabSize} D${b.hiddenSize} L${b.numLayers}`);
   }
   return loaded.params;
 }
@@ -264,21 +275,28 @@ async function sample(ctx: RunContext, generator: GeneratorClient, policy: Param
     ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: 1 } });
     const oldest = version - BigInt(s.maxStaleness) > 0n ? version - BigInt(s.maxStaleness) : 1n;
     const g0 = Date.now();
-    const res = await generator
-      .generate({ prompts: prompts.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: s.samplesPerPrompt, sampling: { ...s.generation, seed: samplingSeed }, minWeightVersion: oldest })
-      .catch(retryable);
+    // Generate takes up to 1024 prompts a call; the seed differs per call so no two calls repeat a stream.
+    const results: { samples: { tokenIds: number[]; finishReason: FinishReason; weightVersion: bigint }[] }[] = [];
+    let servedBy = version;
+    for (let i = 0; i < prompts.length; i += GENERATE_BATCH) {
+      const res = await generator
+        .generate({ prompts: prompts.slice(i, i + GENERATE_BATCH).map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: s.samplesPerPrompt, sampling: { ...s.generation, seed: samplingSeed + BigInt(i) }, minWeightVersion: oldest })
+        .catch(retryable);
+      results.push(...res.results);
+      servedBy = res.weightVersion?.number ?? servedBy;
+    }
     let stale = 0;
     const sampled: Sampled[] = [];
     prompts.forEach((example, i) => {
-      const samples = res.results[i]?.samples ?? [];
+      const samples = results[i]?.samples ?? [];
       // Prompt + response within max_length, as the demonstrations (the generator only bounds by context).
       const room = Math.max(0, maxLength - example.promptIds.length);
-      const responses = samples.map((x) => ({ ids: x.tokenIds.slice(0, room), missingEos: x.tokenIds.length > room || x.finishReason === FinishReason.LENGTH || x.finishReason === FinishReason.CONTEXT_LENGTH, version: x.weightVersion || res.weightVersion?.number || 0n }));
+      const responses = samples.map((x) => ({ ids: x.tokenIds.slice(0, room), missingEos: x.tokenIds.length > room || x.finishReason === FinishReason.LENGTH || x.finishReason === FinishReason.CONTEXT_LENGTH, version: x.weightVersion || servedBy }));
       // A prompt's samples are kept or dropped together (RLOO's baseline needs the whole group).
       if (responses.some((r) => r.version < oldest)) stale += responses.length;
       else if (responses.length === s.samplesPerPrompt && responses.every((r) => r.ids.length > 0)) sampled.push({ example, responses });
     });
-    return { sampled, version: res.weightVersion?.number ?? version, stale, seconds: (Date.now() - g0) / 1000, syncSeconds, syncBytes: Number(pushed.bytes) };
+    return { sampled, version: servedBy, stale, seconds: (Date.now() - g0) / 1000, syncSeconds, syncBytes: Number(pushed.bytes) };
   }, retry);
 }
 
