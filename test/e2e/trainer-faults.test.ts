@@ -127,9 +127,9 @@ test('a generator SIGKILLed mid-round and restarted on its port: the IRFT job re
   const client = createClient(TrainerService, trainer.address);
   const spec: MessageInitShape<typeof JobSpecSchema> = {
     algorithm: Algorithm.IRFT,
-    datasets: [{ path: data.train, schema: DataSchema.CHAT, maxRows: 48n }],
+    datasets: [{ path: data.train, schema: DataSchema.CHAT, maxRows: 32n }],
     hyperparameters: { batchSize: 8, learningRate: 3e-3 },
-    algorithmConfig: { case: 'irft', value: { stages: 3, stepsPerStage: 4n, beta: 0.5, generation: { temperature: 0, maxNewTokens: 24 } } },
+    algorithmConfig: { case: 'irft', value: { stages: 2, stepsPerStage: 4n, beta: 0.5, generation: { temperature: 0, maxNewTokens: 24 } } },
     checkpoints: { everyNSteps: 2n },
   };
   const { job } = await client.startJob({ spec });
@@ -155,14 +155,14 @@ test('a generator SIGKILLed mid-round and restarted on its port: the IRFT job re
   const delays = retries.map((m) => Number(/in (\d+) ms/.exec(m)![1]));
   if (delays.length >= 3) assert.ok(delays[2]! > delays[0]!, `back-off grows: ${delays.join(', ')} ms`);
   const pushes = evs.flatMap((e) => (e.event.case === 'weightsPushed' ? [e.event.value] : []));
-  assert.ok(pushes.length >= 4, `the interrupted stage pushed again (${pushes.length} pushes for 3 stages)`);
+  assert.ok(pushes.length >= 3, `the interrupted stage pushed again (${pushes.length} pushes for 2 stages)`);
   const genVersions = evs.flatMap((e) => (e.event.case === 'stepMetrics' && e.event.value.metrics['gen/weight_version'] !== undefined ? [e.event.value.metrics['gen/weight_version']] : []));
-  assert.equal(genVersions.length, 3, 'one set of negatives per stage');
+  assert.equal(genVersions.length, 2, 'one set of negatives per stage');
   const steps = evs.flatMap((e) => (e.event.case === 'stepMetrics' && e.event.value.metrics['reward/margin'] !== undefined ? [Number(e.event.value.step)] : []));
-  assert.deepEqual(steps, Array.from({ length: 12 }, (_, i) => i + 1));
+  assert.deepEqual(steps, Array.from({ length: 8 }, (_, i) => i + 1));
   const done = (await client.getJob({ jobId: job!.id })).job!;
   assert.equal(done.attempts, 1, 'the trainer kept the job going (no restart)');
-  assert.equal(done.lastCheckpoint?.step, 12n);
+  assert.equal(done.lastCheckpoint?.step, 8n);
   client.close();
 });
 
