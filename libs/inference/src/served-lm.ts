@@ -51,20 +51,28 @@ export function weightWire(label: string, w: WeightMap, model: LoadedModel): Wei
 export async function startLmWorkers(model: LoadedModel, weights: WeightMap, o: LmWorkerOptions): Promise<{ engine: WorkerEngine; scorer: WorkerSession }> {
   const { prefill, decode } = buildGenerationGraphs(model.config);
   const spec = { layers: model.config.numLayers, kvHeads: model.config.numKvHeads, headDim: model.config.headDim, vocabSize: model.config.vocabSize };
-  const engine = await WorkerEngine.create({
-    prefill: toModelBytes(prefill),
-    decode: toModelBytes(decode),
-    spec,
-    engine: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, contextLength: model.config.maxPositions },
-    weights: weightWire(o.label ?? '0', weights, model),
-  });
-  try {
-    const lm = buildCausalLm(model.config, { greedy: true });
-    const scorer = await WorkerSession.create(toModelBytes(forwardOnly(lm.graph, ['token_logprobs', 'token_is_greedy'])));
-    await scorer.pin(weightFeeds(weights, model));
-    return { engine, scorer };
-  } catch (e) {
-    await engine.close();
-    throw e;
-  }
+  const scoring = toModelBytes(forwardOnly(buildCausalLm(model.config, { greedy: true }).graph, ['token_logprobs', 'token_is_greedy']));
+  // Both workers start at once: each spends most of its start-up compiling its sessions, on its own thread.
+  const [engine, scorer] = await Promise.allSettled([
+    WorkerEngine.create({
+      prefill: toModelBytes(prefill),
+      decode: toModelBytes(decode),
+      spec,
+      engine: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, contextLength: model.config.maxPositions },
+      weights: weightWire(o.label ?? '0', weights, model),
+    }),
+    WorkerSession.create(scoring).then(async (s) => {
+      try {
+        await s.pin(weightFeeds(weights, model));
+        return s;
+      } catch (e) {
+        await s.close();
+        throw e;
+      }
+    }),
+  ]);
+  if (engine.status === 'fulfilled' && scorer.status === 'fulfilled') return { engine: engine.value, scorer: scorer.value };
+  if (engine.status === 'fulfilled') await engine.value.close();
+  if (scorer.status === 'fulfilled') await scorer.value.close();
+  throw engine.status === 'rejected' ? engine.reason : (scorer as PromiseRejectedResult).reason;
 }
