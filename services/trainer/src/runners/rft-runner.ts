@@ -262,6 +262,11 @@ function initialReward(source: ModelSource | undefined, model: LoadedModel, seed
   if (a.vocabSize !== b.vocabSize || a.hiddenSize !== b.hiddenSize || a.numLayers !== b.numLayers || a.architecture !== b.architecture) {
     throw badSpec('spec.rft.reward_model', `must have the policy's architecture and vocabulary (tokens are shared): got ${a.architecture} V${a.vocabSize} D${a.hiddenSize} L${a.numLayers}, policy ${b.architecture} V${b.vocabSize} D${b.hiddenSize} L${b.numLayers}`);
   }
+  // Scores are requested by token id, so both must read ids as the same tokens.
+  const differs = Array.from({ length: b.vocabSize }, (_, id) => id).find((id) => loaded.model.tokenizer.idToToken(id) !== model.tokenizer.idToToken(id));
+  if (differs !== undefined) {
+    throw badSpec('spec.rft.reward_model', `its tokenizer differs from the policy's (token id ${differs} is ${JSON.stringify(loaded.model.tokenizer.idToToken(differs))} there, ${JSON.stringify(model.tokenizer.idToToken(differs))} in the policy); train the reward model from the policy's model`);
+  }
   return loaded.params;
 }
 
