@@ -5,6 +5,7 @@ import { optimizerSection } from './sections/optimizer.js';
 import { matmulPeakSection } from './sections/matmul-peak.js';
 import { generationSection } from './sections/generation.js';
 import { servingSection } from './sections/serving.js';
+import { irftRoundSection } from './sections/irft-round.js';
 import type { BenchContext, Section } from './sections/types.js';
 
 const sections: Record<string, Section> = {
@@ -13,6 +14,7 @@ const sections: Record<string, Section> = {
   optimizer: optimizerSection,
   generation: generationSection,
   serving: servingSection,
+  'irft-round': irftRoundSection,
 };
 
 const wanted = process.argv.slice(2);

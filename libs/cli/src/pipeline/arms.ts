@@ -26,7 +26,14 @@ export function sftSpec({ plan, train, schema, baseModel }: ArmInputs): Spec {
     model: baseModel ? hfDir(baseModel) : undefined,
     datasets: dataset(train, schema),
     labels: { pipeline: 'juice-run', arm: 'sft' },
-    hyperparameters: { maxSteps: BigInt(plan.sft.steps), batchSize: plan.sft.batchSize, learningRate: plan.sft.learningRate, warmupSteps: plan.sft.warmupSteps, seed: BigInt(plan.seed) },
+    hyperparameters: {
+      maxSteps: BigInt(plan.sft.steps),
+      batchSize: plan.sft.batchSize,
+      learningRate: plan.sft.learningRate,
+      lrSchedule: plan.sft.cosine ? LrSchedule.COSINE : LrSchedule.CONSTANT,
+      warmupSteps: plan.sft.warmupSteps,
+      seed: BigInt(plan.seed),
+    },
   };
 }
 
