@@ -6,7 +6,7 @@
 //   3. policy step: the reward-model service scores the round's samples (token ids, at least the version
 //      just pushed), rewards are normalised and penalised, and the policy-gradient method updates the
 //      policy against π_ref (the job's initial policy, frozen).
-// Each peer exchange is one retried unit (push + generate, push + score), because a restarted peer has
+// Each peer exchange is one retried unit (rft-peers.ts: push + generate, push + score), because a restarted peer has
 // lost the weights pushed before. At the end the policy is pushed once more (the generator serves the
 // result), saved as the job's checkpoint, and the reward model is saved as a *ForSequenceClassification
 // directory under the "<job id>.reward-model" namespace of the store (its path is in the job's log).
@@ -15,29 +15,28 @@
 // job continues at the next round; a round interrupted midway is redone from its start.
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShapes, RewardModelTrainer, RewardNormalizer, type PairExample, type Rollout } from '@juice/algorithms';
-import { RunningMoments } from '@juice/algorithms';
+import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShapes, RewardModelTrainer, RewardNormalizer, RunningMoments, type PairExample, type Rollout } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
-import { epochOrder, loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type TokenizedExample } from '@juice/data';
+import { epochOrder, loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import { ParamSet } from '@juice/optim';
-import { FinishReason, GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
+import { GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
 import { createClient, status } from '@juice/service-kit';
-import { asJobError, badSpec, unmet } from './job-error.js';
-import { weightChunks, type PushTensor } from '@juice/weight-sync';
-import type { JobRunner, RunContext } from '../job-manager.js';
+import { weightChunks } from '@juice/weight-sync';
+import type { JobRunner } from '../job-manager.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
+import { asJobError, badSpec, unmet } from './job-error.js';
 import { jobLog } from './job-log.js';
 import { JobPoints } from './job-points.js';
-import { resumePoint } from './resume-point.js';
-import { restoreBuffer } from './trainer-state.js';
 import { resolveModel } from './model-source.js';
+import { resumePoint } from './resume-point.js';
 import { withRetry } from './retry.js';
-import { rftSettings, type RftSettings } from './rft-config.js';
+import { rftSettings } from './rft-config.js';
+import { sample, score, tensorsOf } from './rft-peers.js';
 import { loadRewardParams, rewardParamsFromLm, saveRewardModel } from './reward-weights.js';
+import { restoreBuffer } from './trainer-state.js';
 
 const LOGGER = 'trainer.rft';
-const GENERATE_BATCH = 256;
 
 /** What RFT adds to the trainer state (TrainerState.extra). */
 interface RftResumeState {
@@ -46,24 +45,6 @@ interface RftResumeState {
   baseline: { count: number; mean: number; m2: number };
   /** The last completed round. */
   round: number;
-}
-
-type GeneratorClient = ReturnType<typeof createClient<typeof GeneratorService>>;
-type RewardClient = ReturnType<typeof createClient<typeof RewardModelService>>;
-
-interface Sampled {
-  example: TokenizedExample;
-  responses: { ids: number[]; missingEos: boolean; version: bigint }[];
-}
-
-const tensorsOf = (params: ParamSet, names: readonly string[]) => new Map<string, PushTensor>(names.map((n) => [n, { shape: params.entry(n).shape, data: params.view(n) }]));
-
-/** A peer that answers "min_weight_version not served" has restarted and lost our push: retry the unit. */
-function retryable(e: unknown): never {
-  if ((e as { code?: number }).code === status.FAILED_PRECONDITION && /min_weight_version/.test((e as Error).message)) {
-    throw Object.assign(new Error(`${(e as Error).message} (the peer lost the pushed weights; pushing again)`), { code: status.ABORTED });
-  }
-  throw e;
 }
 
 const STATUS_NAMES = Object.fromEntries(Object.entries(status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]));
@@ -268,67 +249,4 @@ function initialReward(source: ModelSource | undefined, model: LoadedModel, seed
     throw badSpec('spec.rft.reward_model', `its tokenizer differs from the policy's (token id ${differs} is ${JSON.stringify(loaded.model.tokenizer.idToToken(differs))} there, ${JSON.stringify(model.tokenizer.idToToken(differs))} in the policy); train the reward model from the policy's model`);
   }
   return loaded.params;
-}
-
-/** Push the policy and sample from exactly that version, as one retried unit. */
-async function sample(ctx: RunContext, generator: GeneratorClient, policy: ParamSet, names: readonly string[], prompts: TokenizedExample[], s: RftSettings, samplingSeed: bigint, maxLength: number, round: number, retry: Parameters<typeof withRetry>[2]) {
-  return withRetry('push the policy and generate', async () => {
-    const t0 = Date.now();
-    const version = ((await generator.getWeightVersion({})).active?.number ?? 0n) + 1n;
-    const pushed = await generator.pushWeights(weightChunks(tensorsOf(policy, names), { version, label: `${ctx.job.id}/round${round}` }));
-    const syncSeconds = (Date.now() - t0) / 1000;
-    ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: 1 } });
-    const oldest = version - BigInt(s.maxStaleness) > 0n ? version - BigInt(s.maxStaleness) : 1n;
-    const g0 = Date.now();
-    // Generate takes up to 1024 prompts a call; the seed differs per call so no two calls repeat a stream.
-    const results: { samples: { tokenIds: number[]; finishReason: FinishReason; weightVersion: bigint }[] }[] = [];
-    let servedBy = version;
-    for (let i = 0; i < prompts.length; i += GENERATE_BATCH) {
-      const res = await generator
-        .generate({ prompts: prompts.slice(i, i + GENERATE_BATCH).map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: s.samplesPerPrompt, sampling: { ...s.generation, seed: samplingSeed + BigInt(i) }, minWeightVersion: oldest })
-        .catch(retryable);
-      results.push(...res.results);
-      servedBy = res.weightVersion?.number ?? servedBy;
-    }
-    let stale = 0;
-    const sampled: Sampled[] = [];
-    prompts.forEach((example, i) => {
-      const samples = results[i]?.samples ?? [];
-      // Prompt + response within max_length, as the demonstrations (the generator only bounds by context).
-      const room = Math.max(0, maxLength - example.promptIds.length);
-      const responses = samples.map((x) => ({ ids: x.tokenIds.slice(0, room), missingEos: x.tokenIds.length > room || x.finishReason === FinishReason.LENGTH || x.finishReason === FinishReason.CONTEXT_LENGTH, version: x.weightVersion || servedBy }));
-      // A prompt's samples are kept or dropped together (RLOO's baseline needs the whole group).
-      if (responses.some((r) => r.version < oldest)) stale += responses.length;
-      else if (responses.length === s.samplesPerPrompt && responses.every((r) => r.ids.length > 0)) sampled.push({ example, responses });
-    });
-    return { sampled, version: servedBy, stale, seconds: (Date.now() - g0) / 1000, syncSeconds, syncBytes: Number(pushed.bytes) };
-  }, retry);
-}
-
-/**
- * Scores from the reward-model service. `served` is the version already serving the trainer's reward
- * weights (or 0 = whatever it serves, for a frozen reward model); undefined = push them first (same unit).
- */
-async function score(ctx: RunContext, client: RewardClient, params: ParamSet, names: readonly string[], seqs: { promptIds: number[]; responseIds: number[] }[], served: bigint | undefined, round: number, retry: Parameters<typeof withRetry>[2]) {
-  return withRetry('push the reward model and score', async (attempt) => {
-    let version = served ?? 0n;
-    let syncSeconds: number | undefined;
-    if (served === undefined || (attempt > 1 && served > 0n)) {
-      const t0 = Date.now();
-      version = ((await client.getWeightVersion({})).active?.number ?? 0n) + 1n;
-      const pushed = await client.pushWeights(weightChunks(tensorsOf(params, names), { version, label: `${ctx.job.id}/round${round}` }));
-      syncSeconds = (Date.now() - t0) / 1000;
-      ctx.emit({ case: 'weightsPushed', value: { target: 'reward_model', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: 1 } });
-    }
-    const rewards: number[] = [];
-    let scoredBy = version;
-    for (let i = 0; i < seqs.length; i += 1024) {
-      const res = await client
-        .score({ items: seqs.slice(i, i + 1024).map((x) => ({ prompt: { kind: { case: 'tokens', value: { ids: x.promptIds } } }, response: { kind: { case: 'tokens', value: { ids: x.responseIds } } } })), minWeightVersion: version })
-        .catch(retryable);
-      rewards.push(...res.results.map((r) => r.reward));
-      scoredBy = res.weightVersion?.number ?? version;
-    }
-    return { rewards, version: scoredBy, syncSeconds };
-  }, retry);
 }
