@@ -91,6 +91,11 @@ test('a REWARD_MODEL job raises held-out pairwise accuracy and saves a reward mo
     const margin = cmp.results.reduce((a, r) => a + r.rewardA - r.rewardB, 0) / cmp.results.length;
     t.diagnostic(`reward-model service on the checkpoint: held-out accuracy ${accuracy}, margin ${margin.toFixed(4)} (trainer: ${m1!.toFixed(4)})`);
     assert.ok(Math.abs(margin - m1!) < 1e-3 * Math.max(1, Math.abs(m1!)), `the service computes the trainer's rewards: margin ${margin} vs ${m1}`);
+    // Text clients (the evaluator's reward win-rate) send text: encoded together, EOS appended (reward.proto).
+    const textCmp = await rm.compare({ pairs: held.map((r) => ({ prompt: { kind: { case: 'text', value: r.prompt } }, responseA: { kind: { case: 'text', value: r.chosen } }, responseB: { kind: { case: 'text', value: r.rejected } } })) });
+    const textAccuracy = textCmp.results.filter((r) => r.probAPreferred > 0.5).length / textCmp.results.length;
+    t.diagnostic(`text Compare on the checkpoint: held-out accuracy ${textAccuracy}`);
+    assert.ok(textAccuracy >= 0.9, `text Compare prefers the chosen response in ${textAccuracy * 100}% of held-out pairs`);
     assert.ok(accuracy >= 0.9, `the served checkpoint prefers the chosen response in ${accuracy * 100}% of held-out pairs`);
   } finally {
     rm.close();

@@ -36,12 +36,14 @@ export function encodePrompt(tok: Tokenizer, p: Prompt, field: string): number[]
 /**
  * The full sequence of a (prompt, response) pair as a reward model reads it: a chat prompt gets the
  * response as an assistant turn through the template (so it ends the way training data does); text is
- * encoded together; tokens are concatenated.
+ * encoded together; tokens are concatenated. A text response ends in EOS (reward.proto), as juice's
+ * training data does (its reward is read there); token responses are used verbatim.
  */
 export function encodePromptResponse(tok: Tokenizer, p: Prompt, r: Completion, field: string): number[] {
   if (r.kind.case === 'tokens') return [...encodePrompt(tok, p, `${field}.prompt`), ...r.kind.value.ids];
   const response = r.kind.value ?? '';
-  if (p.kind.case === 'chat' && tok.hasChatTemplate) return tok.encode(tok.applyChatTemplate([...p.kind.value.messages, { role: 'assistant', content: response }]));
-  if (p.kind.case === 'tokens') return [...p.kind.value.ids, ...tok.encode(response)];
-  return tok.encode(promptText(tok, p) + response, { addSpecialTokens: p.kind.case === 'text' && tok.addBosToken });
+  const eos = (ids: number[]) => (tok.eosTokenIds.length && !tok.eosTokenIds.includes(ids[ids.length - 1]!) ? [...ids, tok.eosTokenIds[0]!] : ids);
+  if (p.kind.case === 'chat' && tok.hasChatTemplate) return eos(tok.encode(tok.applyChatTemplate([...p.kind.value.messages, { role: 'assistant', content: response }])));
+  if (p.kind.case === 'tokens') return eos([...p.kind.value.ids, ...tok.encode(response)]);
+  return eos(tok.encode(promptText(tok, p) + response, { addSpecialTokens: p.kind.case === 'text' && tok.addBosToken }));
 }
