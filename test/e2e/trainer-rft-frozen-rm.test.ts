@@ -1,5 +1,6 @@
 // The two jobs chained: a REWARD_MODEL job learns a preference; an RFT job then does plain RL against
-// that reward model, frozen (reward_update.frozen, rft.reward_model = the first job's checkpoint). The
+// that reward model, frozen (reward_update.frozen, rft.reward_model = the first job's checkpoint), with
+// PPO-clip (value head, clipped values, per-token KL penalty). The
 // trainer pushes the given reward model to the reward-model service once, takes no reward step, and
 // every round is scored by exactly that version; a reward model with another tokenizer is refused.
 // (No reward rise is asserted: on a from-scratch policy's near-uniform samples this reward model is
@@ -63,7 +64,7 @@ test('RFT against a frozen reward model from a REWARD_MODEL job: pushed once, no
     model: { kind: { case: 'hfDir', value: base } },
     datasets: [{ path: demos, schema: DataSchema.PROMPT_COMPLETION }],
     hyperparameters: { batchSize: 16, learningRate: 2e-3 },
-    algorithmConfig: { case: 'rft', value: { method: PolicyGradientMethod.RLOO, rounds: 3, promptsPerRound: 8, samplesPerPrompt: 4, policyEpochs: 2, generation: { maxNewTokens: 10 }, rewardModel: { kind: { case: 'hfDir', value: rmDir } }, rewardUpdate: { frozen: true } } },
+    algorithmConfig: { case: 'rft', value: { method: PolicyGradientMethod.PPO_CLIP, valueClip: 0.2, klCoef: 0.05, rounds: 3, promptsPerRound: 8, samplesPerPrompt: 4, policyEpochs: 2, generation: { maxNewTokens: 10 }, rewardModel: { kind: { case: 'hfDir', value: rmDir } }, rewardUpdate: { frozen: true } } },
   });
   const pushes = rft.events.flatMap((e) => (e.event.case === 'weightsPushed' && e.event.value.target === 'reward_model' ? [e.event.value] : []));
   assert.equal(pushes.length, 1, 'the frozen reward model is pushed once');
@@ -73,7 +74,9 @@ test('RFT against a frozen reward model from a REWARD_MODEL job: pushed once, no
   assert.ok(rounds.every((m) => m['rm/weight_version'] === Number(pushes[0]!.version)), 'every round scored by the pushed reward model');
   const mean = rounds.map((m) => m['reward/mean']!);
   t.diagnostic(`reward/mean per round: ${mean.map((x) => x.toFixed(3)).join(' -> ')}; reward/std ${rounds.map((m) => m['reward/std']!.toFixed(3)).join(' -> ')}; kl ${rounds.map((m) => m.kl!.toFixed(3)).join(' -> ')}; len ${rounds.map((m) => m['gen/mean_length']!.toFixed(1)).join(' -> ')}`);
-  assert.ok(rounds.every((m) => Number.isFinite(m['reward/mean']) && Number.isFinite(m.policy_loss)), 'rounds scored and stepped');
+  assert.ok(rounds.every((m) => Number.isFinite(m['reward/mean']) && Number.isFinite(m.policy_loss) && Number.isFinite(m.value_loss) && Math.abs(m.kl_coef! - 0.05) < 1e-6), 'rounds scored and stepped (PPO-clip with its value head, kl_coef 0.05)');
+  const clipFractions = rft.events.flatMap((e) => (e.event.case === 'stepMetrics' && e.event.value.metrics['ppo/clip_fraction'] !== undefined ? [e.event.value.metrics['ppo/clip_fraction']] : []));
+  assert.ok(clipFractions.length >= 3 && clipFractions.every((x) => x >= 0 && x <= 1), `PPO steps report their clip fraction: ${clipFractions}`);
   assert.ok(rft.events.some((e) => e.event.case === 'log' && e.event.value.attributes['reward_model_path']), 'the (unchanged) reward model is saved with the job');
 
   // A reward model whose tokenizer reads ids differently is refused before any call: an embedded policy
