@@ -21,7 +21,7 @@ export const runSpec = defineConfig({
   trainSize: { type: 'int', flag: 'train-size', default: 0, min: 0, help: 'synthetic training rows' },
   evalSize: { type: 'int', flag: 'eval-size', default: 0, min: 0, help: 'synthetic held-out rows' },
   sftSteps: { type: 'int', flag: 'sft-steps', default: 0, min: 0, help: 'SFT optimizer steps' },
-  sftLr: { type: 'float', flag: 'sft-lr', default: 0, min: 0, help: 'SFT learning rate (also the control\'s unless --control-lr)' },
+  sftLr: { type: 'float', flag: 'sft-lr', default: 0, min: 0, help: 'SFT peak learning rate (cosine decay after the warmup)' },
   batchSize: { type: 'int', flag: 'batch-size', default: 0, min: 0, help: 'SFT sequences per step' },
   stages: { type: 'int', default: 0, min: 0, help: 'IRFT stages (regenerations)' },
   stepsPerStage: { type: 'int', flag: 'steps-per-stage', default: 0, min: 0, help: 'IRFT optimizer steps per stage (the control gets stages × this)' },
@@ -56,7 +56,7 @@ export function planFrom(c: Run): RunPlan {
       sftLossCoefficient: c.sftCoef >= 0 ? c.sftCoef : base.irft.sftLossCoefficient,
     },
     rft: { ...base.rft, rounds: pick(c.rftRounds, base.rft.rounds), learningRate: pick(c.rftLr, base.rft.learningRate) },
-    control: { learningRate: pick(c.controlLr, pick(c.sftLr, base.control.learningRate)) },
+    control: { learningRate: pick(c.controlLr, base.control.learningRate) },
     eval: { ...base.eval, limit: c.evalLimit >= 0 ? c.evalLimit : base.eval.limit },
   };
 }
