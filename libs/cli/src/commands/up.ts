@@ -24,7 +24,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     const rewardModel = await startRoleProcess('reward-model', model, { logFile: log('reward-model') });
     roles.push(rewardModel);
     roles.push(await startRoleProcess('trainer', ['--store', store, '--generator', generator.address, '--reward-model', rewardModel.address], { logFile: log('trainer') }));
-    roles.push(await startRoleProcess('evaluator', [], { logFile: log('evaluator') }));
+    roles.push(await startRoleProcess('evaluator', ['--store', store], { logFile: log('evaluator') }));
   } catch (e) {
     await Promise.all(roles.map((r) => r.stop()));
     throw e;
