@@ -11,11 +11,12 @@ import { loadPreferencePairs, pairToExamples, promptToDisplayText, tokenizePrefe
 import { JobProgressSchema } from '@juice/proto';
 import type { JobRunner } from '../job-manager.js';
 import { resolveModel } from './model-source.js';
-import { PAIR_LOSSES, SCHEDULES } from './enums.js';
+import { PAIR_LOSSES } from './enums.js';
 import { pairEvaluator } from './held-out-eval.js';
 import { JobPoints } from './job-points.js';
 import { resumePoint } from './resume-point.js';
-import { checkCursor, restoreWeights } from './trainer-state.js';
+import { singlePassAfterStep, singlePassOptions } from './single-pass.js';
+import { restoreWeights } from './trainer-state.js';
 
 export function dpoRunner(storeRoot: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
@@ -59,17 +60,7 @@ export function dpoRunner(storeRoot: string): JobRunner {
         padTokenId,
         batchSize,
         steps,
-        learningRate: h?.learningRate || 5e-7,
-        schedule: SCHEDULES[h?.lrSchedule ?? 0] ?? 'constant',
-        warmupSteps: h?.warmupSteps ?? 0,
-        weightDecay: h?.weightDecay ?? 0,
-        maxGradNorm: h?.maxGradNorm ?? 1,
-        seed,
-        noShuffle: h?.noShuffle ?? false,
-        signal: ctx.signal,
-        startStep,
-        cursor: restored ? checkCursor(restored.state, pairs.length) : undefined,
-        optimizerState: restored?.optimizers.policy,
+        ...singlePassOptions(ctx, h, restored, pairs.length, 5e-7, seed),
         onStep: (step, metrics) => {
           ctx.job.progress!.step = BigInt(step);
           ctx.job.progress!.fraction = step / steps;
@@ -77,11 +68,7 @@ export function dpoRunner(storeRoot: string): JobRunner {
           ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), metrics } });
           if (step % 10 === 0) ctx.save();
         },
-        afterStep: (at) =>
-          points.after(
-            { step: at.step, epoch: at.epoch, stage: 0, stageStep: at.step, cursor: at.cursor, optimizers: () => ({ policy: at.optimizer.state() }) },
-            { boundary: at.epochEnd || at.last, stopping: at.stopping && !ctx.skipCheckpointOnStop?.() },
-          ),
+        afterStep: singlePassAfterStep(ctx, points),
       });
     } finally {
       await evaluator?.release();

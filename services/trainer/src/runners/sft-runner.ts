@@ -7,13 +7,13 @@ import { runSft } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
 import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '@juice/data';
 import { JobProgressSchema } from '@juice/proto';
-import { SCHEDULES } from './enums.js';
 import type { JobRunner } from '../job-manager.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { JobPoints } from './job-points.js';
 import { resolveModel } from './model-source.js';
 import { resumePoint } from './resume-point.js';
-import { checkCursor, restoreWeights } from './trainer-state.js';
+import { singlePassAfterStep, singlePassOptions } from './single-pass.js';
+import { restoreWeights } from './trainer-state.js';
 
 export function sftRunner(storeRoot: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
@@ -50,17 +50,7 @@ export function sftRunner(storeRoot: string): JobRunner {
         batchSize,
         maxSteps,
         epochs: h?.epochs || 1,
-        learningRate: h?.learningRate || 2e-5,
-        schedule: SCHEDULES[h?.lrSchedule ?? 0] ?? 'constant',
-        warmupSteps: h?.warmupSteps ?? 0,
-        weightDecay: h?.weightDecay ?? 0,
-        maxGradNorm: h?.maxGradNorm ?? 1,
-        seed,
-        noShuffle: h?.noShuffle ?? false,
-        signal: ctx.signal,
-        startStep,
-        cursor: restored ? checkCursor(restored.state, examples.length) : undefined,
-        optimizerState: restored?.optimizers.policy,
+        ...singlePassOptions(ctx, h, restored, examples.length, 2e-5, seed),
         onStep: (step, epoch, metrics) => {
           tokens += BigInt(Math.round(metrics.tokens_per_second! * metrics.step_seconds!));
           const progress = ctx.job.progress!;
@@ -72,11 +62,7 @@ export function sftRunner(storeRoot: string): JobRunner {
           ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), epoch, metrics } });
           if (step % 10 === 0) ctx.save();
         },
-        afterStep: (at) =>
-          points.after(
-            { step: at.step, epoch: at.epoch, stage: 0, stageStep: at.step, cursor: at.cursor, optimizers: () => ({ policy: at.optimizer.state() }), tokens },
-            { boundary: at.epochEnd || at.last, stopping: at.stopping && !ctx.skipCheckpointOnStop?.() },
-          ),
+        afterStep: singlePassAfterStep(ctx, points, () => ({ tokens })),
       });
     } finally {
       await evaluator?.release();
