@@ -7,7 +7,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDatasets, type SyntheticDatasetFiles } from '@juice/data';
@@ -16,6 +15,7 @@ import { Algorithm, DataSchema, JobState, LrSchedule, TrainerService, type JobSp
 import { createClient } from '@juice/service-kit';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { startRole, type RunningRole } from '../support/spawn-service.js';
+import { freePort } from '../support/training-roles.js';
 
 const work = mkdtempSync(join(tmpdir(), 'juice-faults-'));
 const roles: RunningRole[] = [];
@@ -27,14 +27,6 @@ async function start(role: Parameters<typeof startRole>[0], args: string[]): Pro
   const r = await startRole(role, args);
   roles.push(r);
   return r;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 type Client = ReturnType<typeof createClient<typeof TrainerService>>;

@@ -5,7 +5,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDatasets } from '@juice/data';
@@ -13,20 +12,13 @@ import { createDefaultModel } from '@juice/models';
 import { Algorithm, DataSchema, JobState, PolicyGradientMethod, RewardModelService, TrainerService, type WatchJobResponse } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
 import { startRole, type RunningRole } from '../support/spawn-service.js';
+import { freePort } from '../support/training-roles.js';
 
 const work = mkdtempSync(join(tmpdir(), 'juice-rft-faults-'));
 const roles: RunningRole[] = [];
 after(async () => {
   await Promise.all(roles.map((r) => r.stop('SIGKILL')));
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 test('a reward-model SIGKILLed mid-RFT comes back empty; the trainer pushes its reward weights again and the job succeeds', async (t) => {
   const serveModel = join(work, 'serve-model');

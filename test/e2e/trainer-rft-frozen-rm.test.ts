@@ -11,27 +11,21 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDatasets } from '@juice/data';
-import { createDefaultModel } from '@juice/models';
 import { Algorithm, DataSchema, JobState, PolicyGradientMethod, TrainerService, type WatchJobResponse } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
-import { startRole, type RunningRole } from '../support/spawn-service.js';
+import { startTrainingRoles, type TrainingRoles } from '../support/training-roles.js';
 
 const work = mkdtempSync(join(tmpdir(), 'juice-rft-rm-'));
-let generator: RunningRole;
-let rewardModel: RunningRole;
-let trainer: RunningRole;
+let roles: TrainingRoles;
 let client: ReturnType<typeof createClient<typeof TrainerService>>;
 const store = join(work, 'store');
 before(async () => {
-  const serveModel = join(work, 'serve-model');
-  createDefaultModel(serveModel, { corpus: ['What is 1+1? 2'], seed: 9 });
-  [generator, rewardModel] = await Promise.all([startRole('generator', ['--model', serveModel]), startRole('reward-model', ['--model', serveModel])]);
-  trainer = await startRole('trainer', ['--store', store, '--generator', generator.address, '--reward-model', rewardModel.address]);
-  client = createClient(TrainerService, trainer.address);
+  roles = await startTrainingRoles(work, store);
+  client = createClient(TrainerService, roles.trainer.address);
 });
 after(async () => {
   client.close();
-  await Promise.all([trainer.stop(), generator.stop(), rewardModel.stop()]);
+  await roles.stop();
 });
 
 async function run(spec: Parameters<typeof client.startJob>[0]['spec']): Promise<{ id: string; events: WatchJobResponse[] }> {

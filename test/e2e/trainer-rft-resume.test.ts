@@ -7,26 +7,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDatasets } from '@juice/data';
-import { createDefaultModel } from '@juice/models';
 import { Algorithm, DataSchema, JobState, PolicyGradientMethod, TrainerService, type WatchJobResponse } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
-import { startRole, type RunningRole } from '../support/spawn-service.js';
+import { startTrainingRoles, type TrainingRoles } from '../support/training-roles.js';
 
 const work = mkdtempSync(join(tmpdir(), 'juice-rft-resume-'));
-let generator: RunningRole;
-let rewardModel: RunningRole;
-let trainer: RunningRole;
+let roles: TrainingRoles;
 let client: ReturnType<typeof createClient<typeof TrainerService>>;
 before(async () => {
-  const serveModel = join(work, 'serve-model');
-  createDefaultModel(serveModel, { corpus: ['What is 1+1? 2'], seed: 9 });
-  [generator, rewardModel] = await Promise.all([startRole('generator', ['--model', serveModel]), startRole('reward-model', ['--model', serveModel])]);
-  trainer = await startRole('trainer', ['--store', join(work, 'store'), '--generator', generator.address, '--reward-model', rewardModel.address]);
-  client = createClient(TrainerService, trainer.address);
+  roles = await startTrainingRoles(work);
+  client = createClient(TrainerService, roles.trainer.address);
 });
 after(async () => {
   client.close();
-  await Promise.all([trainer.stop(), generator.stop(), rewardModel.stop()]);
+  await roles.stop();
 });
 
 test('an RLOO RFT job cancelled after a round resumes at the next round boundary and finishes', async () => {
