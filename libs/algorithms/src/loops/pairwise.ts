@@ -3,12 +3,13 @@
 // L = loss(β[(log π − log π_ref)(chosen) − (log π − log π_ref)(rejected)]) over summed response
 // log-probs. The reference log-probs are computed per batch by a forward-only session on frozen weights.
 // Resumable like runSft: start step, data cursor and optimizer state continue a run exactly.
-import { buildCausalLm, type ModelConfig } from '@juice/models';
+// IRFT may add α·(token-mean NLL of the chosen rows) to the objective (sftCoefficient).
+import { buildCausalLm, type FloatType, type ModelConfig } from '@juice/models';
 import { GraphBuilder } from '@juice/onnx';
 import { AdamW, clipGradNorm, createSchedule, type OptimizerState, type ParamSet } from '@juice/optim';
 import { collatePairBatch, DataOrder, type DataCursor, type TokenizedExample } from '@juice/data';
 import { EvalStep, TrainStep } from '../engine/train-step.js';
-import { pairwiseLoss, type PairLossKind } from '../objectives/pairwise.js';
+import { demonstrationNll, pairwiseLoss, type PairLossKind } from '../objectives/pairwise.js';
 import type { LoopPosition } from './sft.js';
 
 export interface PairExample {
@@ -27,7 +28,12 @@ export interface PairwiseOptions {
   loss: PairLossKind;
   padTokenId: number;
   batchSize: number;
+  /** Steps of this call; the LR schedule spans them. */
   steps: number;
+  /** Stop after this step though `steps` are planned (a job's max_steps cuts a stage short); default `steps`. */
+  stopAfter?: number;
+  /** α of the added α·NLL(chosen rows) term (IRFT's sft_loss_coefficient), reported as `sft/loss`. Default 0. */
+  sftCoefficient?: number;
   learningRate: number;
   schedule?: 'constant' | 'linear' | 'cosine';
   warmupSteps?: number;
@@ -52,22 +58,41 @@ export interface PairwiseOptions {
 
 const METRICS = ['reward/chosen', 'reward/rejected', 'reward/margin', 'reward/accuracy', 'logp/chosen', 'logp/rejected'];
 
+export interface PairwiseGraphOptions {
+  /** α > 0 adds α·(token-mean NLL of the chosen rows) to `pair_loss` and outputs the NLL as `sft/loss`. */
+  sftCoefficient?: number;
+  /** float64 for tight gradient checks; training runs float32. */
+  dtype?: FloatType;
+}
+
 /**
  * The causal LM forward with the pairwise objective on top: inputs are 2B rows, chosen first, plus
- * `ref_logps` [2B]. The objective is output as `pair_loss` (the LM's own `loss` stays the token-mean NLL).
+ * `ref_logps` [2B]. The objective is output as `pair_loss` (the LM's own `loss` stays the token-mean NLL
+ * over all 2B rows, which is why the SFT term is computed from `token_logprobs` of the chosen half).
  */
-export function pairwiseGraph(config: ModelConfig, beta: number, loss: PairLossKind) {
-  const lm = buildCausalLm(config);
+export function pairwiseGraph(config: ModelConfig, beta: number, loss: PairLossKind, o: PairwiseGraphOptions = {}) {
+  const dtype = o.dtype ?? 'float32';
+  const alpha = o.sftCoefficient ?? 0;
+  if (!(alpha >= 0 && Number.isFinite(alpha))) throw new Error(`pairwiseGraph: sftCoefficient must be a finite number >= 0, got ${alpha}`);
+  const lm = buildCausalLm(config, { dtype });
   const g = GraphBuilder.from(lm.graph);
-  const out = pairwiseLoss(g, g.value('seq_logprobs'), g.input('ref_logps', 'float32', ['2B']), { beta, loss });
-  g.output(out.loss, 'pair_loss');
+  const out = pairwiseLoss(g, g.value('seq_logprobs'), g.input('ref_logps', dtype, ['2B']), { beta, loss });
+  let total = out.loss;
+  if (alpha > 0) {
+    const nll = demonstrationNll(g, g.value('token_logprobs'), g.value('labels'));
+    total = g.add(total, g.mul(g.scalar(alpha, dtype), nll));
+    g.output(nll, 'sft/loss');
+  }
+  g.output(total, 'pair_loss');
   for (const [name, v] of Object.entries(out.metrics)) g.output(v, name);
   return { graph: g.build(), forward: lm.graph };
 }
 
 export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: AdamW; metrics: Record<string, number> }> {
-  const { graph, forward } = pairwiseGraph(o.config, o.beta, o.loss);
-  const train = await TrainStep.create(graph, o.params, { metrics: METRICS, loss: 'pair_loss' });
+  const sft = (o.sftCoefficient ?? 0) > 0;
+  const { graph, forward } = pairwiseGraph(o.config, o.beta, o.loss, { sftCoefficient: o.sftCoefficient });
+  const train = await TrainStep.create(graph, o.params, { metrics: sft ? [...METRICS, 'sft/loss'] : METRICS, loss: 'pair_loss' });
+  const stopAfter = Math.min(o.stopAfter ?? o.steps, o.steps);
   const ref = await EvalStep.create(forward, o.reference, ['seq_logprobs']);
   const order = new DataOrder(o.pairs.length, o.cursor ?? { shuffleSeed: o.seed }, { shuffle: !o.noShuffle });
   const opt = o.optimizer ?? new AdamW(o.params, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0 });
@@ -77,7 +102,7 @@ export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: Adam
   const schedule = createSchedule({ kind: o.schedule ?? 'constant', baseLr: o.learningRate, warmupSteps: o.warmupSteps ?? 0, totalSteps: o.steps });
   let last: Record<string, number> = {};
   try {
-    for (let s = start; s < o.steps; s++) {
+    for (let s = start; s < stopAfter; s++) {
       o.signal?.throwIfAborted();
       const rows = order.nextBatch(o.batchSize).map((i) => o.pairs[i]!);
       const batch = collatePairBatch(rows.map((r) => r.chosen), rows.map((r) => r.rejected), { padTokenId: o.padTokenId });
@@ -95,7 +120,7 @@ export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: Adam
       o.onStep?.(s + 1, last);
       await new Promise<void>((res) => setImmediate(res));
       const cursor = order.cursor;
-      await o.afterStep?.({ step: s + 1, epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= o.pairs.length, last: s + 1 === o.steps, stopping: o.signal?.aborted ?? false, cursor, optimizer: opt });
+      await o.afterStep?.({ step: s + 1, epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= o.pairs.length, last: s + 1 === stopAfter, stopping: o.signal?.aborted ?? false, cursor, optimizer: opt });
     }
   } finally {
     await train.release();

@@ -4,6 +4,8 @@
 // Rows are laid out as 2B sequences: the first B chosen (demonstrations y*), the next B rejected (y').
 // π_ref log-probs come in as a value (usually a graph input `ref_logps` [2B]): the reference is a frozen
 // model or the stage's starting policy, computed once per batch outside the train graph.
+// IRFT's optional SFT term (IrftConfig.sft_loss_coefficient) is demonstrationNll below: the pairwise
+// loss alone only moves log π(y*) relative to log π(y'), so both may fall together; the NLL anchors y*.
 import type { GraphBuilder, Value } from '@juice/onnx';
 import { logSigmoid } from './log-sigmoid.js';
 
@@ -55,4 +57,21 @@ export function pairwiseLoss(g: GraphBuilder, logps: Value, ref: Value, o: Pairw
       'logp/rejected': mean(pr!),
     },
   };
+}
+
+/**
+ * Token-mean negative log-likelihood of the chosen rows (the first B of 2B): `tokenLogps` [2B, T] are
+ * per-token log-probs, `labels` [2B, T] int64 with −100 where nothing is predicted (prompt, padding),
+ * which neither count nor contribute. A batch without any predicted chosen token gives 0, not NaN.
+ */
+export function demonstrationNll(g: GraphBuilder, tokenLogps: Value, labels: Value): Value {
+  const dt = tokenLogps.dtype;
+  const ignored = g.constant({ dtype: 'int64', dims: [], data: new Uint8Array(new BigInt64Array([-1n]).buffer) }, 'minus_one_i64');
+  const valid = g.cast(g.greater(labels, ignored), dt);
+  // Rows are chosen-first, so the chosen half is the first half of the flattened [2B·T] values.
+  const chosen = (v: Value) => g.split(g.reshape(v, [2, -1]), [1, 1], 0)[0]!;
+  const mask = chosen(valid);
+  const sum = g.reduceSum(g.mul(chosen(tokenLogps), mask), undefined, false);
+  const count = g.max(g.reduceSum(mask, undefined, false), g.scalar(1, dt));
+  return g.neg(g.div(sum, count));
 }

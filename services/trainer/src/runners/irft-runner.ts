@@ -1,8 +1,10 @@
 // IRFT (and SPIN = one stage): split the demonstrations into T parts; for each part, push the current
-// policy to the generator, regenerate one negative per prompt (greedy by default, as the research code),
-// freeze the stage-start policy as π_ref, and train on (demonstration ≻ own sample) with the pairwise
-// loss. Each sample is stamped with the weight version that produced it; the job asks the generator for
-// at least the version it just pushed, so negatives always come from the current policy.
+// policy to the generator, regenerate k negatives per prompt (samples_per_prompt; greedy by default, as
+// the research code), freeze the stage-start policy as π_ref, and train on (demonstration ≻ own sample)
+// for every one of the k samples, with the pairwise loss (+ α·SFT NLL of the demonstrations when
+// sft_loss_coefficient > 0). Each sample is stamped with the weight version that produced it; every
+// Generate call must be served by exactly the version just pushed, so negatives come from the current
+// policy. max_steps caps the job's optimizer steps (the last stage it reaches is cut short).
 //
 // Durable: "push + generate" is one retried unit (a restarted generator has lost the pushed weights, so
 // the push is redone), each retry is a job log line. Checkpoints mid-stage hold the stage's negatives and
@@ -20,6 +22,7 @@ import { createClient, failedPrecondition } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
 import type { JobRunner, RunContext } from '../job-manager.js';
 import { PAIR_LOSSES, SCHEDULES } from './enums.js';
+import { badSpec } from './job-error.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
 import { JobPoints } from './job-points.js';
@@ -30,8 +33,22 @@ import { restoreBuffer, restoreWeights, type StageSamples } from './trainer-stat
 
 type Generator = ReturnType<typeof createClient<typeof GeneratorService>>;
 
-/** Push the policy, then sample one negative per prompt from exactly that version (one retried unit). */
-async function negatives(ctx: RunContext, generator: Generator, model: LoadedModel, part: readonly TokenizedExample[], stage: number, stages: number, sampling: MessageInitShape<typeof SamplingParamsSchema>, step: number): Promise<StageSamples> {
+/** How a stage's negatives are generated. */
+interface NegativeSampling {
+  sampling: MessageInitShape<typeof SamplingParamsSchema>;
+  /** k: samples per prompt (Generate's n). */
+  samplesPerPrompt: number;
+  /** Prompts per Generate call (Generate takes 1..1024). */
+  batchSize: number;
+}
+
+/**
+ * Push the policy, then sample k negatives per prompt from exactly that version (one retried unit: a
+ * restart between calls loses the pushed weights, so every chunk is redone from a fresh push).
+ * responses[i·k + j] is sample j of part[i].
+ */
+async function negatives(ctx: RunContext, generator: Generator, model: LoadedModel, part: readonly TokenizedExample[], stage: number, stages: number, o: NegativeSampling, step: number): Promise<StageSamples> {
+  const k = o.samplesPerPrompt;
   return withRetry(
     `stage ${stage + 1}/${stages}: push policy + generate negatives`,
     async () => {
@@ -42,12 +59,29 @@ async function negatives(ctx: RunContext, generator: Generator, model: LoadedMod
       const tensors = new Map(model.params.entries.map((e) => [e.name, { shape: e.shape, data: model.params.view(e.name) }]));
       const pushed = await generator.pushWeights(weightChunks(tensors, { version, label: `${ctx.job.id}/stage${stage}` }));
       ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: (Date.now() - t0) / 1000, replicas: 1 } });
-      // 2. One negative per demonstration prompt, from exactly that version.
+      // 2. k negatives per demonstration prompt, generation_batch_size prompts per call, all from that version.
       const g0 = Date.now();
-      const res = await generator.generate({ prompts: part.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), sampling, minWeightVersion: version });
-      const responses = part.map((_, i) => [...res.results[i]!.samples[0]!.tokenIds]);
-      ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage, metrics: { 'gen/seconds': (Date.now() - g0) / 1000, 'gen/weight_version': Number(res.weightVersion?.number ?? 0n), 'gen/mean_length': responses.reduce((a, r) => a + r.length, 0) / Math.max(1, responses.length) } } });
-      return { weightVersion: String(res.weightVersion?.number ?? version), responses };
+      const responses: number[][] = [];
+      let calls = 0;
+      for (let i = 0; i < part.length; i += o.batchSize) {
+        const chunk = part.slice(i, i + o.batchSize);
+        // A fixed seed gives each sample index the same stream in every call; offset it per call so the
+        // chunks do not repeat one another's randomness (one call keeps the job's seed as it was).
+        const seed = o.sampling.seed;
+        const sampling = seed === undefined ? o.sampling : { ...o.sampling, seed: BigInt(seed) + BigInt(i) };
+        const res = await generator.generate({ prompts: chunk.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: k, sampling, minWeightVersion: version });
+        calls++;
+        const by = res.weightVersion?.number ?? version;
+        if (by !== version) throw new Error(`Generate was served by weight version ${by}, not the pushed ${version} (another client pushed weights?)`);
+        if (res.results.length !== chunk.length) throw new Error(`Generate returned ${res.results.length} results for ${chunk.length} prompts`);
+        for (const r of res.results) {
+          const samples = [...r.samples].sort((a, b) => a.sampleIndex - b.sampleIndex);
+          if (samples.length !== k) throw new Error(`Generate returned ${samples.length} samples for a prompt, asked for n = ${k}`);
+          for (const x of samples) responses.push([...x.tokenIds]);
+        }
+      }
+      ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage, metrics: { 'gen/seconds': (Date.now() - g0) / 1000, 'gen/weight_version': Number(version), 'gen/calls': calls, 'gen/samples': responses.length, 'gen/mean_length': responses.reduce((a, r) => a + r.length, 0) / Math.max(1, responses.length) } } });
+      return { weightVersion: String(version), responses };
     },
     {
       // ~25-45 s of back-off in all: enough for a generator process to restart and reload its model.
@@ -78,11 +112,23 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
     const stages = spec.algorithm === Algorithm.SPIN ? 1 : ir?.stages || 5;
     const perStage = Math.ceil(examples.length / stages);
     const batchSize = h?.batchSize || 8;
-    const stepsPerStage = Number(ir?.stepsPerStage ?? 0n) || Math.ceil(perStage / batchSize) * (ir?.epochsPerStage || 1);
+    const k = ir?.samplesPerPrompt || 1;
+    if (k > 64) throw badSpec('spec.irft.samples_per_prompt', `must be in 1..64 (0 = 1), got ${k}`);
+    const generationBatchSize = ir?.generationBatchSize || 64;
+    if (generationBatchSize > 1024) throw badSpec('spec.irft.generation_batch_size', `must be in 1..1024 (Generate's prompt limit; 0 = 64), got ${generationBatchSize}`);
+    const sftCoefficient = ir?.sftLossCoefficient ?? 0;
+    if (!(sftCoefficient >= 0 && Number.isFinite(sftCoefficient))) throw badSpec('spec.irft.sft_loss_coefficient', `must be a finite number >= 0, got ${sftCoefficient}`);
+    // An epoch over a stage's part is over its pairs: each demonstration once with each of its k samples.
+    const stepsPerStage = Number(ir?.stepsPerStage ?? 0n) || Math.ceil((perStage * k) / batchSize) * (ir?.epochsPerStage || 1);
     const maxNew = ir?.generation?.maxNewTokens || Math.max(1, maxLength - Math.max(...examples.map((e) => e.promptIds.length)));
-    const totalSteps = stages * stepsPerStage;
+    const plannedSteps = stages * stepsPerStage;
+    const maxSteps = Number(h?.maxSteps ?? 0n);
+    // max_steps counts the whole job's optimizer steps; the stage it falls in stops there.
+    const totalSteps = maxSteps > 0 ? Math.min(maxSteps, plannedSteps) : plannedSteps;
     const padTokenId = model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0;
     const sampling = { ...(ir?.generation ?? { temperature: 0 }), maxNewTokens: ir?.generation?.maxNewTokens || maxNew };
+    const negativeSampling: NegativeSampling = { sampling, samplesPerPrompt: k, batchSize: generationBatchSize };
+    if (k > 1 && sampling.temperature === 0) jobLog(ctx, 'warn', logger, `samples_per_prompt ${k} with greedy decoding (temperature 0): the ${k} samples of a prompt are identical`, { samples_per_prompt: k });
 
     const restored = resumePoint(ctx, store, algorithm, logger);
     if (restored) restoreWeights(model.params, restored.checkpoint);
@@ -116,19 +162,28 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
     let optimizer: AdamW | undefined;
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
+      if (restored && step >= totalSteps) jobLog(ctx, 'info', logger, `checkpoint is at step ${step}, the job's ${totalSteps} steps are done: nothing left to train`, { step, total_steps: totalSteps });
       for (let stage = firstStage; stage < stages; stage++) {
         ctx.signal.throwIfAborted();
+        // Checked before generating: a stage that would train no step must not cost a push + generate.
+        if (step >= totalSteps) {
+          if (totalSteps < plannedSteps) jobLog(ctx, 'info', logger, `max_steps ${maxSteps} reached at step ${step}: stages ${stage + 1}..${stages} not run`, { step, stage });
+          break;
+        }
         const part = examples.slice(stage * perStage, (stage + 1) * perStage);
         if (part.length === 0) break;
         const here = resumeInStage;
         resumeInStage = undefined;
-        const samples = here?.samples ?? (await negatives(ctx, generator, model, part, stage, stages, sampling, step));
-        if (samples.responses.length !== part.length) throw Object.assign(new Error(`stage ${stage}: checkpoint holds ${samples.responses.length} negatives, the stage has ${part.length} demonstrations (were the datasets changed?)`), { grpcCode: 'FAILED_PRECONDITION', retryable: false });
-        const pairs: PairExample[] = part.map((e, i) => ({ chosen: e, rejected: { promptIds: e.promptIds, responseIds: samples.responses[i]!, truncated: false } }));
+        const samples = here?.samples ?? (await negatives(ctx, generator, model, part, stage, stages, negativeSampling, step));
+        if (samples.responses.length !== part.length * k) throw Object.assign(new Error(`stage ${stage}: checkpoint holds ${samples.responses.length} negatives, the stage needs ${part.length} demonstrations × ${k} samples_per_prompt = ${part.length * k} (were the datasets or samples_per_prompt changed?)`), { grpcCode: 'FAILED_PRECONDITION', retryable: false });
+        // Demonstration i with each of its k samples (responses[i·k + j]).
+        const pairs: PairExample[] = part.flatMap((e, i) => Array.from({ length: k }, (_, j) => ({ chosen: e, rejected: { promptIds: e.promptIds, responseIds: samples.responses[i * k + j]!, truncated: false } })));
         // π_ref = the stage's starting policy; restored from the checkpoint when resuming mid-stage.
         const reference: ParamSet = model.params.clone();
         if (here && !restoreBuffer(reference, restored!, 'reference')) throw Object.assign(new Error(`checkpoint v${restored!.checkpoint.version} resumes mid-stage but holds no reference policy`), { grpcCode: 'DATA_LOSS', retryable: false });
         const stageStart = step - (here?.stageStep ?? 0);
+        // The schedule still spans the whole stage: a capped stage is a prefix of the uncapped one.
+        const stopAfter = Math.min(stepsPerStage, totalSteps - stageStart);
         const out = await runPairwise({
           config: model.config,
           params: model.params,
@@ -139,6 +194,8 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
           padTokenId,
           batchSize,
           steps: stepsPerStage,
+          stopAfter,
+          sftCoefficient,
           learningRate: h?.learningRate || 5e-7,
           schedule: SCHEDULES[h?.lrSchedule ?? 0] ?? 'constant',
           weightDecay: h?.weightDecay ?? 0,
@@ -159,7 +216,9 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
             ctx.emit({ case: 'stepMetrics', value: { step: BigInt(global), stage, metrics } });
           },
           afterStep: (at) => {
-            const stageEnd = at.last;
+            // A stage cut short by max_steps saves its negatives and reference like any mid-stage point,
+            // so a ResumeJob that raises max_steps continues the stage instead of regenerating.
+            const stageEnd = at.step === stepsPerStage;
             return points.after(
               {
                 step: stageStart + at.step,
@@ -173,15 +232,15 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
                 stageSamples: stageEnd ? undefined : samples,
                 rngExtra: { stageShuffleSeed: seed + stage },
               },
-              { boundary: stageEnd, stopping: at.stopping && !ctx.skipCheckpointOnStop?.() },
+              { boundary: at.last, stopping: at.stopping && !ctx.skipCheckpointOnStop?.() },
             );
           },
         });
         optimizer = out.optimizer;
         optimizerState = undefined;
-        step = stageStart + stepsPerStage;
+        step = stageStart + stopAfter;
         ctx.save();
-        if (stage + 1 < stages) jobLog(ctx, 'info', logger, `stage ${stage + 1}/${stages} done at step ${step}`, { stage, step });
+        if (stopAfter === stepsPerStage && stage + 1 < stages) jobLog(ctx, 'info', logger, `stage ${stage + 1}/${stages} done at step ${step}`, { stage, step });
       }
     } finally {
       generator.close();

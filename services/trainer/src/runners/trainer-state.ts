@@ -77,7 +77,7 @@ export interface TrainerState {
 export interface StageSamples {
   /** Weight version that generated them. */
   weightVersion: string;
-  /** One entry per pair: the sample's response token ids. */
+  /** One entry per pair: the sample's response token ids (IRFT/SPIN: [i·k + j] = sample j of the stage's demonstration i). */
   responses: number[][];
   truncated?: boolean[];
   /** Runner-specific (e.g. RFT scores). */
