@@ -125,6 +125,9 @@ export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Viol
     if (spec.algorithm === Algorithm.SPIN && ir.stages > 1) v.add(`${field}.irft.stages`, `SPIN is IRFT with one stage: must be 0 or 1, got ${ir.stages}`);
     v.range(`${field}.irft.stages`, ir.stages, 0, 1000);
     v.range(`${field}.irft.samples_per_prompt`, ir.samplesPerPrompt, 0, 64);
+    // One Generate call takes at most 1024 prompts; the runner sends a stage's prompts in chunks of this.
+    v.range(`${field}.irft.generation_batch_size`, ir.generationBatchSize, 0, 1024, '0 = 64');
+    v.range(`${field}.irft.sft_loss_coefficient`, ir.sftLossCoefficient, 0, undefined);
     checkSampling(v, `${field}.irft.generation`, ir.generation, {});
   }
   if (c.case === 'rft') {
