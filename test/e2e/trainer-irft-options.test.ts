@@ -9,25 +9,21 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDatasets } from '@juice/data';
-import { createDefaultModel } from '@juice/models';
 import { Algorithm, DataSchema, JobState, TrainerService, type WatchJobResponse } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
-import { startRole, type RunningRole } from '../support/spawn-service.js';
+import { startIrftRoles } from '../support/training-roles.js';
 
 const work = mkdtempSync(join(tmpdir(), 'juice-irft-options-'));
-let generator: RunningRole;
-let trainer: RunningRole;
+let roles: Awaited<ReturnType<typeof startIrftRoles>>;
 let client: ReturnType<typeof createClient<typeof TrainerService>>;
 before(async () => {
-  const genModel = join(work, 'gen-model');
-  createDefaultModel(genModel, { corpus: ['What is 1+1? 2'], seed: 9 });
-  generator = await startRole('generator', ['--model', genModel]);
-  trainer = await startRole('trainer', ['--store', join(work, 'store'), '--generator', generator.address]);
-  client = createClient(TrainerService, trainer.address);
+  // The generator starts on any model of the default shape; the job pushes its own weights before sampling.
+  roles = await startIrftRoles(work);
+  client = createClient(TrainerService, roles.trainer.address);
 });
 after(async () => {
   client.close();
-  await Promise.all([trainer.stop(), generator.stop()]);
+  await roles.stop();
 });
 
 test('IRFT with k = 2 samples per prompt, chunked generation, an SFT term and max_steps', async () => {

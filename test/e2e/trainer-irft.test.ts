@@ -7,26 +7,21 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDatasets } from '@juice/data';
-import { createDefaultModel } from '@juice/models';
 import { Algorithm, DataSchema, JobState, TrainerService, type WatchJobResponse } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
-import { startRole, type RunningRole } from '../support/spawn-service.js';
+import { startIrftRoles } from '../support/training-roles.js';
 
 const work = mkdtempSync(join(tmpdir(), 'juice-irft-'));
-let generator: RunningRole;
-let trainer: RunningRole;
+let roles: Awaited<ReturnType<typeof startIrftRoles>>;
 let client: ReturnType<typeof createClient<typeof TrainerService>>;
 before(async () => {
   // The generator starts on any model of the default shape; the job pushes its own weights before sampling.
-  const genModel = join(work, 'gen-model');
-  createDefaultModel(genModel, { corpus: ['What is 1+1? 2'], seed: 9 });
-  generator = await startRole('generator', ['--model', genModel]);
-  trainer = await startRole('trainer', ['--store', join(work, 'store'), '--generator', generator.address]);
-  client = createClient(TrainerService, trainer.address);
+  roles = await startIrftRoles(work);
+  client = createClient(TrainerService, roles.trainer.address);
 });
 after(async () => {
   client.close();
-  await Promise.all([trainer.stop(), generator.stop()]);
+  await roles.stop();
 });
 
 test('an IRFT job regenerates negatives from the pushed policy each stage and widens the implicit-reward margin', async () => {
