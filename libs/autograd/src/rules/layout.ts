@@ -1,5 +1,5 @@
 // Shape-moving ops: their gradients move dY back (reshape, inverse transpose, split/concat, scatter).
-import { normAxis, tensor } from '@juice/onnx';
+import { normAxis, tensor, type Value } from '@juice/onnx';
 import type { GradContext } from '../context.js';
 import { registerGradient } from '../registry.js';
 
@@ -64,7 +64,16 @@ registerGradient('Slice', (c) => {
   return [g.reshape(flat, c.shapeOf(x))];
 });
 
-// Embedding-style gradient: ScatterND with reduction=add accumulates repeated ids.
+// Embedding-style gradient: scatter-add the rows of dY to their ids. ScatterElements, not ScatterND:
+// onnxruntime 1.30's CPU ScatterND with reduction='add' splits the updates over the intra-op threads
+// without synchronisation, so repeated ids lose updates (wrong, run-to-run different embedding
+// gradients with >1 thread); ScatterElements accumulates sequentially, as fast on 2 cores.
+function scatterAddRows(g: GradContext['g'], zeros: Value, ids: Value, dy: Value, restRank: number): Value {
+  const updates = g.reshape(dy, g.concat([g.ints([-1]), g.shape(zeros, 1)], 0));
+  const rows = g.reshape(ids, [-1, ...new Array<number>(restRank).fill(1)]);
+  return g.scatterElements(zeros, g.expand(rows, g.shape(updates)), updates, 0, 'add');
+}
+
 registerGradient('Gather', (c) => {
   const { g } = c;
   const data = c.x(0);
@@ -76,8 +85,8 @@ registerGradient('Gather', (c) => {
   const n = data.shape[axis]!;
   const len = typeof n === 'number' ? g.scalar(n, idx.dtype) : g.cast(g.squeeze(g.shape(data, axis, axis + 1), [0]), idx.dtype);
   const pos = g.where(g.less(idx, g.scalar(0, idx.dtype)), g.add(idx, len), idx);
-  const ids = g.unsqueeze(idx.dtype === 'int64' ? pos : g.cast(pos, 'int64'), [-1]);
-  if (axis === 0) return [g.scatterND(c.zerosLike(data), ids, dy, 'add'), undefined];
+  const ids = idx.dtype === 'int64' ? pos : g.cast(pos, 'int64');
+  if (axis === 0) return [scatterAddRows(g, c.zerosLike(data), ids, dy, data.rank - 1), undefined];
   // Other axes: move the gathered axis to the front, scatter, move it back.
   const perm = [axis, ...Array.from({ length: data.rank }, (_, i) => i).filter((i) => i !== axis)];
   const dataT = g.transpose(data, perm);
@@ -86,7 +95,7 @@ registerGradient('Gather', (c) => {
     ...Array.from({ length: axis }, (_, i) => i),
     ...Array.from({ length: dy.rank - axis - q }, (_, i) => axis + q + i),
   ];
-  const scattered = g.scatterND(c.zerosLike(dataT), ids, g.transpose(dy, dyPerm), 'add');
+  const scattered = scatterAddRows(g, c.zerosLike(dataT), ids, g.transpose(dy, dyPerm), data.rank - 1);
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => { inv[p] = i; });
   return [g.transpose(scattered, inv), undefined];
