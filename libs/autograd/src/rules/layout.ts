@@ -81,7 +81,7 @@ registerGradient('Gather', (c) => {
   const axis = normAxis(c.int('axis', 0), data.rank, 'Gather axis');
   const dy = c.dy(0)!;
   const q = idx.rank;
-  // Negative ids count from the end in Gather; make them explicit for ScatterND.
+  // Negative ids count from the end in Gather; make them explicit for the scatter.
   const n = data.shape[axis]!;
   const len = typeof n === 'number' ? g.scalar(n, idx.dtype) : g.cast(g.squeeze(g.shape(data, axis, axis + 1), [0]), idx.dtype);
   const pos = g.where(g.less(idx, g.scalar(0, idx.dtype)), g.add(idx, len), idx);
