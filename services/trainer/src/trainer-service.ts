@@ -1,7 +1,7 @@
 // The Trainer contract over the job manager: validation (limits, algorithm/config agreement, data
 // files hashed), job records, watch streams, cancel and resume. The algorithms are runners registered
 // per Algorithm; an algorithm without one answers UNIMPLEMENTED.
-import { create, toBinary } from '@bufbuild/protobuf';
+import { clone, create, toBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { CheckpointStore } from '@juice/checkpoint';
@@ -16,7 +16,9 @@ export const TRAINER_VERSION = '0.1.0';
 
 /** SHA-256 of the spec without name and labels, so equivalent specs hash alike (Job.config_sha256). */
 export function configSha256(spec: Job['spec']): string {
-  const copy = create(JobSpecSchema, spec);
+  // clone, not create: create(schema, message) returns the message itself, and blanking name and labels
+  // on it wiped them from the job record (ListJobs' label filter then matched nothing).
+  const copy = spec ? clone(JobSpecSchema, spec) : create(JobSpecSchema);
   copy.name = '';
   copy.labels = {};
   return createHash('sha256').update(toBinary(JobSpecSchema, copy)).digest('hex');
