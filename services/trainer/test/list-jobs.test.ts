@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { Algorithm, DataSchema, JobSpecSchema, ListJobsRequestSchema, StartJobRequestSchema, type Job } from '@juice/proto';
+import { Algorithm, DataSchema, JobSpecSchema, ListJobsRequestSchema, ListJobsResponseSchema, StartJobRequestSchema, StartJobResponseSchema, type Job } from '@juice/proto';
 import { JobManager, type JobRunner } from '../src/job-manager.js';
 import { JobStore } from '../src/job-store.js';
 import { configSha256, createTrainerService } from '../src/trainer-service.js';
@@ -32,7 +32,7 @@ test('ListJobs returns each job with its name and labels, and filters by label',
     const started: Job[] = [];
     for (const [name, team] of [['alpha', 'red'], ['beta', 'blue'], ['gamma', 'red']]) {
       const req = create(StartJobRequestSchema, { spec: spec(name, team) });
-      const { job } = await svc.startJob!(req, ctx);
+      const { job } = create(StartJobResponseSchema, await svc.startJob!(req, ctx));
       started.push(job!);
       assert.equal(req.spec!.name, name, 'StartJob leaves the request spec as it was');
       assert.deepEqual(req.spec!.labels, { team, purpose: 'listing' });
@@ -41,16 +41,15 @@ test('ListJobs returns each job with its name and labels, and filters by label',
     assert.equal(started[0].configSha256, started[1].configSha256);
     assert.equal(started[0].configSha256, configSha256(create(JobSpecSchema, spec('other', 'none'))));
 
-    const all = await svc.listJobs!(create(ListJobsRequestSchema, {}), ctx);
-    assert.deepEqual(all.jobs.map((j) => j.spec!.name).sort(), ['alpha', 'beta', 'gamma']);
-    for (const j of all.jobs) assert.equal(j.spec!.labels.purpose, 'listing');
+    const list = async (labels: Record<string, string>): Promise<Job[]> =>
+      create(ListJobsResponseSchema, await svc.listJobs!(create(ListJobsRequestSchema, { labels }), ctx)).jobs;
+    const all = await list({});
+    assert.deepEqual(all.map((j) => j.spec!.name).sort(), ['alpha', 'beta', 'gamma']);
+    for (const j of all) assert.equal(j.spec!.labels.purpose, 'listing');
 
-    const red = await svc.listJobs!(create(ListJobsRequestSchema, { labels: { team: 'red' } }), ctx);
-    assert.deepEqual(red.jobs.map((j) => j.spec!.name).sort(), ['alpha', 'gamma']);
-    const both = await svc.listJobs!(create(ListJobsRequestSchema, { labels: { team: 'blue', purpose: 'listing' } }), ctx);
-    assert.deepEqual(both.jobs.map((j) => j.spec!.name), ['beta']);
-    const none = await svc.listJobs!(create(ListJobsRequestSchema, { labels: { team: 'green' } }), ctx);
-    assert.deepEqual(none.jobs, []);
+    assert.deepEqual((await list({ team: 'red' })).map((j) => j.spec!.name).sort(), ['alpha', 'gamma']);
+    assert.deepEqual((await list({ team: 'blue', purpose: 'listing' })).map((j) => j.spec!.name), ['beta']);
+    assert.deepEqual(await list({ team: 'green' }), []);
 
     // The stored records keep them too: a restarted trainer lists the same names.
     const reloaded = new JobStore(root).loadAll(() => {});
