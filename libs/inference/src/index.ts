@@ -5,4 +5,5 @@ export { modelWeights, startLmWorkers, weightFeeds, weightWire, type LmModel, ty
 export { promptTokenIds } from './prompts.js';
 export { resolveSampling, type ResolvedSampling } from './sampling.js';
 export { runSample, seedOf, type Piece, type SampleOutput } from './sample.js';
+export { scorePrompts, type PromptScoring } from './prompt-logprobs.js';
 export { encodePair, scoreCompletions, type ScoredItem } from './score.js';

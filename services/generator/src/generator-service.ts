@@ -3,9 +3,9 @@
 // running request.
 import { create } from '@bufbuild/protobuf';
 import type { GeneratorService } from '@juice/proto';
-import { GenerateStreamResponseSchema, PromptResultSchema, SampleSchema, TopLogprobsSchema, validateGenerate, validateScoreCompletions, type GenerateRequest, type GenerateStreamRequest } from '@juice/proto';
-import { InputError, promptTokenIds, resolveSampling, runSample, scoreCompletions, seedOf, type Piece } from '@juice/inference';
-import { failedPrecondition, rejectInvalid, type ServiceImpl } from '@juice/service-kit';
+import { GenerateStreamResponseSchema, LogprobSource, PromptResultSchema, SampleSchema, TopLogprobsSchema, validateGenerate, validateScoreCompletions, type GenerateRequest, type GenerateStreamRequest } from '@juice/proto';
+import { InputError, promptTokenIds, resolveSampling, runSample, scoreCompletions, scorePrompts, seedOf, type Piece } from '@juice/inference';
+import { failedPrecondition, internal, invalidArgument, rejectInvalid, unimplemented, type ServiceImpl } from '@juice/service-kit';
 import { randomBytes } from 'node:crypto';
 import type { ModelHost } from './model-host.js';
 import { activate, pushWeights } from './push.js';
@@ -23,6 +23,20 @@ function fieldErrors<T>(f: () => T): T {
   } catch (e) {
     return asFieldError(e);
   }
+}
+
+/** sampling.prompt_logprobs is honoured by Generate as raw log-probs without alternatives; anything else is refused. */
+function checkPromptLogprobs(req: GenerateRequest | GenerateStreamRequest, method: 'Generate' | 'GenerateStream'): boolean {
+  const s = req.sampling;
+  if (!s?.promptLogprobs) return false;
+  if (method === 'GenerateStream') throw invalidArgument('sampling.prompt_logprobs', 'GenerateStreamResponse has no field for prompt log-probs; request them with Generate');
+  if (s.topLogprobs > 0) {
+    throw unimplemented('sampling.top_logprobs > 0 with sampling.prompt_logprobs: this generator does not compute prompt_top_logprobs; set top_logprobs to 0 to get prompt_logprobs', { field: 'sampling.top_logprobs' });
+  }
+  if (s.logprobSource === LogprobSource.PROCESSED) {
+    throw unimplemented('sampling.logprob_source PROCESSED with sampling.prompt_logprobs: prompt tokens are not sampled, so only their raw log-probs (LOGPROB_SOURCE_RAW) are computed', { field: 'sampling.logprob_source' });
+  }
+  return true;
 }
 
 const top = (t: { ids: number[]; logprobs: number[] }) => create(TopLogprobsSchema, { tokenIds: t.ids, logprobs: t.logprobs });
@@ -44,8 +58,16 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
 
   return {
     async generate(req, ctx) {
+      const wantPromptLogprobs = checkPromptLogprobs(req, 'Generate');
       const { s, seed, prompts, n } = prepare(req);
-      const samples = await Promise.all(prompts.flatMap((ids) => Array.from({ length: n }, (_, j) => runSample(host, ids, s, seedOf(seed, j), ctx.signal))));
+      const sampling = Promise.all(prompts.flatMap((ids) => Array.from({ length: n }, (_, j) => runSample(host, ids, s, seedOf(seed, j), ctx.signal))));
+      // Posted in the same tick as the samples, so the scorer runs on the samples' weight version.
+      const promptScoring = wantPromptLogprobs ? scorePrompts(host, prompts) : undefined;
+      const samples = await sampling;
+      const promptLogprobs = await promptScoring?.logprobs;
+      if (promptScoring && samples[0] && promptScoring.version !== samples[0].weightVersion) {
+        throw internal(`prompt_logprobs were scored by weight version ${promptScoring.version}, the samples by ${samples[0].weightVersion}`);
+      }
       const generated = samples.reduce((a, x) => a + x.tokenIds.length, 0);
       ctx.span.setAttributes({ 'juice.prompts': prompts.length, 'juice.samples': samples.length, 'juice.prompt_tokens': prompts.reduce((a, p) => a + p.length, 0), 'juice.completion_tokens': generated });
       metrics?.tokens(generated, { rpc: 'Generate' });
@@ -54,6 +76,7 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
           promptIndex: i,
           promptTokenIds: req.echo ? ids : [],
           promptText: req.echo ? host.promptText(req.prompts[i]!) : '',
+          promptLogprobs: promptLogprobs?.[i] ?? [],
           usage: { promptTokens: BigInt(ids.length), completionTokens: BigInt(samples.slice(i * n, (i + 1) * n).reduce((a, x) => a + x.tokenIds.length, 0)) },
           samples: samples.slice(i * n, (i + 1) * n).map((x, j) =>
             create(SampleSchema, {
@@ -82,6 +105,7 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
     },
 
     async *generateStream(req, ctx) {
+      checkPromptLogprobs(req, 'GenerateStream');
       const { s, seed, prompts, n } = prepare(req);
       // Pieces of all samples funnel through one queue; the stream ends when every sample has finished.
       const queue: ReturnType<typeof create<typeof GenerateStreamResponseSchema>>[] = [];
