@@ -18,7 +18,7 @@ export async function acceptWeightPush(
   return weights.exclusivePush(async () => {
     const got = await receiveWeights(chunks, { expected: o.expected, heldVersions: weights.heldVersions(), signal: o.signal });
     const base = weights.weightsOf(got.header.baseVersion) ?? weights.active.weights;
-    const set = weights.install({ number: got.header.version!.number, label: got.header.version!.label, weights: applyDelta(base, got) }, got.header.stageOnly);
+    const set = weights.install({ number: got.header.version!.number, label: got.header.version!.label, weights: applyDelta(base, got, o.expected) }, got.header.stageOnly);
     if (!got.header.stageOnly) await o.serve(set.number, set.weights);
     return create(PushWeightsResponseSchema, {
       acceptedVersion: { number: set.number, label: set.label, activatedAt: set.activatedAt ? timestampFromDate(set.activatedAt) : undefined },

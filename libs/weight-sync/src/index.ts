@@ -4,3 +4,4 @@ export { receiveWeights, applyDelta, type ReceiveOptions, type ReceivedWeights }
 export { VersionedWeights, type WeightSet } from './versions.js';
 export { bytesPerElement, encodeFloats, decodeFloatsInto, FLOAT_WIRE_DTYPES, type FloatWireDtype } from './dtype-bytes.js';
 export { acceptWeightPush, type TensorMap } from './accept.js';
+export { assertFinite, firstNonFinite } from './finite.js';

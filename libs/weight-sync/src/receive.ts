@@ -5,6 +5,7 @@
 import { Dtype, WeightDeltaMode, weightChunkSha256, type WeightChunk, type WeightPushHeader } from '@juice/proto';
 import { bytesPerElement, decodeFloatsInto } from './dtype-bytes.js';
 import { WeightPushError } from './errors.js';
+import { assertFinite } from './finite.js';
 
 export interface ReceiveOptions {
   /** The model's trainable tensors: HF name → shape. Pushed names and shapes must match. */
@@ -77,7 +78,10 @@ export async function receiveWeights(chunks: AsyncIterable<WeightChunk>, o: Rece
       if (Number(p.offset) !== a.next) fail('INVALID_ARGUMENT', `${where}: piece at byte offset ${p.offset}, expected ${a.next} (pieces must be in order without gaps or overlap)`);
       if (p.data.byteLength % esize !== 0) fail('INVALID_ARGUMENT', `${where}: ${p.data.byteLength} bytes is not a whole number of ${Dtype[p.dtype]} elements`);
       if (a.next + p.data.byteLength > a.size) fail('INVALID_ARGUMENT', `${where}: data runs past the tensor's ${a.size} bytes`);
-      decodeFloatsInto(p.data, p.dtype, a.data, a.next / esize);
+      const at = a.next / esize;
+      decodeFloatsInto(p.data, p.dtype, a.data, at);
+      // Checked piece by piece, so a bad push fails at its first bad element, not after the whole stream.
+      assertFinite(p.name, a.data, `in chunk ${sequence} of the push`, { shape, from: at, to: at + p.data.byteLength / esize });
       a.next += p.data.byteLength;
       bytes += BigInt(p.data.byteLength);
     }
@@ -111,8 +115,12 @@ function checkHeader(h: WeightPushHeader, o: ReceiveOptions): void {
   } else if (mode !== WeightDeltaMode.FULL && mode !== WeightDeltaMode.UNSPECIFIED) fail('INVALID_ARGUMENT', `header.delta_mode ${mode} is unknown`);
 }
 
-/** Applies a received delta to a copy of `base`: REPLACE swaps tensors, ADD adds them elementwise. */
-export function applyDelta(base: ReadonlyMap<string, Float32Array>, received: ReceivedWeights): Map<string, Float32Array> {
+/**
+ * Applies a received delta to a copy of `base`: REPLACE swaps tensors, ADD adds them elementwise. An ADD
+ * whose sum overflows float32 (finite base + finite delta = ±Inf) is refused like a non-finite push.
+ * `shapes` (the model's) only adds coordinates to that message.
+ */
+export function applyDelta(base: ReadonlyMap<string, Float32Array>, received: ReceivedWeights, shapes?: ReadonlyMap<string, readonly number[]>): Map<string, Float32Array> {
   const mode = received.header.deltaMode;
   if (mode === WeightDeltaMode.FULL || mode === WeightDeltaMode.UNSPECIFIED) return received.tensors;
   const out = new Map(base);
@@ -122,6 +130,7 @@ export function applyDelta(base: ReadonlyMap<string, Float32Array>, received: Re
       const b = base.get(name)!;
       const sum = new Float32Array(b.length);
       for (let i = 0; i < b.length; i++) sum[i] = b[i]! + t[i]!;
+      assertFinite(name, sum, `in base version ${received.header.baseVersion} + the ADD delta (the sum overflows float32)`, { shape: shapes?.get(name) });
       out.set(name, sum);
     }
   }
