@@ -39,6 +39,7 @@ export {
 } from './hf-dir.js';
 export { Tokenizer, type ChatMessage, type TokenizerSources, type StreamingDetokenizer } from './tokenizer.js';
 export { IncrementalDetokenizer } from './incremental-detokenizer.js';
+export { resolveSpecialTokens, withSpecialTokens, encodeRenderedPrompt, encodeTextPrompt, encodeChatPrompt, encodeCompletion, endWithEos, type SpecialTokenPolicy, type PolicyTokenizer, type PromptKind } from './special-tokens.js';
 export { trainByteLevelBpe, bytesToUnicode, GPT2_SPLIT, type BpeModel, type TrainOptions } from './bpe-trainer.js';
 export { createDefaultTokenizerFiles, DEFAULT_CHAT_TEMPLATE, DEFAULT_SPECIAL_TOKENS, type DefaultTokenizerFiles } from './default-tokenizer.js';
 export { CheckpointStore, MANIFEST, type Manifest, type ManifestFile, type LoadedCheckpoint } from './store.js';

@@ -7,6 +7,7 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { CheckpointError } from './errors.js';
 import { IncrementalDetokenizer } from './incremental-detokenizer.js';
+import { encodeChatPrompt, encodeCompletion, encodeRenderedPrompt, encodeTextPrompt, resolveSpecialTokens, withSpecialTokens, type PromptKind, type SpecialTokenPolicy } from './special-tokens.js';
 
 export interface ChatMessage {
   role: string;
@@ -56,8 +57,12 @@ export class Tokenizer {
   readonly bosTokenId?: number;
   readonly eosTokenIds: number[];
   readonly padTokenId?: number;
-  /** Whether plain text gets the post-processor's special tokens (BOS) — callers pass it as addSpecialTokens. */
+  /** What tokenizer(text) adds around a text, Hugging Face's rule resolved (special-tokens.ts). */
+  readonly specialTokens: SpecialTokenPolicy;
+  /** Whether text prompts start with the BOS token (what is done, from specialTokens). */
   readonly addBosToken: boolean;
+  /** Whether tokenizer(text) ends with an EOS token (add_eos_token); prompts never carry it, completions end in EOS anyway. */
+  readonly addEosToken: boolean;
   readonly chatTemplate: string;
   /** tokenizer.json's model.type: BPE, Unigram, WordPiece. */
   readonly kind: string;
@@ -96,8 +101,9 @@ export class Tokenizer {
     // Chat models often stop on several ids (e.g. <|eot_id|> and <|end_of_text|>): generation_config lists them.
     this.eosTokenIds = [...new Set([...(eos !== undefined ? [eos] : []), ...ids(gen.eos_token_id), ...ids(model.eos_token_id)])];
     this.padTokenId = id(this.padText) ?? ids(gen.pad_token_id)[0] ?? ids(model.pad_token_id)[0];
-    // transformers' default: a tokenizer adds BOS unless its config says otherwise, when it has one.
-    this.addBosToken = typeof this.config.add_bos_token === 'boolean' ? this.config.add_bos_token : this.bosTokenId !== undefined;
+    this.specialTokens = resolveSpecialTokens({ postProcessor: this.json.post_processor, config: this.config, bosText: this.bosText, eosText: this.eosText, tokenToId: (t) => this.hf.token_to_id(t) });
+    this.addBosToken = this.bosTokenId !== undefined && this.specialTokens.prefixIds[0] === this.bosTokenId;
+    this.addEosToken = this.specialTokens.suffixIds.some((t) => this.eosTokenIds.includes(t));
     this.chatTemplate = templateOf(this.config, s.chatTemplate);
     if (this.chatTemplate) {
       try {
@@ -158,9 +164,36 @@ export class Tokenizer {
     return new Tokenizer({ tokenizer: json, tokenizerConfig: config, modelConfig });
   }
 
-  /** Token ids of `text`. addSpecialTokens (default false) applies the post-processor, e.g. BOS; pass `addBosToken` for plain prompts. */
+  /**
+   * Token ids of `text`. addSpecialTokens (default false) adds what Hugging Face's tokenizer(text) adds
+   * (specialTokens: prefix + text + suffix). Prompts and completions use encodeTextPrompt /
+   * encodeChatPrompt / encodeCompletion instead, which say how a prompt that a response follows is treated.
+   */
   encode(text: string, o: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.hf.encode(text, { add_special_tokens: o.addSpecialTokens ?? false }).ids;
+    // The post-processor is applied here, from the ids tokenizer.json lists (the JS library would look
+    // its special tokens up by text), and after the add_bos_token/add_eos_token rule.
+    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
+    return o.addSpecialTokens ? withSpecialTokens(this.specialTokens, ids) : ids;
+  }
+
+  /** A plain-text prompt that a response follows: BOS (the post-processor's prefix) + text, no suffix. */
+  encodeTextPrompt(text: string): number[] {
+    return encodeTextPrompt(this, text);
+  }
+
+  /** A conversation through the chat template with the generation prompt, without special tokens added again. */
+  encodeChatPrompt(messages: readonly ChatMessage[]): number[] {
+    return encodeChatPrompt(this, messages);
+  }
+
+  /** An already rendered prompt string (text, or a chat template's output), e.g. an lm-eval context. */
+  encodeRenderedPrompt(rendered: string, kind: PromptKind): number[] {
+    return encodeRenderedPrompt(this, rendered, kind);
+  }
+
+  /** A completion (training or reward response): its ids ending in EOS once. */
+  encodeCompletion(text: string): number[] {
+    return encodeCompletion(this, text);
   }
 
   /** Text of `ids`; skipSpecialTokens defaults to true (role markers and EOS are not text). */

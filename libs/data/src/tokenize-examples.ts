@@ -54,21 +54,18 @@ export function truncationFromHyperparameters(h: { maxLength?: number; maxPrompt
 }
 
 /**
- * Prompt token ids: text as is, conversations through the chat template with the generation prompt
- * (the assistant header) so the response follows exactly as at inference. BOS is prepended when the
- * tokenizer wants it and the template did not already render it (Llama-style templates do).
+ * Prompt token ids by the tokenizer's special-token policy, the same ids Generate, ScoreCompletions
+ * and the evaluator use: text gets what the tokenizer's post-processor puts before a text (e.g. BOS),
+ * conversations go through the chat template with the generation prompt (the assistant header) so
+ * the response follows exactly as at inference.
  */
 export function encodePrompt(tok: TokenizerLike, prompt: Prompt): number[] {
-  const ids = prompt.kind === 'text' ? tok.encode(prompt.text, { addSpecialTokens: false }) : tok.encode(tok.applyChatTemplate(prompt.messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
-  if (tok.addBosToken && tok.bosTokenId !== undefined && ids[0] !== tok.bosTokenId) ids.unshift(tok.bosTokenId);
-  return ids;
+  return prompt.kind === 'text' ? tok.encodeTextPrompt(prompt.text) : tok.encodeChatPrompt(prompt.messages);
 }
 
-/** Response token ids followed by the first EOS id. */
+/** Response token ids ending in EOS (once), so the model learns to stop. */
 export function encodeResponse(tok: TokenizerLike, text: string): number[] {
-  const eos = tok.eosTokenIds[0];
-  if (eos === undefined) throw new Error('the tokenizer defines no EOS token; training responses must end with one so the model learns to stop');
-  return [...tok.encode(text, { addSpecialTokens: false }), eos];
+  return tok.encodeCompletion(text);
 }
 
 /** Applies the truncation rules to already tokenized parts (e.g. generated samples). */

@@ -6,15 +6,15 @@ import { BOS, charTokenizer, EOS, ids, PAD } from './helpers.js';
 const text = (t: string) => ({ kind: 'text' as const, text: t });
 const rows = (a: BigInt64Array | Float32Array, T: number) => Array.from({ length: a.length / T }, (_, b) => Array.from(a.subarray(b * T, (b + 1) * T), Number));
 
-test('prompt and response ids: BOS first, the response ends with EOS, chat prompts end with the generation prompt', () => {
+test('prompt and response ids come from the tokenizer\'s policy: text prompts, chat prompts with the generation prompt, responses ending in EOS', () => {
   const t = tokenizeDemonstration(charTokenizer, { prompt: text('ab'), response: 'cd' }, { maxLength: 32 });
   assert.deepEqual(t, { promptIds: [BOS, ...ids('ab')], responseIds: [...ids('cd'), EOS], truncated: false });
   const c = tokenizeDemonstration(charTokenizer, { prompt: { kind: 'chat', messages: [{ role: 'user', content: 'q' }] }, response: 'r' }, { maxLength: 32 });
-  assert.deepEqual(c.promptIds, [BOS, ...ids('<u>q<a>')]);
-  // A template that renders BOS itself (Llama style) does not get a second one.
+  // Chat prompts are the template's output alone: a template that wants BOS renders it (Llama style).
+  assert.deepEqual(c.promptIds, ids('<u>q<a>'));
   const withBosInTemplate: TokenizerLike = { ...charTokenizer, applyChatTemplate: (m, o) => '\u0001' + charTokenizer.applyChatTemplate(m, o) };
   assert.deepEqual(encodePrompt(withBosInTemplate, { kind: 'chat', messages: [{ role: 'user', content: 'q' }] }), [BOS, ...ids('<u>q<a>')]);
-  assert.deepEqual(encodePrompt({ ...charTokenizer, addBosToken: false }, text('ab')), ids('ab'));
+  assert.deepEqual(encodePrompt({ ...charTokenizer, encodeTextPrompt: (s: string) => ids(s) }, text('ab')), ids('ab'));
   assert.throws(() => tokenizeDemonstration({ ...charTokenizer, eosTokenIds: [] }, { prompt: text('a'), response: 'b' }, { maxLength: 8 }), /no EOS token/);
 });
 

@@ -28,6 +28,7 @@ export function describeModel(model: LoadedModel, o: { head: ModelHead; paramete
       bosTokenId: tok.bosTokenId,
       eosTokenIds: tok.eosTokenIds,
       padTokenId: tok.padTokenId,
+      // What text prompts actually get (the resolved post-processor prefix), not a config flag.
       addBosToken: tok.addBosToken,
       hasChatTemplate: tok.hasChatTemplate,
       chatTemplate: tok.chatTemplate,

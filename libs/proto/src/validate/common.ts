@@ -8,6 +8,7 @@ import { SHA256_HEX, type Violations } from './violations.js';
 export interface ModelLimits {
   vocabSize?: number;
   contextLength?: number;
+  /** Not checked here: a chat prompt without a template is FAILED_PRECONDITION from the encoders. */
   hasChatTemplate?: boolean;
 }
 
@@ -17,7 +18,13 @@ export function checkTokenIds(v: Violations, field: string, ids: readonly number
   if (i >= 0) v.add(`${field}[${i}]`, `token id ${ids[i]} is out of the vocabulary (must be < ${limits.vocabSize})`);
 }
 
-export function checkPrompt(v: Violations, field: string, p: Prompt | undefined, limits: ModelLimits, allowEmpty = false): void {
+/**
+ * allowEmpty: an unset Prompt is valid (ScoreCompletions with a text completion). leftTruncated: the
+ * method cuts a long prompt from the left (ScoreCompletions contexts), so its length is not checked.
+ * A chat prompt on a model without a chat template is not a malformed request: the prompt encoders
+ * (@juice/models) answer FAILED_PRECONDITION, as common.proto says.
+ */
+export function checkPrompt(v: Violations, field: string, p: Prompt | undefined, limits: ModelLimits, allowEmpty = false, leftTruncated = false): void {
   if (!p || p.kind.case === undefined) {
     if (!allowEmpty) v.add(field, 'must set exactly one of text, chat, tokens');
     return;
@@ -32,13 +39,12 @@ export function checkPrompt(v: Violations, field: string, p: Prompt | undefined,
       msgs.forEach((m, i) => {
         if (m.role.length === 0) v.add(`${field}.chat.messages[${i}].role`, 'is required (e.g. "user", "assistant", "system")');
       });
-      if (limits.hasChatTemplate === false) v.add(`${field}.chat`, 'the model has no chat template; send text or tokens');
       break;
     }
     case 'tokens':
       if (p.kind.value.ids.length === 0) v.add(`${field}.tokens.ids`, 'must have at least one token id');
       checkTokenIds(v, `${field}.tokens.ids`, p.kind.value.ids, limits);
-      if (limits.contextLength !== undefined && p.kind.value.ids.length >= limits.contextLength)
+      if (!leftTruncated && limits.contextLength !== undefined && p.kind.value.ids.length >= limits.contextLength)
         v.add(`${field}.tokens.ids`, `prompt of ${p.kind.value.ids.length} tokens leaves no room in the context length ${limits.contextLength}`);
       break;
   }

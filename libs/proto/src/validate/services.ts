@@ -24,7 +24,8 @@ export function validateScoreCompletions(req: ScoreCompletionsRequest, limits: M
   v.count('items', req.items.length, 1, 4096);
   req.items.forEach((it, i) => {
     const emptyPromptAllowed = it.completion?.kind.case === 'text';
-    checkPrompt(v, `items[${i}].prompt`, it.prompt, limits, emptyPromptAllowed);
+    // generator.proto: a context longer than the model is cut from the left (truncated_prompt_tokens).
+    checkPrompt(v, `items[${i}].prompt`, it.prompt, limits, emptyPromptAllowed, true);
     checkCompletion(v, `items[${i}].completion`, it.completion, limits);
   });
   v.range('top_logprobs', req.topLogprobs, 0, 20);
