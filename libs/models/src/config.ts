@@ -2,6 +2,7 @@
 // (Llama, Mistral, Qwen2: RMSNorm, RoPE, SwiGLU, grouped-query attention; Qwen2 adds q/k/v biases) and
 // GPT-NeoX (Pythia: LayerNorm with bias, fused QKV, partial rotary, parallel residual, GELU).
 import { ModelLoadError } from './errors.js';
+import { checkConfigKeys } from './config-keys.js';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gpt_neox';
 
@@ -52,6 +53,8 @@ function need(json: Json, key: string, source: string): number {
 
 /** Reads a config.json object; `source` names the file in errors. */
 export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
+  // Every key that would change the maths is implemented or refused here, naming it (config-keys.ts).
+  checkConfigKeys(json, source);
   const archName = Array.isArray(json.architectures) ? String(json.architectures[0]) : '';
   const architecture = ARCHITECTURES[archName] ?? (['llama', 'mistral', 'qwen2', 'gpt_neox'].includes(String(json.model_type)) ? (json.model_type as Architecture) : undefined);
   if (!architecture) {

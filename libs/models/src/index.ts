@@ -6,7 +6,9 @@ export { buildCausalLm, buildRewardModel, valueHeadShapes, llamaBackbone, backbo
 export { buildGenerationGraphs, type GenerationGraphs } from './llama/decode.js';
 export { neoxBackbone } from './neox/backbone.js';
 export { createDefaultModel, DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_NAME, type CreateDefaultModelOptions } from './default-model.js';
-export { loadModel, type LoadedModel } from './load.js';
+export { loadModel, rewardParamsFromCausalLm, type LoadedModel } from './load.js';
+export { checkConfigKeys, configKeyTable, hfClassOf, HF_CLASSES, type KeyRule } from './config-keys.js';
+export { unusedTensorProblems } from './unused-tensors.js';
 export { defaultLoraTargets, loraTargets, loraParameterShapes, initLora, withLora, mergeLora, type LoraSpec } from './lora.js';
 export { encodePrompt, encodePromptResponse, promptText, PromptError } from './prompt.js';
 export { describeModel } from './model-info.js';

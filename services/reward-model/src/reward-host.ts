@@ -4,9 +4,9 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { loadHfDir } from '@juice/checkpoint';
-import { buildRewardModel, describeModel, gaussian, loadModel, rewardParameterShapes, type LoadedModel } from '@juice/models';
+import { buildRewardModel, describeModel, loadModel, rewardParamsFromCausalLm, type LoadedModel } from '@juice/models';
 import { toModelBytes } from '@juice/onnx';
-import { ParamSet } from '@juice/optim';
+import type { ParamSet } from '@juice/optim';
 import { ModelHead, WeightVersionSchema, type ModelInfo, type WeightVersion } from '@juice/proto';
 import { WorkerSession, type Feeds } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
@@ -38,15 +38,8 @@ export class RewardHost {
     const arch = String(((loadHfDir(dir).config.architectures as string[] | undefined) ?? [''])[0]);
     const isReward = arch.endsWith('ForSequenceClassification');
     const model = loadModel(dir, isReward ? 'reward' : 'lm');
-    let params = model.params;
-    if (!isReward) {
-      // A causal LM: keep the backbone, add a freshly initialised score head (std 0.02, seeded).
-      params = new ParamSet(rewardParameterShapes(model.config));
-      for (const e of params.entries) if (model.params.has(e.name)) params.set(e.name, model.params.view(e.name));
-      const rand = gaussian(0);
-      const head = params.view('score.weight');
-      for (let i = 0; i < head.length; i++) head[i] = 0.02 * rand();
-    }
+    // A causal LM: keep the backbone, add a freshly initialised score head (std 0.02, seed 0); only its LM head is dropped.
+    const params = isReward ? model.params : rewardParamsFromCausalLm(model, 0);
     const session = await WorkerSession.create(toModelBytes(buildRewardModel(model.config).graph));
     const host = new RewardHost(model, params, session, !isReward, maxBatch);
     await host.serve(host.weights.active.weights, 0n);

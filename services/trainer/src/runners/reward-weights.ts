@@ -6,8 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadHfDir, saveHfDir, type CheckpointStore } from '@juice/checkpoint';
-import { configToHf, gaussian, loadModel, rewardParameterShapes, type LoadedModel, type ModelConfig } from '@juice/models';
-import { ParamSet } from '@juice/optim';
+import { configToHf, loadModel, rewardParamsFromCausalLm, type LoadedModel, type ModelConfig } from '@juice/models';
+import type { ParamSet } from '@juice/optim';
 
 const SEQUENCE_CLASSIFIER: Record<ModelConfig['architecture'], string> = {
   llama: 'LlamaForSequenceClassification',
@@ -18,14 +18,9 @@ const SEQUENCE_CLASSIFIER: Record<ModelConfig['architecture'], string> = {
 
 export const isRewardModelDir = (dir: string) => String(((loadHfDir(dir).config.architectures as string[] | undefined) ?? [''])[0]).endsWith('ForSequenceClassification');
 
-/** Backbone + a fresh score head (std 0.02 normal, from `seed`) from a causal LM's weights. */
+/** Backbone + a fresh score head (std 0.02 normal, from `seed`) from a causal LM's weights; only the LM head is dropped. */
 export function rewardParamsFromLm(model: LoadedModel, seed: number): ParamSet {
-  const params = new ParamSet(rewardParameterShapes(model.config));
-  for (const e of params.entries) if (model.params.has(e.name)) params.set(e.name, model.params.view(e.name));
-  const rand = gaussian(seed);
-  const head = params.view('score.weight');
-  for (let i = 0; i < head.length; i++) head[i] = 0.02 * rand();
-  return params;
+  return rewardParamsFromCausalLm(model, seed);
 }
 
 /** The reward weights a directory starts: as saved for a reward model, fresh-headed for a causal LM. */
