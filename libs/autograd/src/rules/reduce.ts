@@ -33,7 +33,8 @@ registerGradient(['ReduceSum', 'ReduceMean', 'ReduceSumSquare'], (c) => {
   return [d];
 });
 
-// Ties share the gradient equally (as PyTorch's amax).
+// Ties share the gradient equally among the tied elements, as torch.amax/amin (not torch.max(dim), which
+// picks one index).
 registerGradient(['ReduceMax', 'ReduceMin'], (c) => {
   const { g } = c;
   const axes = reduceAxes(c);
