@@ -2,7 +2,7 @@
 // (Llama, Mistral, Qwen2: RMSNorm, RoPE, SwiGLU, grouped-query attention; Qwen2 adds q/k/v biases) and
 // GPT-NeoX (Pythia: LayerNorm with bias, fused QKV, partial rotary, parallel residual, GELU).
 import { ModelLoadError } from './errors.js';
-import { checkConfigKeys } from './config-keys.js';
+import { checkRopeScaling, parseRopeScaling, ropeScalingToHf, type RopeScaling } from './rope.js';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gpt_neox';
 
@@ -18,6 +18,8 @@ export interface ModelConfig {
   rmsNormEps: number;
   ropeTheta: number;
   maxPositions: number;
+  /** config.json rope_scaling (linear, dynamic, llama3, yarn; see rope.ts); absent for plain RoPE. */
+  ropeScaling?: RopeScaling;
   tieWordEmbeddings: boolean;
   /** Biases on the q/k/v projections (Qwen2). */
   qkvBias: boolean;
@@ -53,8 +55,6 @@ function need(json: Json, key: string, source: string): number {
 
 /** Reads a config.json object; `source` names the file in errors. */
 export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
-  // Every key that would change the maths is implemented or refused here, naming it (config-keys.ts).
-  checkConfigKeys(json, source);
   const archName = Array.isArray(json.architectures) ? String(json.architectures[0]) : '';
   const architecture = ARCHITECTURES[archName] ?? (['llama', 'mistral', 'qwen2', 'gpt_neox'].includes(String(json.model_type)) ? (json.model_type as Architecture) : undefined);
   if (!architecture) {
@@ -79,12 +79,28 @@ export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
     rmsNormEps: typeof json.rms_norm_eps === 'number' ? json.rms_norm_eps : 1e-6,
     ropeTheta: typeof json.rope_theta === 'number' ? json.rope_theta : 10000,
     maxPositions: typeof json.max_position_embeddings === 'number' ? json.max_position_embeddings : 2048,
+    ...ropeScalingField(json, architecture, headDim, source),
     tieWordEmbeddings: json.tie_word_embeddings === true,
     qkvBias: architecture === 'qwen2' || json.attention_bias === true,
     bosTokenId: typeof json.bos_token_id === 'number' ? json.bos_token_id : undefined,
     eosTokenId: typeof json.eos_token_id === 'number' || Array.isArray(json.eos_token_id) ? (json.eos_token_id as number | number[]) : undefined,
     padTokenId: typeof json.pad_token_id === 'number' ? json.pad_token_id : undefined,
   };
+}
+
+/**
+ * rope_scaling, checked against the rotary dimension it scales. transformers' Llama, Mistral and Qwen2
+ * rotate whole heads (a partial_rotary_factor below 1 breaks their shapes), so it is refused there;
+ * GPTNeoXConfig overwrites partial_rotary_factor with rotary_pct, which is what juice reads.
+ */
+function ropeScalingField(json: Json, architecture: Architecture, rotaryDims: number, source: string): Pick<ModelConfig, 'ropeScaling'> {
+  const partial = json.partial_rotary_factor;
+  if (architecture !== 'gpt_neox' && partial !== undefined && partial !== null && partial !== 1) {
+    throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "partial_rotary_factor" ${JSON.stringify(partial)} is not supported for ${architecture} (rotary embeddings cover the whole head)`);
+  }
+  const ropeScaling = parseRopeScaling(json.rope_scaling, source);
+  checkRopeScaling(ropeScaling, rotaryDims, source);
+  return ropeScaling ? { ropeScaling } : {};
 }
 
 function neoxConfig(json: Json, source: string): ModelConfig {
@@ -108,6 +124,7 @@ function neoxConfig(json: Json, source: string): ModelConfig {
     rotaryDims: Math.floor(headDim * pct),
     parallelResidual: json.use_parallel_residual !== false,
     maxPositions: typeof json.max_position_embeddings === 'number' ? json.max_position_embeddings : 2048,
+    ...ropeScalingField(json, 'gpt_neox', Math.floor(headDim * pct), source),
     tieWordEmbeddings: json.tie_word_embeddings === true,
     qkvBias: true,
     bosTokenId: typeof json.bos_token_id === 'number' ? json.bos_token_id : undefined,
@@ -133,6 +150,7 @@ export function configToHf(c: ModelConfig, extra: Json = {}): Json {
       layer_norm_eps: c.layerNormEps ?? 1e-5,
       hidden_act: 'gelu',
       max_position_embeddings: c.maxPositions,
+      ...(c.ropeScaling ? { rope_scaling: ropeScalingToHf(c.ropeScaling) } : {}),
       tie_word_embeddings: c.tieWordEmbeddings,
       ...(c.bosTokenId !== undefined ? { bos_token_id: c.bosTokenId } : {}),
       ...(c.eosTokenId !== undefined ? { eos_token_id: c.eosTokenId } : {}),
@@ -152,6 +170,7 @@ export function configToHf(c: ModelConfig, extra: Json = {}): Json {
     rms_norm_eps: c.rmsNormEps,
     rope_theta: c.ropeTheta,
     max_position_embeddings: c.maxPositions,
+    ...(c.ropeScaling ? { rope_scaling: ropeScalingToHf(c.ropeScaling) } : {}),
     tie_word_embeddings: c.tieWordEmbeddings,
     hidden_act: 'silu',
     ...(c.architecture === 'llama' && c.qkvBias ? { attention_bias: true } : {}),

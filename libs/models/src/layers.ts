@@ -2,6 +2,7 @@
 // stay 2-D ([N, D] with N = B·T) wherever possible, so every projection is one Gemm against a 2-D
 // weight and the backward needs no batch reductions; only attention works on [B, H, T, d].
 import type { GraphBuilder, Value } from '@juice/onnx';
+import { ropeCosSin, type RopeScaling } from './rope.js';
 
 /** y = x · Wᵀ (+ b): HF Linear weights are [out, in]. */
 export function linear(g: GraphBuilder, x: Value, w: Value, b?: Value): Value {
@@ -24,15 +25,18 @@ export function swiGlu(g: GraphBuilder, x: Value, gate: Value, up: Value, down: 
 
 /**
  * cos and sin of rotary position embeddings, [B, 1, T, d] (HF convention: frequencies repeated over
- * both halves of the head dimension), from per-token positions [B, T] (int64).
+ * both halves of the head dimension), from per-token positions [B, T] (int64). `rope` carries the
+ * model's rope_scaling (see rope.ts) and max_position_embeddings, which dynamic and yarn scale from.
  */
-export function rotaryTables(g: GraphBuilder, positions: Value, headDim: number, theta: number, dtype: 'float32' | 'float64'): { cos: Value; sin: Value } {
-  const half = headDim / 2;
-  const invFreq = Array.from({ length: half }, (_, i) => 1 / Math.pow(theta, (2 * i) / headDim));
-  const inv = g.constant({ dtype, dims: [1, 1, half], data: encode(dtype, invFreq) }, 'rope_inv_freq');
-  const freqs = g.mul(g.unsqueeze(g.cast(positions, dtype), [2]), inv);
-  const emb = g.unsqueeze(g.concat([freqs, freqs], 2), [1]);
-  return { cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]) };
+export function rotaryTables(
+  g: GraphBuilder,
+  positions: Value,
+  headDim: number,
+  theta: number,
+  dtype: 'float32' | 'float64',
+  rope?: { ropeScaling?: RopeScaling; maxPositions: number },
+): { cos: Value; sin: Value } {
+  return ropeCosSin(g, positions, headDim, theta, dtype, rope?.ropeScaling, rope?.maxPositions);
 }
 
 /**

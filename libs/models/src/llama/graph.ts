@@ -80,7 +80,7 @@ export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string)
   const hd = c.headDim;
   const H = c.numHeads;
   const Hkv = c.numKvHeads;
-  const { cos, sin } = rotaryTables(g, positions, hd, c.ropeTheta, dtype);
+  const { cos, sin } = rotaryTables(g, positions, hd, c.ropeTheta, dtype, c);
   const bt = g.shape(ids); // [B, T]
   const scale = g.scalar(1 / Math.sqrt(hd), dtype);
 

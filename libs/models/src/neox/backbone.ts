@@ -23,7 +23,7 @@ export function neoxBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string) 
   const hd = c.headDim;
   const r = c.rotaryDims ?? hd;
   const eps = c.layerNormEps ?? 1e-5;
-  const { cos, sin } = rotaryTables(g, positions, r, c.ropeTheta, dtype);
+  const { cos, sin } = rotaryTables(g, positions, r, c.ropeTheta, dtype, c);
   const bt = g.shape(ids);
   const scale = g.scalar(1 / Math.sqrt(hd), dtype);
   const rotate = (x: Value) => {
