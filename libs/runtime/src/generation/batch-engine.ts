@@ -139,6 +139,9 @@ export class BatchEngine {
         if (this.pending && this.active.length === 0 && !this.queue.some((r) => r.weights === this.weights.label)) {
           this.weights = this.pending;
           this.pending = undefined;
+          // Nothing computed under the old weights survives the swap: the engine then serves exactly
+          // what a fresh load of the new weights would (see KvCache.written for why stale slots matter).
+          this.cache.clear();
         }
         if (this.queue.length && this.active.length < this.maxBatch) await this.admit();
         if (this.active.length) await this.step();

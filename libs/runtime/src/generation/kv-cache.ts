@@ -15,6 +15,14 @@ export class KvCache {
   readonly mask: BigInt64Array;
   /** Tokens cached per row. */
   readonly lengths: number[];
+  /**
+   * Slots per row that may hold a key/value (written since the cache was made or cleared); every slot
+   * from here on is zero. Masked slots must hold finite values, not just anything: the decode graph masks
+   * with an additive bias, and a masked slot's softmax weight of 0 times a NaN or ±Inf value is NaN. So a
+   * non-finite key/value left by an earlier row (weights that overflowed, under any version) would
+   * poison every later row that reuses the slot; writePrefill zeroes a reused row's stale tail instead.
+   */
+  private readonly written: number[];
 
   constructor(
     readonly shape: KvShape,
@@ -26,6 +34,7 @@ export class KvCache {
     this.values = Array.from({ length: shape.layers }, () => new Float32Array(size));
     this.mask = new BigInt64Array(rows * capacity);
     this.lengths = new Array<number>(rows).fill(0);
+    this.written = new Array<number>(rows).fill(0);
   }
 
   private offset(row: number, head: number, pos: number): number {
@@ -47,6 +56,7 @@ export class KvCache {
           this.values[l]!.set(present[l]!.value.subarray(src, src + lengths[b]! * d), this.offset(row, h, 0));
         }
       }
+      this.zeroTail(row, lengths[b]!);
       this.mask.fill(0n, row * this.capacity, (row + 1) * this.capacity);
       this.mask.fill(1n, row * this.capacity, row * this.capacity + lengths[b]!);
       this.lengths[row] = lengths[b]!;
@@ -68,6 +78,7 @@ export class KvCache {
       }
       this.mask[row * this.capacity + pos] = 1n;
       this.lengths[row] = pos + 1;
+      this.written[row] = Math.max(this.written[row]!, pos + 1);
     }
   }
 
@@ -80,6 +91,28 @@ export class KvCache {
     }
     this.mask.copyWithin(to * this.capacity, from * this.capacity, (from + 1) * this.capacity);
     this.lengths[to] = this.lengths[from]!;
+    this.written[to] = this.written[from]!;
+  }
+
+  /** Zeroes row `row`'s slots from `from` up to what earlier rows wrote there. */
+  private zeroTail(row: number, from: number): void {
+    const end = this.written[row]!;
+    if (end > from) {
+      for (let l = 0; l < this.shape.layers; l++) {
+        for (let h = 0; h < this.shape.kvHeads; h++) {
+          this.keys[l]!.fill(0, this.offset(row, h, from), this.offset(row, h, end));
+          this.values[l]!.fill(0, this.offset(row, h, from), this.offset(row, h, end));
+        }
+      }
+    }
+    this.written[row] = from;
+  }
+
+  /** Back to the state of a new cache (all zero, no row cached), e.g. when the weights change. */
+  clear(): void {
+    for (let row = 0; row < this.rows; row++) this.zeroTail(row, 0);
+    this.mask.fill(0n);
+    this.lengths.fill(0);
   }
 
   /** Decode-graph feeds for the first `active` rows (views: no copy). */
