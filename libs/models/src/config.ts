@@ -2,6 +2,7 @@
 // (Llama, Mistral, Qwen2: RMSNorm, RoPE, SwiGLU, grouped-query attention; Qwen2 adds q/k/v biases) and
 // GPT-NeoX (Pythia: LayerNorm with bias, fused QKV, partial rotary, parallel residual, GELU).
 import { ModelLoadError } from './errors.js';
+import { checkConfigKeys } from './config-keys.js';
 import { checkRopeScaling, parseRopeScaling, ropeScalingToHf, type RopeScaling } from './rope.js';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gpt_neox';
@@ -21,8 +22,17 @@ export interface ModelConfig {
   /** config.json rope_scaling (linear, dynamic, llama3, yarn; see rope.ts); absent for plain RoPE. */
   ropeScaling?: RopeScaling;
   tieWordEmbeddings: boolean;
-  /** Biases on the q/k/v projections (Qwen2). */
+  /** Biases on the q/k/v projections (Qwen2; Llama attention_bias). GPT-NeoX: attention_bias, on query_key_value and dense. */
   qkvBias: boolean;
+  /** Bias on o_proj (Llama attention_bias: transformers puts it on q, k, v and o). */
+  oProjBias?: boolean;
+  /** Biases on gate/up/down_proj (Llama mlp_bias). */
+  mlpBias?: boolean;
+  /**
+   * Sliding-window attention per layer (Mistral sliding_window; Qwen2 use_sliding_window, max_window_layers,
+   * layer_types): a window w lets query i see key j iff i − w < j ≤ i; null (or no array) is full causal attention.
+   */
+  slidingWindows?: (number | null)[];
   bosTokenId?: number;
   eosTokenId?: number | number[];
   padTokenId?: number;
@@ -55,6 +65,8 @@ function need(json: Json, key: string, source: string): number {
 
 /** Reads a config.json object; `source` names the file in errors. */
 export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
+  // Every key that would change the maths is implemented or refused here, naming it (config-keys.ts).
+  checkConfigKeys(json, source);
   const archName = Array.isArray(json.architectures) ? String(json.architectures[0]) : '';
   const architecture = ARCHITECTURES[archName] ?? (['llama', 'mistral', 'qwen2', 'gpt_neox'].includes(String(json.model_type)) ? (json.model_type as Architecture) : undefined);
   if (!architecture) {
@@ -65,14 +77,18 @@ export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
   const numHeads = need(json, 'num_attention_heads', source);
   const numKvHeads = typeof json.num_key_value_heads === 'number' ? json.num_key_value_heads : numHeads;
   if (numHeads % numKvHeads !== 0) throw new ModelLoadError('INVALID_ARGUMENT', `${source}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
+  // head_dim may differ from hidden_size / heads (q/o are then [H·head_dim, D]); null means the quotient (Mistral).
   const headDim = typeof json.head_dim === 'number' ? json.head_dim : hiddenSize / numHeads;
-  // sliding_window (Mistral) only matters past its length (4096); juice's contexts stay below it.
+  if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) {
+    throw new ModelLoadError('INVALID_ARGUMENT', `${source}: head_dim ${headDim} (head_dim, or hidden_size / num_attention_heads) must be a positive even integer for rotary embeddings`);
+  }
+  const numLayers = need(json, 'num_hidden_layers', source);
   return {
     architecture,
     vocabSize: need(json, 'vocab_size', source),
     hiddenSize,
     intermediateSize: need(json, 'intermediate_size', source),
-    numLayers: need(json, 'num_hidden_layers', source),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
@@ -81,11 +97,76 @@ export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
     maxPositions: typeof json.max_position_embeddings === 'number' ? json.max_position_embeddings : 2048,
     ...ropeScalingField(json, architecture, headDim, source),
     tieWordEmbeddings: json.tie_word_embeddings === true,
-    qkvBias: architecture === 'qwen2' || json.attention_bias === true,
+    ...projectionBiases(json, architecture, source),
+    ...slidingWindows(json, architecture, numLayers, source),
     bosTokenId: typeof json.bos_token_id === 'number' ? json.bos_token_id : undefined,
     eosTokenId: typeof json.eos_token_id === 'number' || Array.isArray(json.eos_token_id) ? (json.eos_token_id as number | number[]) : undefined,
     padTokenId: typeof json.pad_token_id === 'number' ? json.pad_token_id : undefined,
   };
+}
+
+/**
+ * Which projections carry biases, as transformers builds them: Llama puts attention_bias on q/k/v/o and
+ * mlp_bias on gate/up/down; Qwen2 always has q/k/v biases and no others; Mistral none. A bias key set on an
+ * architecture whose transformers class has no such bias is refused: its tensors would be dropped unread.
+ */
+function projectionBiases(json: Json, architecture: Architecture, source: string): Pick<ModelConfig, 'qkvBias' | 'oProjBias' | 'mlpBias'> {
+  for (const key of ['attention_bias', 'mlp_bias']) {
+    const v = json[key];
+    if (v !== undefined && v !== null && typeof v !== 'boolean') throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+    if (v === true && architecture !== 'llama') {
+      throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "${key}": true is not supported for ${architecture} (transformers' ${HF_CLASS[architecture]} has no such bias; only llama honours it)`);
+    }
+  }
+  if (architecture === 'qwen2') return { qkvBias: true };
+  const attention = architecture === 'llama' && json.attention_bias === true;
+  return { qkvBias: attention, ...(attention ? { oProjBias: true } : {}), ...(architecture === 'llama' && json.mlp_bias === true ? { mlpBias: true } : {}) };
+}
+
+function windowSize(v: unknown, key: string, source: string): number | null {
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "${key}" must be a positive integer or null, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Per-layer sliding windows as transformers derives them. Mistral: every layer slides by sliding_window,
+ * 4096 when the key is absent (MistralConfig's default), none when null. Qwen2: the window is sliding_window
+ * (default 4096) only if use_sliding_window, and layer i slides iff layer_types[i] is "sliding_attention" —
+ * by default iff i ≥ max_window_layers (default 28). Llama has no sliding window.
+ */
+function slidingWindows(json: Json, architecture: Architecture, numLayers: number, source: string): Pick<ModelConfig, 'slidingWindows'> {
+  if (architecture === 'mistral') {
+    if (json.layer_types !== undefined && json.layer_types !== null) {
+      throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "layer_types" is not supported for mistral (transformers' MistralForCausalLM ignores it and slides every layer)`);
+    }
+    const w = 'sliding_window' in json ? windowSize(json.sliding_window, 'sliding_window', source) : 4096;
+    return w === null ? {} : { slidingWindows: new Array<number>(numLayers).fill(w) };
+  }
+  if (architecture !== 'qwen2') return {};
+  const use = json.use_sliding_window ?? false;
+  if (typeof use !== 'boolean') throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "use_sliding_window" must be true or false, got ${JSON.stringify(use)}`);
+  const w = use ? ('sliding_window' in json ? windowSize(json.sliding_window, 'sliding_window', source) : 4096) : null;
+  let sliding: boolean[];
+  if (json.layer_types !== undefined && json.layer_types !== null) {
+    const types = json.layer_types;
+    if (!Array.isArray(types) || types.length !== numLayers || types.some((t) => t !== 'full_attention' && t !== 'sliding_attention')) {
+      throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "layer_types" must list "full_attention" or "sliding_attention" for each of the ${numLayers} layers, got ${JSON.stringify(types)}`);
+    }
+    sliding = types.map((t) => t === 'sliding_attention');
+  } else {
+    const first = json.max_window_layers ?? 28;
+    if (typeof first !== 'number' || !Number.isInteger(first) || first < 0) throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "max_window_layers" must be a non-negative integer, got ${JSON.stringify(first)}`);
+    sliding = Array.from({ length: numLayers }, (_, i) => w !== null && i >= first);
+  }
+  if (!sliding.includes(true)) return {};
+  if (w === null) throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "layer_types" marks sliding_attention layers but the window is off (use_sliding_window false or sliding_window null)`);
+  return { slidingWindows: sliding.map((s) => (s ? w : null)) };
+}
+
+/** The sliding window of layer i, or undefined for full causal attention. */
+export function layerWindow(c: ModelConfig, layer: number): number | undefined {
+  return c.slidingWindows?.[layer] ?? undefined;
 }
 
 /**
@@ -108,6 +189,7 @@ function neoxConfig(json: Json, source: string): ModelConfig {
   const numHeads = need(json, 'num_attention_heads', source);
   const headDim = hiddenSize / numHeads;
   const pct = typeof json.rotary_pct === 'number' ? json.rotary_pct : 0.25;
+  if (json.attention_bias !== undefined && typeof json.attention_bias !== 'boolean') throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "attention_bias" must be true or false, got ${JSON.stringify(json.attention_bias)}`);
   if (json.hidden_act !== undefined && json.hidden_act !== 'gelu') throw new ModelLoadError('INVALID_ARGUMENT', `${source}: hidden_act ${JSON.stringify(json.hidden_act)} is not supported for gpt_neox (gelu)`);
   return {
     architecture: 'gpt_neox',
@@ -126,7 +208,8 @@ function neoxConfig(json: Json, source: string): ModelConfig {
     maxPositions: typeof json.max_position_embeddings === 'number' ? json.max_position_embeddings : 2048,
     ...ropeScalingField(json, 'gpt_neox', Math.floor(headDim * pct), source),
     tieWordEmbeddings: json.tie_word_embeddings === true,
-    qkvBias: true,
+    // GPTNeoXConfig.attention_bias (default true) puts biases on both query_key_value and dense.
+    qkvBias: json.attention_bias !== false,
     bosTokenId: typeof json.bos_token_id === 'number' ? json.bos_token_id : undefined,
     eosTokenId: typeof json.eos_token_id === 'number' ? json.eos_token_id : undefined,
   };
@@ -149,6 +232,7 @@ export function configToHf(c: ModelConfig, extra: Json = {}): Json {
       use_parallel_residual: c.parallelResidual !== false,
       layer_norm_eps: c.layerNormEps ?? 1e-5,
       hidden_act: 'gelu',
+      ...(c.qkvBias ? {} : { attention_bias: false }),
       max_position_embeddings: c.maxPositions,
       ...(c.ropeScaling ? { rope_scaling: ropeScalingToHf(c.ropeScaling) } : {}),
       tie_word_embeddings: c.tieWordEmbeddings,
@@ -174,11 +258,36 @@ export function configToHf(c: ModelConfig, extra: Json = {}): Json {
     tie_word_embeddings: c.tieWordEmbeddings,
     hidden_act: 'silu',
     ...(c.architecture === 'llama' && c.qkvBias ? { attention_bias: true } : {}),
+    ...(c.architecture === 'llama' && c.mlpBias ? { mlp_bias: true } : {}),
+    ...slidingWindowKeys(c),
     ...(c.bosTokenId !== undefined ? { bos_token_id: c.bosTokenId } : {}),
     ...(c.eosTokenId !== undefined ? { eos_token_id: c.eosTokenId } : {}),
     ...(c.padTokenId !== undefined ? { pad_token_id: c.padTokenId } : {}),
     ...extra,
   };
+}
+
+/** config.json keys that reproduce c.slidingWindows under transformers (see slidingWindows). */
+function slidingWindowKeys(c: ModelConfig): Json {
+  const windows = c.slidingWindows ?? [];
+  const sizes = [...new Set(windows.filter((w): w is number => w !== null && w !== undefined))];
+  if (sizes.length > 1) throw new ModelLoadError('INVALID_ARGUMENT', `${c.architecture}: one sliding window size per model (transformers' sliding_window), got ${sizes.join(', ')}`);
+  const w = sizes[0];
+  if (c.architecture === 'mistral') {
+    if (w !== undefined && windows.length === c.numLayers && windows.every((x) => x === w)) return { sliding_window: w };
+    if (w === undefined) return { sliding_window: null }; // absent would mean MistralConfig's default of 4096
+    throw new ModelLoadError('INVALID_ARGUMENT', 'mistral: transformers slides every layer or none');
+  }
+  if (c.architecture !== 'qwen2') {
+    if (w !== undefined) throw new ModelLoadError('INVALID_ARGUMENT', `${c.architecture}: transformers has no sliding window for this architecture`);
+    return {};
+  }
+  if (w === undefined) return { use_sliding_window: false };
+  const types = Array.from({ length: c.numLayers }, (_, i) => (windows[i] ? 'sliding_attention' : 'full_attention'));
+  const first = types.indexOf('sliding_attention');
+  // max_window_layers too, for transformers versions before layer_types, when the pattern is expressible that way.
+  const prefixForm = types.every((t, i) => (t === 'sliding_attention') === i >= first);
+  return { use_sliding_window: true, sliding_window: w, ...(prefixForm ? { max_window_layers: first } : {}), layer_types: types };
 }
 
 /** Every trainable tensor with its Hugging Face name and shape, in checkpoint order. */
@@ -198,10 +307,14 @@ export function parameterShapes(c: ModelConfig): { name: string; shape: number[]
     out.push({ name: `${p}.self_attn.v_proj.weight`, shape: [kv, D] });
     if (c.qkvBias) out.push({ name: `${p}.self_attn.v_proj.bias`, shape: [kv] });
     out.push({ name: `${p}.self_attn.o_proj.weight`, shape: [D, q] });
+    if (c.oProjBias) out.push({ name: `${p}.self_attn.o_proj.bias`, shape: [D] });
     out.push({ name: `${p}.post_attention_layernorm.weight`, shape: [D] });
     out.push({ name: `${p}.mlp.gate_proj.weight`, shape: [c.intermediateSize, D] });
+    if (c.mlpBias) out.push({ name: `${p}.mlp.gate_proj.bias`, shape: [c.intermediateSize] });
     out.push({ name: `${p}.mlp.up_proj.weight`, shape: [c.intermediateSize, D] });
+    if (c.mlpBias) out.push({ name: `${p}.mlp.up_proj.bias`, shape: [c.intermediateSize] });
     out.push({ name: `${p}.mlp.down_proj.weight`, shape: [D, c.intermediateSize] });
+    if (c.mlpBias) out.push({ name: `${p}.mlp.down_proj.bias`, shape: [D] });
   }
   out.push({ name: 'model.norm.weight', shape: [D] });
   if (!c.tieWordEmbeddings) out.push({ name: 'lm_head.weight', shape: [c.vocabSize, D] });
@@ -215,8 +328,10 @@ function neoxParameterShapes(c: ModelConfig): { name: string; shape: number[] }[
   for (let i = 0; i < c.numLayers; i++) {
     const p = `gpt_neox.layers.${i}`;
     for (const n of ['input_layernorm', 'post_attention_layernorm']) out.push({ name: `${p}.${n}.weight`, shape: [D] }, { name: `${p}.${n}.bias`, shape: [D] });
-    out.push({ name: `${p}.attention.query_key_value.weight`, shape: [3 * D, D] }, { name: `${p}.attention.query_key_value.bias`, shape: [3 * D] });
-    out.push({ name: `${p}.attention.dense.weight`, shape: [D, D] }, { name: `${p}.attention.dense.bias`, shape: [D] });
+    out.push({ name: `${p}.attention.query_key_value.weight`, shape: [3 * D, D] });
+    if (c.qkvBias) out.push({ name: `${p}.attention.query_key_value.bias`, shape: [3 * D] });
+    out.push({ name: `${p}.attention.dense.weight`, shape: [D, D] });
+    if (c.qkvBias) out.push({ name: `${p}.attention.dense.bias`, shape: [D] });
     out.push({ name: `${p}.mlp.dense_h_to_4h.weight`, shape: [I, D] }, { name: `${p}.mlp.dense_h_to_4h.bias`, shape: [I] });
     out.push({ name: `${p}.mlp.dense_4h_to_h.weight`, shape: [D, I] }, { name: `${p}.mlp.dense_4h_to_h.bias`, shape: [D] });
   }

@@ -17,10 +17,10 @@ export function rmsNorm(g: GraphBuilder, x: Value, w: Value, eps: number): Value
   return g.mul(g.mul(x, inv), w);
 }
 
-/** SwiGLU MLP: down(silu(gate(x)) · up(x)). */
-export function swiGlu(g: GraphBuilder, x: Value, gate: Value, up: Value, down: Value): Value {
-  const a = linear(g, x, gate);
-  return linear(g, g.mul(g.mul(a, g.sigmoid(a)), linear(g, x, up)), down);
+/** SwiGLU MLP: down(silu(gate(x)) · up(x)), with optional biases on the three projections (Llama mlp_bias). */
+export function swiGlu(g: GraphBuilder, x: Value, gate: Value, up: Value, down: Value, bias?: { gate: Value; up: Value; down: Value }): Value {
+  const a = linear(g, x, gate, bias?.gate);
+  return linear(g, g.mul(g.mul(a, g.sigmoid(a)), linear(g, x, up, bias?.up)), down, bias?.down);
 }
 
 /**
@@ -36,7 +36,7 @@ export function rotaryTables(
   dtype: 'float32' | 'float64',
   rope?: { ropeScaling?: RopeScaling; maxPositions: number },
 ): { cos: Value; sin: Value } {
-  return ropeCosSin(g, positions, headDim, theta, dtype, rope?.ropeScaling, rope?.maxPositions);
+  return ropeCosSin(g, positions, headDim, theta, dtype, rope);
 }
 
 /**
@@ -65,11 +65,16 @@ export function positionsFromMask(g: GraphBuilder, mask: Value): Value {
 /**
  * Additive attention bias [B, 1, T, T]: 0 where query i may see key j (j ≤ i and key j is not
  * padding), a large negative number elsewhere. Finite, so fully padded query rows stay NaN-free.
+ * With a sliding `window` w, also j > i − w (transformers' sliding_window_overlay on sequence indices,
+ * which for a contiguous run of real tokens is the same as on their positions).
  */
-export function causalPaddingBias(g: GraphBuilder, mask: Value, dtype: 'float32' | 'float64'): Value {
+export function causalPaddingBias(g: GraphBuilder, mask: Value, dtype: 'float32' | 'float64', window?: number): Value {
   const t = g.shape(mask, 1, 2);
   const square = g.concat([t, t], 0);
-  const causal = g.cast(g.trilu(g.constantOfShape(square, 1, 'int64'), false), 'bool');
+  const ones = g.constantOfShape(square, 1, 'int64');
+  // Trilu keeps j − i ≤ 0 (lower) or, as the window's lower edge, j − i ≥ 1 − w (upper with k = 1 − w).
+  const band = window === undefined ? g.trilu(ones, false) : g.trilu(g.trilu(ones, false), true, 1 - window);
+  const causal = g.cast(band, 'bool');
   const keys = g.cast(g.unsqueeze(mask, [1, 2]), 'bool');
   const allowed = g.and(g.unsqueeze(causal, [0, 1]), keys);
   return g.where(allowed, g.scalar(0, dtype), g.scalar(-1e9, dtype));

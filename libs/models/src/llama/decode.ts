@@ -5,13 +5,15 @@
 //   token, and `present.{i}.key|value` [B, Hkv, T, d] (keys already rotated).
 // decode:  input_ids [B, 1], position_ids [B, 1], past_mask [B, P] (1 = a cached position to attend to),
 //   `past.{i}.key|value` [B, Hkv, P, d] → `logits` [B, V] and `new.{i}.key|value` [B, Hkv, 1, d].
+//   Models with a sliding window (some layer of c.slidingWindows) also take past_positions [B, P]: the
+//   position each cached key was computed at, so a sliding layer sees key j iff position_ids − w < past_positions[j].
 // The cache is kept by the caller in fixed-capacity buffers: a cached position may hold anything where
 // past_mask is 0, so rows of different lengths share one batch without copying (RoPE is applied before
 // caching, so a key's slot in the cache does not matter).
-import { GraphBuilder, type Graph } from '@juice/onnx';
-import type { ModelConfig } from '../config.js';
-import { causalPaddingBias, lastTokenRows, linear, positionsFromMask } from '../layers.js';
-import { backbone, groupedAttention, weightInputs, type FloatType } from './graph.js';
+import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
+import { layerWindow, type ModelConfig } from '../config.js';
+import { lastTokenRows, linear, positionsFromMask } from '../layers.js';
+import { backbone, groupedAttention, layerBiases, weightInputs, type FloatType } from './graph.js';
 
 export interface GenerationGraphs {
   prefill: Graph;
@@ -25,11 +27,11 @@ export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float3
   const ids = gp.input('input_ids', 'int64', ['B', 'T']);
   const mask = gp.input('attention_mask', 'int64', ['B', 'T']);
   const wp = weightInputs(gp, c, dtype);
-  const bias = causalPaddingBias(gp, mask, dtype);
+  const bias = layerBiases(gp, c, mask, dtype);
   const hidden = backbone(gp, c, wp.w, ids, positionsFromMask(gp, mask), (i, q, k, v) => {
     gp.output(k, `present.${i}.key`);
     gp.output(v, `present.${i}.value`);
-    return groupedAttention(gp, c, q, k, v, bias);
+    return groupedAttention(gp, c, q, k, v, bias(i));
   }, dtype);
   gp.output(linear(gp, lastTokenRows(gp, hidden, mask), wp.head), 'logits');
 
@@ -39,16 +41,28 @@ export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float3
   const pos = gd.input('position_ids', 'int64', ['B', 1]);
   const pastMask = gd.input('past_mask', 'int64', ['B', 'P']);
   const wd = weightInputs(gd, c, dtype);
-  // The new token attends to every valid cached position and to itself.
-  const ones = gd.constantOfShape(gd.concat([gd.shape(pastMask, 0, 1), gd.ints([1])], 0), 1, 'int64');
-  const allowed = gd.cast(gd.unsqueeze(gd.concat([pastMask, ones], 1), [1, 2]), 'bool'); // [B, 1, 1, P+1]
-  const dbias = gd.where(allowed, gd.scalar(0, dtype), gd.scalar(-1e9, dtype));
+  const sliding = Array.from({ length: c.numLayers }, (_, i) => layerWindow(c, i)).some((w) => w !== undefined);
+  const pastPositions = sliding ? gd.input('past_positions', 'int64', ['B', 'P']) : undefined;
+  // The new token attends to every valid cached position and to itself; in a sliding layer only to
+  // cached keys whose position is above position_ids − w (itself always is).
+  const selfKey = gd.constantOfShape(gd.concat([gd.shape(pastMask, 0, 1), gd.ints([1])], 0), 1, 'bool');
+  const byWindow = new Map<number | undefined, Value>();
+  const dbias = (layer: number): Value => {
+    const w = layerWindow(c, layer);
+    if (!byWindow.has(w)) {
+      let past = gd.cast(pastMask, 'bool');
+      if (w !== undefined) past = gd.and(past, gd.greater(pastPositions!, gd.sub(pos, gd.constant({ dtype: 'int64', dims: [], data: new Uint8Array(BigInt64Array.of(BigInt(w)).buffer) }, `window_${w}`))));
+      const allowed = gd.unsqueeze(gd.concat([past, selfKey], 1), [1, 2]); // [B, 1, 1, P+1]
+      byWindow.set(w, gd.where(allowed, gd.scalar(0, dtype), gd.scalar(-1e9, dtype)));
+    }
+    return byWindow.get(w)!;
+  };
   const dh = backbone(gd, c, wd.w, tok, pos, (i, q, k, v) => {
     gd.output(k, `new.${i}.key`);
     gd.output(v, `new.${i}.value`);
     const pk = gd.input(`past.${i}.key`, dtype, ['B', c.numKvHeads, 'P', c.headDim]);
     const pv = gd.input(`past.${i}.value`, dtype, ['B', c.numKvHeads, 'P', c.headDim]);
-    return groupedAttention(gd, c, q, gd.concat([pk, k], 2), gd.concat([pv, v], 2), dbias);
+    return groupedAttention(gd, c, q, gd.concat([pk, k], 2), gd.concat([pv, v], 2), dbias(i));
   }, dtype);
   gd.output(linear(gd, dh, wd.head), 'logits');
   return { prefill: gp.build(), decode: gd.build(), weights: wp.names };

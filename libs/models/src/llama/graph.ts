@@ -4,7 +4,7 @@
 // sums `seq_logprobs`, RFT the per-token `token_logprobs`.
 import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
 import type { ParamSet } from '@juice/optim';
-import { embeddingNames, parameterShapes, rewardParameterShapes, type ModelConfig } from '../config.js';
+import { embeddingNames, layerWindow, parameterShapes, rewardParameterShapes, type ModelConfig } from '../config.js';
 import { neoxBackbone } from '../neox/backbone.js';
 import { withLora, type LoraSpec } from '../lora.js';
 import { applyRotary, causalPaddingBias, lastTokenRows, linear, positionsFromMask, rmsNorm, rotaryTables, swiGlu } from '../layers.js';
@@ -74,6 +74,19 @@ export function groupedAttention(g: GraphBuilder, c: ModelConfig, q: Value, k: V
   return g.reshape(ctx, dims(B, g.ints([c.numHeads]), Tq, g.ints([c.headDim])));
 }
 
+/**
+ * Training/prefill attention bias per layer: full causal + padding, or the layer's sliding window on top
+ * (one bias per distinct window, shared by the layers that use it).
+ */
+export function layerBiases(g: GraphBuilder, c: ModelConfig, mask: Value, dtype: FloatType): (layer: number) => Value {
+  const byWindow = new Map<number | undefined, Value>();
+  return (layer) => {
+    const w = layerWindow(c, layer);
+    if (!byWindow.has(w)) byWindow.set(w, causalPaddingBias(g, mask, dtype, w));
+    return byWindow.get(w)!;
+  };
+}
+
 /** Adds the decoder stack; returns the final hidden states [B·T, D] (after the last norm). */
 export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string) => Value, ids: Value, positions: Value, attend: Attend, dtype: FloatType): Value {
   const D = c.hiddenSize;
@@ -98,9 +111,10 @@ export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string)
     const v = heads(linear(g, h, w(`${p}.self_attn.v_proj.weight`), bv), Hkv);
     const ctx = attend(i, g.mul(q, scale), k, v);
     const merged = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [-1, H * hd]);
-    x = g.add(x, linear(g, merged, w(`${p}.self_attn.o_proj.weight`)));
+    x = g.add(x, linear(g, merged, w(`${p}.self_attn.o_proj.weight`), c.oProjBias ? w(`${p}.self_attn.o_proj.bias`) : undefined));
     const h2 = rmsNorm(g, x, w(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
-    x = g.add(x, swiGlu(g, h2, w(`${p}.mlp.gate_proj.weight`), w(`${p}.mlp.up_proj.weight`), w(`${p}.mlp.down_proj.weight`)));
+    const mlpBias = c.mlpBias ? { gate: w(`${p}.mlp.gate_proj.bias`), up: w(`${p}.mlp.up_proj.bias`), down: w(`${p}.mlp.down_proj.bias`) } : undefined;
+    x = g.add(x, swiGlu(g, h2, w(`${p}.mlp.gate_proj.weight`), w(`${p}.mlp.up_proj.weight`), w(`${p}.mlp.down_proj.weight`), mlpBias));
   }
   return rmsNorm(g, x, w('model.norm.weight'), c.rmsNormEps);
 }
@@ -145,8 +159,8 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
   const { names, w: base, head } = weightInputs(g, c, dtype, 'lm', o.frozenBase);
   const lora = o.lora ? withLora(g, c, o.lora, base, dtype) : undefined;
   const w = lora?.w ?? base;
-  const bias = causalPaddingBias(g, mask, dtype);
-  const hidden = backbone(g, c, w, ids, positionsFromMask(g, mask), (_i, q, k, v) => groupedAttention(g, c, q, k, v, bias), dtype);
+  const bias = layerBiases(g, c, mask, dtype);
+  const hidden = backbone(g, c, w, ids, positionsFromMask(g, mask), (i, q, k, v) => groupedAttention(g, c, q, k, v, bias(i)), dtype);
   const logits = linear(g, hidden, head); // [B·T, V]
   const flatLabels = g.reshape(labels, [-1]);
   const [loss, logProbs] = g.softmaxCrossEntropyLoss(logits, flatLabels, { ignoreIndex: -100, reduction: 'mean' });
@@ -181,8 +195,8 @@ export function buildRewardModel(c: ModelConfig, o: { dtype?: FloatType } = {}):
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
   const mask = g.input('attention_mask', 'int64', ['B', 'T']);
   const { names, w, head } = weightInputs(g, c, dtype, 'reward');
-  const bias = causalPaddingBias(g, mask, dtype);
-  const hidden = backbone(g, c, w, ids, positionsFromMask(g, mask), (_i, q, k, v) => groupedAttention(g, c, q, k, v, bias), dtype);
+  const bias = layerBiases(g, c, mask, dtype);
+  const hidden = backbone(g, c, w, ids, positionsFromMask(g, mask), (i, q, k, v) => groupedAttention(g, c, q, k, v, bias(i)), dtype);
   g.output(g.reshape(linear(g, lastTokenRows(g, hidden, mask), head), [-1]), 'rewards');
   return { graph: g.build(), weights: names };
 }

@@ -36,12 +36,13 @@ export function neoxBackbone(g: GraphBuilder, c: ModelConfig, w: (name: string) 
   for (let i = 0; i < c.numLayers; i++) {
     const p = `gpt_neox.layers.${i}`;
     const h = layerNorm(g, x, w(`${p}.input_layernorm.weight`), w(`${p}.input_layernorm.bias`), eps);
-    const qkv = linear(g, h, w(`${p}.attention.query_key_value.weight`), w(`${p}.attention.query_key_value.bias`));
+    // attention_bias (qkvBias) covers both query_key_value and dense, as in transformers' GPTNeoXAttention.
+    const qkv = linear(g, h, w(`${p}.attention.query_key_value.weight`), c.qkvBias ? w(`${p}.attention.query_key_value.bias`) : undefined);
     const perHead = g.transpose(g.reshape(qkv, g.concat([bt, g.ints([H, 3 * hd])], 0)), [0, 2, 1, 3]); // [B, H, T, 3d]
     const [q, k, v] = g.split(perHead, [hd, hd, hd], -1);
     const ctx = attend(i, g.mul(rotate(q!), scale), rotate(k!), v!);
     const merged = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [-1, D]);
-    const attn = linear(g, merged, w(`${p}.attention.dense.weight`), w(`${p}.attention.dense.bias`));
+    const attn = linear(g, merged, w(`${p}.attention.dense.weight`), c.qkvBias ? w(`${p}.attention.dense.bias`) : undefined);
     const mlp = (y: Value) =>
       linear(g, gelu(g, linear(g, y, w(`${p}.mlp.dense_h_to_4h.weight`), w(`${p}.mlp.dense_h_to_4h.bias`)), dtype), w(`${p}.mlp.dense_4h_to_h.weight`), w(`${p}.mlp.dense_4h_to_h.bias`));
     const ln2 = (y: Value) => layerNorm(g, y, w(`${p}.post_attention_layernorm.weight`), w(`${p}.post_attention_layernorm.bias`), eps);

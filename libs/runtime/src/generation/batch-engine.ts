@@ -195,7 +195,7 @@ export class BatchEngine {
       tok[i] = BigInt(r.result.tokens.at(-1)!);
       pos[i] = BigInt(this.cache.lengths[i]!);
     });
-    const feeds: Record<string, TensorLike | Feeds[string]> = { ...this.weights.feeds, ...this.cache.feeds(n), input_ids: { data: tok, dims: [n, 1] }, position_ids: { data: pos, dims: [n, 1] } };
+    const feeds: Record<string, TensorLike | Feeds[string]> = { ...this.weights.feeds, ...this.cache.feeds(n, this.decode.inputNames.includes('past_positions')), input_ids: { data: tok, dims: [n, 1] }, position_ids: { data: pos, dims: [n, 1] } };
     const out = await this.decode.run(feeds as Feeds);
     this.steps++;
     this.cache.append(Array.from({ length: this.spec.layers }, (_, l) => ({ key: out[`new.${l}.key`]!.data as Float32Array, value: out[`new.${l}.value`]!.data as Float32Array })), n);

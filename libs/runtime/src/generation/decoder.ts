@@ -104,7 +104,7 @@ export class Decoder {
         tok[r] = BigInt(row.tokens.at(-1)!);
         pos[r] = BigInt(cache.lengths[r]!);
       }
-      const feeds: Record<string, TensorLike | Feeds[string]> = { ...weights, ...cache.feeds(active), input_ids: { data: tok, dims: [active, 1] }, position_ids: { data: pos, dims: [active, 1] } };
+      const feeds: Record<string, TensorLike | Feeds[string]> = { ...weights, ...cache.feeds(active, this.decode.inputNames.includes('past_positions')), input_ids: { data: tok, dims: [active, 1] }, position_ids: { data: pos, dims: [active, 1] } };
       const out = await this.decode.run(feeds as Feeds);
       cache.append(Array.from({ length: layers }, (_, l) => ({ key: out[`new.${l}.key`]!.data as Float32Array, value: out[`new.${l}.value`]!.data as Float32Array })), active);
       const logits = out.logits!.data as Float32Array;

@@ -13,6 +13,12 @@ export class KvCache {
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
   readonly mask: BigInt64Array;
+  /**
+   * Position of the key in each slot, for sliding-window decode graphs (input past_positions). Prefill
+   * writes position t at slot t and a decode step writes position `length` at slot `length`, so it is
+   * the slot index in every row and never changes (moveRow keeps it).
+   */
+  readonly positions: BigInt64Array;
   /** Tokens cached per row. */
   readonly lengths: number[];
   /**
@@ -33,6 +39,7 @@ export class KvCache {
     this.keys = Array.from({ length: shape.layers }, () => new Float32Array(size));
     this.values = Array.from({ length: shape.layers }, () => new Float32Array(size));
     this.mask = new BigInt64Array(rows * capacity);
+    this.positions = BigInt64Array.from({ length: rows * capacity }, (_, i) => BigInt(i % capacity));
     this.lengths = new Array<number>(rows).fill(0);
     this.written = new Array<number>(rows).fill(0);
   }
@@ -115,13 +122,14 @@ export class KvCache {
     this.lengths.fill(0);
   }
 
-  /** Decode-graph feeds for the first `active` rows (views: no copy). */
-  feeds(active: number): Record<string, TensorLike> {
+  /** Decode-graph feeds for the first `active` rows (views: no copy); past_positions only if the graph takes it. */
+  feeds(active: number, withPositions = false): Record<string, TensorLike> {
     const { kvHeads: H, headDim: d, layers } = this.shape;
     const span = H * this.capacity * d;
     const out: Record<string, TensorLike> = {
       past_mask: { data: this.mask.subarray(0, active * this.capacity), dims: [active, this.capacity] },
     };
+    if (withPositions) out.past_positions = { data: this.positions.subarray(0, active * this.capacity), dims: [active, this.capacity] };
     for (let l = 0; l < layers; l++) {
       out[`past.${l}.key`] = { data: this.keys[l]!.subarray(0, active * span), dims: [active, H, this.capacity, d] };
       out[`past.${l}.value`] = { data: this.values[l]!.subarray(0, active * span), dims: [active, H, this.capacity, d] };
