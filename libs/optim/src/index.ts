@@ -15,3 +15,5 @@ export type { LrSchedule, ScheduleKind, ScheduleOptions } from './schedule.js';
 export { serializeOptimizerState, deserializeOptimizerState } from './state-file.js';
 export { benchAdamW } from './bench.js';
 export type { AdamWBenchResult } from './bench.js';
+export { createOptimizer, DEFAULT_OPTIMIZER } from './from-settings.js';
+export type { OptimizerSettings } from './from-settings.js';

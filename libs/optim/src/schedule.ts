@@ -12,7 +12,11 @@ export interface ScheduleOptions {
   totalSteps?: number;
   /** Cosine only: half-waves over the decay (HF default 0.5: one decay from 1 to 0). */
   numCycles?: number;
-  /** Cosine only: floor as a fraction of baseLr (HF get_cosine_with_min_lr_schedule_with_warmup's min_lr_rate). */
+  /**
+   * Linear and cosine: the final lr as a fraction of baseLr (TrainingHyperparameters.min_lr_ratio). Cosine
+   * applies it as HF get_cosine_with_min_lr_schedule_with_warmup's min_lr_rate; linear decays from 1 to it
+   * (HF's linear schedule with the floor folded in: minLrRatio + (1 − minLrRatio)·(total − s)/(total − warm)).
+   */
   minLrRatio?: number;
 }
 
@@ -36,7 +40,8 @@ export function createSchedule(options: ScheduleOptions): LrSchedule {
     throw new Error(`${options.kind} schedule needs totalSteps (an integer >= 0), got ${String(total)}`);
   }
   const minLrRatio = options.minLrRatio ?? 0;
-  if (minLrRatio !== 0 && options.kind !== 'cosine') throw new Error(`minLrRatio applies to the cosine schedule only, not ${options.kind}`);
+  if (!(minLrRatio >= 0 && minLrRatio <= 1)) throw new Error(`schedule minLrRatio must be in [0, 1], got ${minLrRatio}`);
+  if (minLrRatio !== 0 && options.kind === 'constant') throw new Error('minLrRatio applies to the linear and cosine schedules, not constant');
   const numCycles = options.numCycles ?? 0.5;
   let lambda: (step: number) => number;
   switch (options.kind) {
@@ -44,7 +49,8 @@ export function createSchedule(options: ScheduleOptions): LrSchedule {
       lambda = (s) => (s < warm ? warmup(s, warm) : 1.0);
       break;
     case 'linear':
-      lambda = (s) => (s < warm ? warmup(s, warm) : Math.max(0.0, (total! - s) / Math.max(1, total! - warm)));
+      // minLrRatio 0 is exactly HF get_linear_schedule_with_warmup.
+      lambda = (s) => (s < warm ? warmup(s, warm) : minLrRatio + (1 - minLrRatio) * Math.max(0.0, (total! - s) / Math.max(1, total! - warm)));
       break;
     case 'cosine':
       lambda = (s) => {

@@ -36,7 +36,12 @@ test('schedule values at specific steps (HF formulas by hand)', () => {
   const c = createSchedule({ kind: 'constant', baseLr: 3, warmupSteps: 3 });
   assert.deepEqual([0, 1, 2, 3, 1000].map((s) => c.lrAt(s)), [0, 1, 2, 3, 3]);
   assert.throws(() => createSchedule({ kind: 'linear', baseLr: 1 }), /linear schedule needs totalSteps/);
-  assert.throws(() => createSchedule({ kind: 'linear', baseLr: 1, totalSteps: 5, minLrRatio: 0.1 }), /cosine schedule only/);
+  const linFloor = createSchedule({ kind: 'linear', baseLr: 1, totalSteps: 100, minLrRatio: 0.2 });
+  assert.equal(linFloor.lrAt(0), 1);
+  assert.ok(Math.abs(linFloor.lrAt(50) - 0.6) < 1e-15);
+  assert.ok(Math.abs(linFloor.lrAt(100) - 0.2) < 1e-15);
+  assert.ok(Math.abs(linFloor.lrAt(150) - 0.2) < 1e-15, 'stays at the floor past the end');
+  assert.throws(() => createSchedule({ kind: 'constant', baseLr: 1, minLrRatio: 0.1 }), /not constant/);
 });
 
 test('GradAccumulator averages micro-batches by weight', () => {

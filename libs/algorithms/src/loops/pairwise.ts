@@ -6,11 +6,12 @@
 // IRFT may add α·(token-mean NLL of the chosen rows) to the objective (sftCoefficient).
 import { buildCausalLm, type FloatType, type ModelConfig } from '@juice/models';
 import { GraphBuilder } from '@juice/onnx';
-import { AdamW, clipGradNorm, createSchedule, type OptimizerState, type ParamSet } from '@juice/optim';
+import { clipGradNorm, createOptimizer, createSchedule, type FlatOptimizer, type OptimizerSettings, type OptimizerState, type ParamSet } from '@juice/optim';
 import { collatePairBatch, DataOrder, type DataCursor, type TokenizedExample } from '@juice/data';
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { demonstrationNll, pairwiseLoss, type PairLossKind } from '../objectives/pairwise.js';
 import type { LoopPosition } from './sft.js';
+import { Accumulator, checkAccumulationSteps, microBatches } from './accumulate.js';
 
 export interface PairExample {
   chosen: TokenizedExample;
@@ -27,7 +28,13 @@ export interface PairwiseOptions {
   beta: number;
   loss: PairLossKind;
   padTokenId: number;
+  /** Pairs per micro-batch. */
   batchSize: number;
+  /**
+   * Micro-batches per optimizer step. Default 1. The pairwise loss (a mean over pairs) is exactly the big
+   * batch's; the optional SFT term is the pair-weighted mean of the micro-batches' token means.
+   */
+  gradientAccumulationSteps?: number;
   /** Steps of this call; the LR schedule spans them. */
   steps: number;
   /** Stop after this step though `steps` are planned (a job's max_steps cuts a stage short); default `steps`. */
@@ -37,13 +44,18 @@ export interface PairwiseOptions {
   learningRate: number;
   schedule?: 'constant' | 'linear' | 'cosine';
   warmupSteps?: number;
+  /** Final lr of linear/cosine as a fraction of learningRate. Default 0. */
+  minLrRatio?: number;
+  /** Used when `optimizerSettings` is not given (AdamW's decoupled decay). Default 0. */
   weightDecay?: number;
+  /** The optimizer a new one is built with; default AdamW (0.9, 0.999, 1e-8) with weightDecay. */
+  optimizerSettings?: OptimizerSettings;
   maxGradNorm?: number;
   seed: number;
   signal?: AbortSignal;
   onStep?: (step: number, metrics: Record<string, number>) => void;
   /** Continue an optimizer across calls (IRFT stages share one). */
-  optimizer?: AdamW;
+  optimizer?: FlatOptimizer;
   /** Keep the pairs' order every epoch. Default false. */
   noShuffle?: boolean;
   /** Steps of this call already taken (resume); runs steps startStep+1..steps. Default 0. */
@@ -88,31 +100,39 @@ export function pairwiseGraph(config: ModelConfig, beta: number, loss: PairLossK
   return { graph: g.build(), forward: lm.graph };
 }
 
-export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: AdamW; metrics: Record<string, number> }> {
+export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: FlatOptimizer; metrics: Record<string, number> }> {
+  const accumulation = checkAccumulationSteps(o.gradientAccumulationSteps);
   const sft = (o.sftCoefficient ?? 0) > 0;
   const { graph, forward } = pairwiseGraph(o.config, o.beta, o.loss, { sftCoefficient: o.sftCoefficient });
   const train = await TrainStep.create(graph, o.params, { metrics: sft ? [...METRICS, 'sft/loss'] : METRICS, loss: 'pair_loss' });
   const stopAfter = Math.min(o.stopAfter ?? o.steps, o.steps);
   const ref = await EvalStep.create(forward, o.reference, ['seq_logprobs']);
   const order = new DataOrder(o.pairs.length, o.cursor ?? { shuffleSeed: o.seed }, { shuffle: !o.noShuffle });
-  const opt = o.optimizer ?? new AdamW(o.params, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0 });
+  const opt = o.optimizer ?? createOptimizer(o.params, o.learningRate, o.optimizerSettings ?? { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 0 });
+  const acc = new Accumulator(o.params);
   const start = o.startStep ?? 0;
   if (o.optimizerState) opt.loadState(o.optimizerState);
   if (start > 0 && !o.cursor) throw new Error(`runPairwise: resuming at step ${start} needs the saved data cursor`);
-  const schedule = createSchedule({ kind: o.schedule ?? 'constant', baseLr: o.learningRate, warmupSteps: o.warmupSteps ?? 0, totalSteps: o.steps });
+  const schedule = createSchedule({ kind: o.schedule ?? 'constant', baseLr: o.learningRate, warmupSteps: o.warmupSteps ?? 0, totalSteps: o.steps, minLrRatio: o.minLrRatio });
   let last: Record<string, number> = {};
   try {
     for (let s = start; s < stopAfter; s++) {
       o.signal?.throwIfAborted();
-      const rows = order.nextBatch(o.batchSize).map((i) => o.pairs[i]!);
-      const batch = collatePairBatch(rows.map((r) => r.chosen), rows.map((r) => r.rejected), { padTokenId: o.padTokenId });
-      const feeds = {
-        input_ids: { data: batch.inputIds, dims: [batch.batchSize, batch.seqLen] },
-        attention_mask: { data: batch.attentionMask, dims: [batch.batchSize, batch.seqLen] },
-        labels: { data: batch.labels, dims: [batch.batchSize, batch.seqLen] },
-      };
-      const refOut = await ref.run(feeds);
-      const r = await train.run({ ...feeds, ref_logps: { data: refOut.seq_logprobs!.data as Float32Array, dims: [batch.batchSize] } });
+      const rows = order.nextBatch(o.batchSize * accumulation).map((i) => o.pairs[i]!);
+      const r = await acc.run(
+        microBatches(rows, o.batchSize),
+        async (micro) => {
+          const batch = collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: o.padTokenId });
+          const feeds = {
+            input_ids: { data: batch.inputIds, dims: [batch.batchSize, batch.seqLen] },
+            attention_mask: { data: batch.attentionMask, dims: [batch.batchSize, batch.seqLen] },
+            labels: { data: batch.labels, dims: [batch.batchSize, batch.seqLen] },
+          };
+          const refOut = await ref.run(feeds);
+          return train.run({ ...feeds, ref_logps: { data: refOut.seq_logprobs!.data as Float32Array, dims: [batch.batchSize] } });
+        },
+        (micro) => micro.length,
+      );
       const gradNorm = (o.maxGradNorm ?? 1) > 0 ? clipGradNorm(r.grads, o.maxGradNorm ?? 1) : NaN;
       const lr = schedule.lrAt(s);
       if (Number.isFinite(r.loss)) opt.step(r.grads, lr);

@@ -10,11 +10,12 @@
 // whole job: its graphs are compiled once and AdamW's moments carry over the rounds.
 import { buildCausalLm, gaussian, parameterShapes, valueHeadShapes, type ModelConfig } from '@juice/models';
 import { GraphBuilder, type Value } from '@juice/onnx';
-import { AdamW, clipGradNorm, isNormOrBias, type ParamSet } from '@juice/optim';
+import { clipGradNorm, createOptimizer, type FlatOptimizer, type OptimizerSettings, type ParamSet } from '@juice/optim';
 import { collateBatch, DataOrder, type TokenBatch } from '@juice/data';
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { policyGradientLoss } from '../objectives/policy-gradient.js';
 import { gae, rlooAdvantages, RunningMoments, whiten } from '../advantages.js';
+import { Accumulator, checkAccumulationSteps, microBatches } from './accumulate.js';
 
 export type RftMethod = 'apa' | 'ppo_clip' | 'rloo' | 'reinforce';
 
@@ -54,6 +55,8 @@ export interface PolicyTrainerOptions {
   maxGradNorm?: number;
   betas?: [number, number];
   eps?: number;
+  /** The optimizer (overrides weightDecay/betas/eps); default AdamW with those. */
+  optimizer?: OptimizerSettings;
   apaLambda?: number;
   ppoClip?: number;
   valueLossCoefficient?: number;
@@ -71,9 +74,14 @@ export interface PolicyStepOptions {
   gaeGamma: number;
   gaeLambda: number;
   epochs: number;
+  /** Rollouts per micro-batch. */
   batchSize: number;
+  /** Micro-batches per optimizer step (the objective is a token mean: micro-batches weigh by tokens). Default 1. */
+  gradientAccumulationSteps?: number;
   /** LR of this round's updates (default: the trainer's). */
   learningRate?: number;
+  /** LR of this call's k-th update (0-based), e.g. a job-wide schedule; overrides learningRate. */
+  lrAt?: (update: number) => number;
   seed: number;
   signal?: AbortSignal;
   onStep?: (step: number, metrics: Record<string, number>) => void;
@@ -162,7 +170,7 @@ export class PolicyTrainer {
     private readonly metricNames: readonly string[],
     private readonly policyEval: EvalStep,
     private readonly refEval: EvalStep,
-    readonly optimizer: AdamW,
+    readonly optimizer: FlatOptimizer,
   ) {}
 
   static async create(o: PolicyTrainerOptions): Promise<PolicyTrainer> {
@@ -173,7 +181,8 @@ export class PolicyTrainer {
     const train = await TrainStep.create(graph, o.params, { loss: 'rl_loss', metrics });
     const policyEval = await EvalStep.create(buildCausalLm(o.config, { valueHead: withValue }).graph, o.params, withValue ? ['token_logprobs', 'values'] : ['token_logprobs']);
     const refEval = await EvalStep.create(buildCausalLm(o.config).graph, o.reference, ['token_logprobs']);
-    const optimizer = new AdamW(o.params, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0, betas: o.betas, eps: o.eps, noDecay: isNormOrBias });
+    const [beta1, beta2] = o.betas ?? [0.9, 0.999];
+    const optimizer = createOptimizer(o.params, o.learningRate, o.optimizer ?? { kind: 'adamw', beta1, beta2, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0 });
     return new PolicyTrainer(o, train, metrics, policyEval, refEval, optimizer);
   }
 
@@ -242,24 +251,31 @@ export class PolicyTrainer {
       for (const x of analysed) x.advantages = x.advantages.map(() => w[k++]!);
     }
     const order = new DataOrder(rollouts.length, { shuffleSeed: s.seed });
-    const perEpoch = Math.ceil(rollouts.length / s.batchSize);
-    const lr = s.learningRate ?? this.o.learningRate;
+    const accumulation = checkAccumulationSteps(s.gradientAccumulationSteps);
+    const acc = new Accumulator(this.o.params);
+    const perEpoch = Math.ceil(rollouts.length / (s.batchSize * accumulation));
+    const baseLr = s.learningRate ?? this.o.learningRate;
     const sums: Record<string, number> = {};
     let steps = 0;
     for (let e = 0; e < Math.max(1, s.epochs); e++) {
       for (let j = 0; j < perEpoch; j++) {
         s.signal?.throwIfAborted();
-        const idx = order.nextBatch(s.batchSize);
-        const batch = collateBatch(idx.map((i) => ({ promptIds: rollouts[i]!.promptIds, responseIds: rollouts[i]!.responseIds, truncated: false })), { padTokenId: this.o.padTokenId });
-        const grid = (f: (x: Analysed) => number[]) => ({ data: toGrid(batch, idx.map((i) => f(analysed[i]!))), dims: [batch.batchSize, batch.seqLen] });
-        const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = { ...lmFeeds(batch), advantages: grid((x) => x.advantages), response_mask: { data: batch.responseMask, dims: [batch.batchSize, batch.seqLen] } };
-        if (this.o.method === 'apa') feeds['ref_logprobs'] = grid((x) => x.ref);
-        if (this.o.method === 'ppo_clip') feeds['old_logprobs'] = grid((x) => x.old);
-        if (needsValueHead(this.o.method)) feeds['returns'] = grid((x) => x.returns);
-        if (this.o.method === 'ppo_clip' && (this.o.valueClip ?? 0) > 0) feeds['old_values'] = grid((x) => x.values);
         const t0 = performance.now();
-        const r = await this.train.run(feeds);
+        const r = await acc.run(
+          microBatches(order.nextBatch(s.batchSize * accumulation), s.batchSize).map((idx) => ({ idx, batch: collateBatch(idx.map((i) => ({ promptIds: rollouts[i]!.promptIds, responseIds: rollouts[i]!.responseIds, truncated: false })), { padTokenId: this.o.padTokenId }) })),
+          ({ idx, batch }) => {
+            const grid = (f: (x: Analysed) => number[]) => ({ data: toGrid(batch, idx.map((i) => f(analysed[i]!))), dims: [batch.batchSize, batch.seqLen] });
+            const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = { ...lmFeeds(batch), advantages: grid((x) => x.advantages), response_mask: { data: batch.responseMask, dims: [batch.batchSize, batch.seqLen] } };
+            if (this.o.method === 'apa') feeds['ref_logprobs'] = grid((x) => x.ref);
+            if (this.o.method === 'ppo_clip') feeds['old_logprobs'] = grid((x) => x.old);
+            if (needsValueHead(this.o.method)) feeds['returns'] = grid((x) => x.returns);
+            if (this.o.method === 'ppo_clip' && (this.o.valueClip ?? 0) > 0) feeds['old_values'] = grid((x) => x.values);
+            return this.train.run(feeds);
+          },
+          ({ batch }) => batch.responseMask.reduce((a, b) => a + b, 0),
+        );
         const gradNorm = (this.o.maxGradNorm ?? 1) > 0 ? clipGradNorm(r.grads, this.o.maxGradNorm ?? 1) : NaN;
+        const lr = s.lrAt ? s.lrAt(steps) : baseLr;
         if (Number.isFinite(r.loss)) this.optimizer.step(r.grads, lr);
         steps++;
         const m = { loss: r.loss, lr, grad_norm: gradNorm, ...r.metrics, step_seconds: (performance.now() - t0) / 1000 };

@@ -5,11 +5,12 @@
 // are compiled once, and its AdamW moments carry over RFT's rounds.
 import { buildRewardModel, embeddingNames, type ModelConfig } from '@juice/models';
 import { GraphBuilder } from '@juice/onnx';
-import { AdamW, clipGradNorm, createSchedule, isNormOrBias, type ParamSet } from '@juice/optim';
+import { clipGradNorm, createOptimizer, createSchedule, type FlatOptimizer, type OptimizerSettings, type ParamSet } from '@juice/optim';
 import { collateBatch, collatePairBatch, DataOrder, type TokenBatch } from '@juice/data';
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { bradleyTerryLoss } from '../objectives/bradley-terry.js';
 import type { PairExample } from './pairwise.js';
+import { Accumulator, checkAccumulationSteps, microBatches } from './accumulate.js';
 
 const METRICS = ['rm/chosen', 'rm/rejected', 'rm/margin', 'rm/accuracy'];
 
@@ -48,11 +49,20 @@ export interface RewardModelTrainerOptions {
   maxGradNorm?: number;
   betas?: [number, number];
   eps?: number;
+  /** The optimizer (overrides weightDecay/betas/eps); default AdamW with those. */
+  optimizer?: OptimizerSettings;
 }
 
 export interface RewardTrainOptions {
   pairs: readonly PairExample[];
+  /** Pairs per micro-batch. */
   batchSize: number;
+  /** Micro-batches per optimizer step (Bradley-Terry is a mean over pairs: exactly the big batch). Default 1. */
+  gradientAccumulationSteps?: number;
+  /** Final lr of linear/cosine as a fraction of the peak. Default 0. */
+  minLrRatio?: number;
+  /** Keep the pairs' order every epoch. Default false. */
+  noShuffle?: boolean;
   steps: number;
   seed: number;
   schedule?: 'constant' | 'linear' | 'cosine';
@@ -81,7 +91,7 @@ export class RewardModelTrainer {
     private readonly o: RewardModelTrainerOptions,
     private readonly train: TrainStep,
     private readonly scorer: EvalStep,
-    readonly optimizer: AdamW,
+    readonly optimizer: FlatOptimizer,
   ) {
     this.frozen = frozenLayerParameters(o.config, o.params.names, o.frozenLayers ?? 0);
     this.trainable = o.params.names.filter((n) => !this.frozen.includes(n));
@@ -94,7 +104,9 @@ export class RewardModelTrainer {
     const train = await TrainStep.create(graph, o.params, { loss: 'rm_loss', metrics: METRICS, trainable });
     const scorer = await EvalStep.create(forward, o.params, ['rewards']);
     // Frozen tensors get zero gradients; excluding them from decay keeps them exactly unchanged.
-    const optimizer = new AdamW(o.params, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0, betas: o.betas, eps: o.eps, noDecay: (n, e) => frozen.has(n) || isNormOrBias(n, e) });
+    const [beta1, beta2] = o.betas ?? [0.9, 0.999];
+    const settings = o.optimizer ?? { kind: 'adamw', beta1, beta2, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0 };
+    const optimizer = createOptimizer(o.params, o.learningRate, settings, (n) => frozen.has(n));
     return new RewardModelTrainer(o, train, scorer, optimizer);
   }
 
@@ -105,18 +117,23 @@ export class RewardModelTrainer {
    */
   async fit(t: RewardTrainOptions): Promise<{ first: Record<string, number>; last: Record<string, number>; mean: Record<string, number> }> {
     if (t.pairs.length === 0) throw new RangeError('reward training needs at least one pair');
-    const order = new DataOrder(t.pairs.length, { shuffleSeed: t.seed });
+    const order = new DataOrder(t.pairs.length, { shuffleSeed: t.seed }, { shuffle: !t.noShuffle });
+    const accumulation = checkAccumulationSteps(t.gradientAccumulationSteps);
+    const acc = new Accumulator(this.o.params);
     const lr0 = t.learningRate ?? this.o.learningRate;
-    const schedule = createSchedule({ kind: t.schedule ?? 'constant', baseLr: lr0, warmupSteps: t.warmupSteps ?? 0, totalSteps: t.steps });
+    const schedule = createSchedule({ kind: t.schedule ?? 'constant', baseLr: lr0, warmupSteps: t.warmupSteps ?? 0, totalSteps: t.steps, minLrRatio: t.minLrRatio });
     let first: Record<string, number> = {};
     let last: Record<string, number> = {};
     const sums: Record<string, number> = {};
     for (let s = 0; s < t.steps; s++) {
       t.signal?.throwIfAborted();
-      const rows = order.nextBatch(Math.min(t.batchSize, t.pairs.length)).map((i) => t.pairs[i]!);
-      const batch = collatePairBatch(rows.map((r) => r.chosen), rows.map((r) => r.rejected), { padTokenId: this.o.padTokenId });
+      const rows = order.nextBatch(Math.min(t.batchSize * accumulation, t.pairs.length)).map((i) => t.pairs[i]!);
       const t0 = performance.now();
-      const r = await this.train.run(feedsOf(batch));
+      const r = await acc.run(
+        microBatches(rows, t.batchSize),
+        (micro) => this.train.run(feedsOf(collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: this.o.padTokenId }))),
+        (micro) => micro.length,
+      );
       const gradNorm = (this.o.maxGradNorm ?? 1) > 0 ? clipGradNorm(r.grads, this.o.maxGradNorm ?? 1) : NaN;
       const lr = schedule.lrAt(s);
       if (Number.isFinite(r.loss)) this.optimizer.step(r.grads, lr);
@@ -162,10 +179,12 @@ export class RewardModelTrainer {
   }
 }
 
-export interface RewardModelOptions extends RewardModelTrainerOptions, Omit<RewardTrainOptions, 'learningRate'> {}
+export interface RewardModelOptions extends Omit<RewardModelTrainerOptions, 'optimizer'>, Omit<RewardTrainOptions, 'learningRate'> {
+  optimizer?: OptimizerSettings;
+}
 
 /** A whole REWARD_MODEL run: `steps` Bradley-Terry steps over the pairs. */
-export async function runRewardModel(o: RewardModelOptions): Promise<{ metrics: Record<string, number>; optimizer: AdamW }> {
+export async function runRewardModel(o: RewardModelOptions): Promise<{ metrics: Record<string, number>; optimizer: FlatOptimizer }> {
   const t = await RewardModelTrainer.create(o);
   try {
     const { last } = await t.fit(o);
