@@ -226,10 +226,9 @@ export function ropeCosSin(
   dim: number,
   theta: number,
   dtype: 'float32' | 'float64',
-  scaling?: RopeScaling,
-  maxPositions = Number.POSITIVE_INFINITY,
+  rope?: { ropeScaling?: RopeScaling; maxPositions: number },
 ): { cos: Value; sin: Value } {
-  const f = ropeFrequencies(dim, theta, scaling, maxPositions);
+  const f = rope ? ropeFrequencies(dim, theta, rope.ropeScaling, rope.maxPositions) : ropeFrequencies(dim, theta, undefined, 0);
   const half = f.invFreq.length;
   let inv: Value = g.constant({ dtype, dims: [1, 1, half], data: encode(dtype, f.invFreq) }, 'rope_inv_freq');
   const pos = g.cast(positions, dtype); // [B, T]

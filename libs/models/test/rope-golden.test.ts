@@ -43,8 +43,11 @@ function weight(name: string, shape: number[]): Float64Array {
   return out;
 }
 
-function weightFeeds(c: ModelConfig): Record<string, ort.Tensor> {
-  return Object.fromEntries(parameterShapes(c).map((p) => [p.name, new ort.Tensor('float64', weight(p.name, p.shape), p.shape)]));
+function weightFeeds(c: ModelConfig, dtype: 'float32' | 'float64' = 'float64'): Record<string, ort.Tensor> {
+  return Object.fromEntries(parameterShapes(c).map((p) => {
+    const w = weight(p.name, p.shape);
+    return [p.name, dtype === 'float64' ? new ort.Tensor('float64', w, p.shape) : new ort.Tensor('float32', Float32Array.from(w), p.shape)];
+  }));
 }
 
 /** max |a − b| / max |b|: relative to the tensor's scale, so near-zero entries do not dominate. */
@@ -88,49 +91,63 @@ for (const c of golden.cases) {
   });
 
   test(`${c.name}: prefill + KV-cache decode steps match the reference's per-step logits`, async (t) => {
-    const config = configFromHf(c.config);
-    const weights = weightFeeds(config);
-    const { prefill, decode } = buildGenerationGraphs(config, 'float64');
-    const [pre, dec] = await Promise.all([open(prefill), open(decode)]);
-    const { ids, prompt, step_logits: expected } = c.generation;
-    const got: Float64Array[] = [];
-    const p = await pre.run({ ...weights, input_ids: i64([ids.slice(0, prompt)]), attention_mask: i64([ids.slice(0, prompt).map(() => 1)]) });
-    got.push(p.logits!.data as Float64Array);
-    const cache = Array.from({ length: config.numLayers }, (_, i) => ({ k: p[`present.${i}.key`]!, v: p[`present.${i}.value`]! }));
-    for (let pos = prompt; pos < ids.length; pos++) {
-      const feeds: Record<string, ort.Tensor> = { ...weights, input_ids: i64([[ids[pos]!]]), position_ids: i64([[pos]]), past_mask: i64([Array.from({ length: pos }, () => 1)]) };
-      // Sliding-window models (Mistral's default window) also take each cached key's position.
-      if (dec.inputNames.includes('past_positions')) feeds.past_positions = i64([Array.from({ length: pos }, (_, j) => j)]);
-      cache.forEach((kv, i) => {
-        feeds[`past.${i}.key`] = kv.k;
-        feeds[`past.${i}.value`] = kv.v;
-      });
-      const out = await dec.run(feeds);
-      got.push(out.logits!.data as Float64Array);
-      cache.forEach((kv, i) => {
-        kv.k = concatSeq(kv.k, out[`new.${i}.key`]!);
-        kv.v = concatSeq(kv.v, out[`new.${i}.value`]!);
-      });
-    }
-    await Promise.all([pre.release(), dec.release()]);
-    assert.equal(got.length, expected.length);
-    const err = Math.max(...got.map((g, s) => relErr(g, expected[s]!)));
-    t.diagnostic(`${got.length} steps, worst relative error ${err.toExponential(2)}; reference decode vs full-sequence logits ${c.generation.decode_vs_full.toExponential(2)}`);
+    const err = await generationError(c, 'float64');
+    t.diagnostic(`${c.generation.step_logits.length} steps, worst relative error ${err.toExponential(2)}; reference decode vs full-sequence logits ${c.generation.decode_vs_full.toExponential(2)}`);
     assert.ok(err < 1e-5, `decode relative error ${err}`);
   });
+}
+
+// Serving runs float32 graphs: the in-graph dynamic frequencies and yarn's factor there too.
+for (const c of golden.cases.filter((x) => x.name === 'llama-dynamic' || x.name === 'gpt_neox-dynamic' || x.name === 'qwen2-yarn')) {
+  test(`${c.name}: float32 generation graphs match the reference within float32 precision`, async (t) => {
+    const err = await generationError(c, 'float32');
+    t.diagnostic(`worst relative error ${err.toExponential(2)}`);
+    assert.ok(err < 1e-4, `float32 decode relative error ${err}`);
+  });
+}
+
+/** Prefill of the case's prompt, then one decode step per remaining token; worst relative error of the per-step logits. */
+async function generationError(c: Case, dtype: 'float32' | 'float64'): Promise<number> {
+  const config = configFromHf(c.config);
+  const weights = weightFeeds(config, dtype);
+  const { prefill, decode } = buildGenerationGraphs(config, dtype);
+  const [pre, dec] = await Promise.all([open(prefill), open(decode)]);
+  const { ids, prompt, step_logits: expected } = c.generation;
+  const got: ArrayLike<number>[] = [];
+  const p = await pre.run({ ...weights, input_ids: i64([ids.slice(0, prompt)]), attention_mask: i64([ids.slice(0, prompt).map(() => 1)]) });
+  got.push(p.logits!.data as Float64Array);
+  const cache = Array.from({ length: config.numLayers }, (_, i) => ({ k: p[`present.${i}.key`]!, v: p[`present.${i}.value`]! }));
+  for (let pos = prompt; pos < ids.length; pos++) {
+    const feeds: Record<string, ort.Tensor> = { ...weights, input_ids: i64([[ids[pos]!]]), position_ids: i64([[pos]]), past_mask: i64([Array.from({ length: pos }, () => 1)]) };
+    // Sliding-window models (Mistral's default window) also take each cached key's position.
+    if (dec.inputNames.includes('past_positions')) feeds.past_positions = i64([Array.from({ length: pos }, (_, j) => j)]);
+    cache.forEach((kv, i) => {
+      feeds[`past.${i}.key`] = kv.k;
+      feeds[`past.${i}.value`] = kv.v;
+    });
+    const out = await dec.run(feeds);
+    got.push(out.logits!.data as Float64Array);
+    cache.forEach((kv, i) => {
+      kv.k = concatSeq(kv.k, out[`new.${i}.key`]!);
+      kv.v = concatSeq(kv.v, out[`new.${i}.value`]!);
+    });
+  }
+  await Promise.all([pre.release(), dec.release()]);
+  assert.equal(got.length, expected.length);
+  return Math.max(...got.map((g, s) => relErr(g, expected[s]!)));
 }
 
 /** Appends one position to a [1, H, P, d] cache tensor. */
 function concatSeq(past: ort.Tensor, step: ort.Tensor): ort.Tensor {
   const [, H, P, d] = past.dims as number[];
-  const a = past.data as Float64Array;
-  const b = step.data as Float64Array;
-  const out = new Float64Array(H! * (P! + 1) * d!);
+  const a = past.data as Float64Array | Float32Array;
+  const b = step.data as Float64Array | Float32Array;
+  const out = a instanceof Float32Array ? new Float32Array(H! * (P! + 1) * d!) : new Float64Array(H! * (P! + 1) * d!);
   for (let h = 0; h < H!; h++) {
     out.set(a.subarray(h * P! * d!, (h + 1) * P! * d!), h * (P! + 1) * d!);
     out.set(b.subarray(h * d!, (h + 1) * d!), (h * (P! + 1) + P!) * d!);
   }
-  return new ort.Tensor('float64', out, [1, H!, P! + 1, d!]);
+  return new ort.Tensor(past.type as 'float32' | 'float64', out, [1, H!, P! + 1, d!]);
 }
 
 test('dynamic rope_scaling: a row of a padded batch gets the tables it gets alone', async () => {

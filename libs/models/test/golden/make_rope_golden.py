@@ -358,7 +358,8 @@ SCALINGS = {
         ({"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64, "beta_fast": 4.0, "beta_slow": 0.25}, 256),
         ({"rope_type": "yarn", "factor": 3.0, "beta_fast": 4.0, "beta_slow": 0.25, "truncate": False, "mscale": 1.0, "mscale_all_dim": 0.5}, 64),
         ({"rope_type": "yarn", "factor": 2.0, "attention_factor": 1.3, "original_max_position_embeddings": 32}, 64),
-        ({"rope_type": "yarn", "factor": 4.0}, 16),
+        # max_position_embeddings 6 < 2π·beta_slow: both ramp ends clamp to 0 (transformers' low == high guard).
+        ({"rope_type": "yarn", "factor": 4.0}, 6),
     ],
 }
 # (training row lengths, prompt, total) — for dynamic these cross max_position_embeddings = 8 differently.
