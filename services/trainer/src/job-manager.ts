@@ -76,7 +76,7 @@ export class JobManager {
     return id ? this.jobs.get(id) : undefined;
   }
 
-  start(spec: JobSpec, init: { configSha256: string; dataFiles: Job['dataFiles']; requestId?: string; trainerVersion: string }): Job {
+  start(spec: JobSpec, init: { configSha256: string; dataFiles: Job['dataFiles']; modelFiles?: Job['modelFiles']; requestId?: string; trainerVersion: string }): Job {
     // Time-ordered ids: listings sort newest first without a separate index.
     const id = `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(3).toString('hex')}`;
     const job = create(JobSchema, {
@@ -85,6 +85,7 @@ export class JobManager {
       state: JobState.PENDING,
       configSha256: init.configSha256,
       dataFiles: init.dataFiles,
+      modelFiles: init.modelFiles ?? [],
       createdAt: timestampNow(),
       updatedAt: timestampNow(),
       trainerVersion: init.trainerVersion,

@@ -3,14 +3,16 @@
 // per Algorithm; an algorithm without one answers UNIMPLEMENTED.
 import { clone, create, toBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CheckpointStore } from '@juice/checkpoint';
 import type { TrainerService } from '@juice/proto';
-import { Algorithm, FileDigestSchema, TrainingHyperparametersSchema, JobSchema, JobSpecSchema, JobState, validateListJobs, validateStartJob, type DatasetSpec, type Job } from '@juice/proto';
+import { Algorithm, FileDigestSchema, TrainingHyperparametersSchema, JobSchema, JobSpecSchema, JobState, unimplementedJobSettings, validateListJobs, validateStartJob, type DatasetSpec, type FileDigest, type Job, type JobSpec } from '@juice/proto';
 import { fileDigest } from '@juice/data';
 import { failedPrecondition, invalidArgument, notFound, rejectInvalid, unimplemented, withField, type ServiceImpl } from '@juice/service-kit';
 import type { JobManager } from './job-manager.js';
 import { checkpointInfoOf } from './runners/checkpoint-info.js';
+import { modelDirDigests } from './runners/model-source.js';
 
 export const TRAINER_VERSION = '0.1.0';
 
@@ -58,14 +60,48 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
     return job;
   };
 
+  /**
+   * The model files a job starts from, hashed (Job.model_files), and the spec as recorded: a checkpoint
+   * reference by `best` or "latest" (version 0) is pinned to the version it names now, so the job and its
+   * resumes keep one model. The embedded default has no files until the job builds it from its data.
+   */
+  const resolveModelSource = async (spec: JobSpec, signal: AbortSignal): Promise<{ spec: JobSpec; modelFiles: FileDigest[] }> => {
+    const m = spec.model;
+    const digests = (files: { path: string; sha256: string; sizeBytes: number }[]) => files.map((f) => create(FileDigestSchema, { path: f.path, sha256: f.sha256, sizeBytes: BigInt(f.sizeBytes) }));
+    if (m?.kind.case === 'hfDir') {
+      const dir = m.kind.value;
+      if (!existsSync(join(dir, 'config.json'))) throw notFound(`spec.model.hf_dir: ${dir} is not a model directory (no config.json)`);
+      return { spec, modelFiles: digests(await modelDirDigests(dir, signal)) };
+    }
+    if (m?.kind.case !== 'checkpoint') return { spec, modelFiles: [] };
+    const ref = m.kind.value;
+    const field = 'spec.model.checkpoint';
+    const source = jobs.get(ref.jobId);
+    if (!source) throw notFound(`${field}.job_id: job "${ref.jobId}" does not exist (ListJobs shows the known jobs)`);
+    const store = checkpointStoreOf(source);
+    const kept = store?.list(source.id) ?? [];
+    let version = Number(ref.version);
+    if (ref.best) {
+      version = Number(source.bestCheckpoint?.version ?? 0n);
+      if (!version) throw failedPrecondition(`${field}.best: job "${source.id}" has no best checkpoint (it needs EvalConfig.best_metric or eval_datasets)`);
+    } else if (version === 0) version = kept.at(-1) ?? 0;
+    if (!store || !kept.includes(version)) throw notFound(`${field}: job "${source.id}" has no checkpoint${version ? ` v${version}` : 's'} (kept: ${kept.join(', ') || 'none'})`);
+    const loaded = await withField(field, async () => store.load(source.id, version));
+    const pinned = clone(JobSpecSchema, spec);
+    pinned.model!.kind = { case: 'checkpoint', value: { ...ref, version: BigInt(version), best: false } };
+    return { spec: pinned, modelFiles: digests(loaded.manifest.files.map((f) => ({ path: join(loaded.dir, f.path), sha256: f.sha256, sizeBytes: f.size }))) };
+  };
+
   return {
     async startJob(req, ctx) {
       rejectInvalid(validateStartJob(req));
+      const notYet = unimplementedJobSettings(req.spec).list[0];
+      if (notYet) throw unimplemented(`${notYet.field}: ${notYet.problem}`, { field: notYet.field });
       if (req.requestId) {
         const prior = jobs.findByRequestId(req.requestId);
         if (prior) return { job: prior };
       }
-      const spec = req.spec!;
+      const { spec, modelFiles } = await resolveModelSource(req.spec!, ctx.signal);
       // Hash every data file up front: a job records exactly which bytes it trained on.
       const digest = async (field: string, d: DatasetSpec) => {
         const f = await withField(`${field}.path`, fileDigest(d.path, ctx.signal));
@@ -78,11 +114,11 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
       for (const [i, d] of spec.datasets.entries()) dataFiles.push(await digest(`spec.datasets[${i}]`, d));
       for (const [i, d] of spec.evalDatasets.entries()) dataFiles.push(await digest(`spec.eval_datasets[${i}]`, d));
       const sha = configSha256(spec);
-      if (req.validateOnly) return { job: create(JobSchema, { spec, state: JobState.UNSPECIFIED, configSha256: sha, dataFiles }) };
+      if (req.validateOnly) return { job: create(JobSchema, { spec, state: JobState.UNSPECIFIED, configSha256: sha, dataFiles, modelFiles }) };
       if (!jobs.hasRunner(spec.algorithm)) {
         throw unimplemented(`running ${Algorithm[spec.algorithm]} jobs needs the training engine, which this build of the trainer does not have yet (validate_only works)`);
       }
-      return { job: jobs.start(spec, { configSha256: sha, dataFiles, requestId: req.requestId || undefined, trainerVersion: TRAINER_VERSION }) };
+      return { job: jobs.start(spec, { configSha256: sha, dataFiles, modelFiles, requestId: req.requestId || undefined, trainerVersion: TRAINER_VERSION }) };
     },
     async getJob(req) {
       return { job: lookup(req.jobId) };

@@ -102,6 +102,9 @@ export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Viol
     if (!(h.lrSchedule in LrSchedule)) v.add(`${hp}.lr_schedule`, `unknown value ${h.lrSchedule}`);
     if (!(h.warmupRatio >= 0 && h.warmupRatio < 1)) v.add(`${hp}.warmup_ratio`, `must be in [0, 1), got ${h.warmupRatio}`);
     v.range(`${hp}.min_lr_ratio`, h.minLrRatio, 0, 1);
+    const decays = h.lrSchedule === LrSchedule.LINEAR || h.lrSchedule === LrSchedule.COSINE;
+    if (h.minLrRatio !== 0 && !decays) v.add(`${hp}.min_lr_ratio`, `is the final lr of LR_SCHEDULE_LINEAR/COSINE; the schedule is constant, so it must be 0, got ${h.minLrRatio}`);
+    v.range(`${hp}.gradient_accumulation_steps`, h.gradientAccumulationSteps, 0, 4096, '0 = 1');
     v.range(`${hp}.batch_size`, h.batchSize, 0, 4096, '0 = 8');
     if (h.maxLength !== 0 && h.maxPromptLength >= h.maxLength) v.add(`${hp}.max_prompt_length`, `must be < max_length (${h.maxLength}), got ${h.maxPromptLength}`);
     v.range(`${hp}.weight_decay`, h.weightDecay, 0, undefined);

@@ -10,6 +10,7 @@ import { CheckpointStore } from '@juice/checkpoint';
 import { loadPreferencePairs, pairToExamples, promptToDisplayText, tokenizePreferencePair } from '@juice/data';
 import { JobProgressSchema } from '@juice/proto';
 import type { JobRunner } from '../job-manager.js';
+import { rowsPerStep, truncation } from './hyperparameters.js';
 import { resolveModel } from './model-source.js';
 import { PAIR_LOSSES } from './enums.js';
 import { pairEvaluator } from './held-out-eval.js';
@@ -27,10 +28,10 @@ export function dpoRunner(storeRoot: string): JobRunner {
     const raw = (await Promise.all(spec.datasets.map((d) => loadPreferencePairs(d, { signal: ctx.signal })))).flat();
     if (raw.length === 0) throw Object.assign(new Error('spec.datasets: no preference pairs selected'), { grpcCode: 'INVALID_ARGUMENT' });
     const seed = Number(h?.seed || 42n);
-    const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => raw.flatMap((p) => [promptToDisplayText(p.prompt), p.chosen, p.rejected]), seed);
-    const maxLength = h?.maxLength || Math.min(512, model.config.maxPositions);
+    const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => raw.flatMap((p) => [promptToDisplayText(p.prompt), p.chosen, p.rejected]), seed, storeRoot);
+    const limits = truncation(h, model.config.maxPositions);
     const toPair = (p: (typeof raw)[number]) => {
-      const [chosen, rejected] = pairToExamples(tokenizePreferencePair(model.tokenizer, p, { maxLength, maxPromptLength: h?.maxPromptLength || undefined }));
+      const [chosen, rejected] = pairToExamples(tokenizePreferencePair(model.tokenizer, p, limits));
       return { chosen, rejected };
     };
     const pairs = raw.map(toPair);
@@ -38,7 +39,7 @@ export function dpoRunner(storeRoot: string): JobRunner {
     const restored = resumePoint(ctx, store, 'DPO', 'trainer.dpo');
     if (restored) restoreWeights(model.params, restored.checkpoint);
     const batchSize = h?.batchSize || 8;
-    const steps = Number(h?.maxSteps ?? 0n) || Math.ceil(pairs.length / batchSize) * (h?.epochs || 1);
+    const steps = Number(h?.maxSteps ?? 0n) || Math.ceil(pairs.length / rowsPerStep(h)) * (h?.epochs || 1);
     const startStep = restored?.state.step ?? 0;
     const beta = dpo?.beta || 0.1;
     const loss = PAIR_LOSSES[dpo?.loss ?? 0] ?? 'logistic';
@@ -60,7 +61,7 @@ export function dpoRunner(storeRoot: string): JobRunner {
         padTokenId,
         batchSize,
         steps,
-        ...singlePassOptions(ctx, h, restored, pairs.length, 5e-7, seed),
+        ...singlePassOptions(ctx, h, restored, pairs.length, 5e-7, seed, steps),
         onStep: (step, metrics) => {
           ctx.job.progress!.step = BigInt(step);
           ctx.job.progress!.fraction = step / steps;

@@ -16,12 +16,13 @@ import { runPairwise, type PairExample } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
 import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type DataCursor, type TokenizedExample } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
-import type { AdamW, OptimizerState, ParamSet } from '@juice/optim';
-import { Algorithm, GeneratorService, JobProgressSchema, type SamplingParamsSchema } from '@juice/proto';
+import type { FlatOptimizer, OptimizerState, ParamSet } from '@juice/optim';
+import { Algorithm, GeneratorService, JobProgressSchema, ReferencePolicy, type SamplingParamsSchema } from '@juice/proto';
 import { createClient, failedPrecondition } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
 import type { JobRunner, RunContext } from '../job-manager.js';
-import { PAIR_LOSSES, SCHEDULES } from './enums.js';
+import { PAIR_LOSSES } from './enums.js';
+import { accumulationSteps, optimizerSettings, rowsPerStep, scheduleSettings, truncation } from './hyperparameters.js';
 import { badSpec } from './job-error.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
@@ -105,9 +106,13 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
     if (!address) throw failedPrecondition('IRFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
     const demos = (await Promise.all(spec.datasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
     const seed = Number(h?.seed || 42n);
-    const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed);
-    const maxLength = h?.maxLength || Math.min(512, model.config.maxPositions);
-    const tokenize = (d: (typeof demos)[number]) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined });
+    const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed, storeRoot);
+    const limits = truncation(h, model.config.maxPositions);
+    const maxLength = limits.maxLength;
+    const tokenize = (d: (typeof demos)[number]) => tokenizeDemonstration(model.tokenizer, d, limits);
+    // IrftConfig.reference: STAGE_START (default) freezes each stage's starting policy; INITIAL the job's
+    // initial model for every stage (read before a resume restores the checkpoint's weights).
+    const initialReference = ir?.reference === ReferencePolicy.INITIAL ? model.params.clone() : undefined;
     const examples = demos.map(tokenize);
     const stages = spec.algorithm === Algorithm.SPIN ? 1 : ir?.stages || 5;
     const perStage = Math.ceil(examples.length / stages);
@@ -119,7 +124,7 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
     const sftCoefficient = ir?.sftLossCoefficient ?? 0;
     if (!(sftCoefficient >= 0 && Number.isFinite(sftCoefficient))) throw badSpec('spec.irft.sft_loss_coefficient', `must be a finite number >= 0, got ${sftCoefficient}`);
     // An epoch over a stage's part is over its pairs: each demonstration once with each of its k samples.
-    const stepsPerStage = Number(ir?.stepsPerStage ?? 0n) || Math.ceil((perStage * k) / batchSize) * (ir?.epochsPerStage || 1);
+    const stepsPerStage = Number(ir?.stepsPerStage ?? 0n) || Math.ceil((perStage * k) / rowsPerStep(h)) * (ir?.epochsPerStage || 1);
     const maxNew = ir?.generation?.maxNewTokens || Math.max(1, maxLength - Math.max(...examples.map((e) => e.promptIds.length)));
     const plannedSteps = stages * stepsPerStage;
     const maxSteps = Number(h?.maxSteps ?? 0n);
@@ -159,7 +164,7 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
       // ~2 s of coming back, and withRetry's own back-off already paces the calls.
       channelOptions: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 },
     });
-    let optimizer: AdamW | undefined;
+    let optimizer: FlatOptimizer | undefined;
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
       if (restored && step >= totalSteps) jobLog(ctx, 'info', logger, `checkpoint is at step ${step}, the job's ${totalSteps} steps are done: nothing left to train`, { step, total_steps: totalSteps });
@@ -179,8 +184,8 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
         // Demonstration i with each of its k samples (responses[i·k + j]).
         const pairs: PairExample[] = part.flatMap((e, i) => Array.from({ length: k }, (_, j) => ({ chosen: e, rejected: { promptIds: e.promptIds, responseIds: samples.responses[i * k + j]!, truncated: false } })));
         // π_ref = the stage's starting policy; restored from the checkpoint when resuming mid-stage.
-        const reference: ParamSet = model.params.clone();
-        if (here && !restoreBuffer(reference, restored!, 'reference')) throw Object.assign(new Error(`checkpoint v${restored!.checkpoint.version} resumes mid-stage but holds no reference policy`), { grpcCode: 'DATA_LOSS', retryable: false });
+        const reference: ParamSet = initialReference ?? model.params.clone();
+        if (here && !initialReference && !restoreBuffer(reference, restored!, 'reference')) throw Object.assign(new Error(`checkpoint v${restored!.checkpoint.version} resumes mid-stage but holds no reference policy`), { grpcCode: 'DATA_LOSS', retryable: false });
         const stageStart = step - (here?.stageStep ?? 0);
         // The schedule still spans the whole stage: a capped stage is a prefix of the uncapped one.
         const stopAfter = Math.min(stepsPerStage, totalSteps - stageStart);
@@ -197,8 +202,9 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
           stopAfter,
           sftCoefficient,
           learningRate: h?.learningRate || 5e-7,
-          schedule: SCHEDULES[h?.lrSchedule ?? 0] ?? 'constant',
-          weightDecay: h?.weightDecay ?? 0,
+          ...scheduleSettings(h, stepsPerStage),
+          optimizerSettings: optimizerSettings(h),
+          gradientAccumulationSteps: accumulationSteps(h),
           maxGradNorm: h?.maxGradNorm ?? 1,
           seed: seed + stage,
           noShuffle: h?.noShuffle ?? false,
@@ -228,7 +234,7 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
                 cursor: at.cursor,
                 optimizers: () => ({ policy: at.optimizer.state() }),
                 // Mid-stage only: what the rest of the stage needs and cannot recompute.
-                buffers: stageEnd ? undefined : () => ({ reference: reference.data }),
+                buffers: stageEnd || initialReference ? undefined : () => ({ reference: reference.data }),
                 stageSamples: stageEnd ? undefined : samples,
                 rngExtra: { stageShuffleSeed: seed + stage },
               },

@@ -13,9 +13,9 @@ import type { LoadedModel } from '@juice/models';
 import { JobProgressSchema } from '@juice/proto';
 import { badSpec } from './job-error.js';
 import type { JobRunner } from '../job-manager.js';
-import { resolveModel } from './model-source.js';
+import { checkpointDir, resolveModel } from './model-source.js';
 import { saveCheckpoint } from './save-checkpoint.js';
-import { SCHEDULES } from './enums.js';
+import { accumulationSteps, optimizerSettings, rowsPerStep, scheduleSettings, truncation } from './hyperparameters.js';
 import { loadRewardParams, rewardHfConfig, rewardParamsFromLm } from './reward-weights.js';
 import type { ParamSet } from '@juice/optim';
 
@@ -32,17 +32,17 @@ export function rewardModelRunner(storeRoot: string): JobRunner {
     if (raw.length === 0) throw badSpec('spec.datasets', 'no preference pairs selected');
     const heldRaw = (await Promise.all(spec.evalDatasets.map((d) => loadPreferencePairs(d, { signal: ctx.signal })))).flat();
     const seed = Number(h?.seed || 42n);
-    const { model, params } = startingWeights(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => raw.flatMap((p) => [promptToDisplayText(p.prompt), p.chosen, p.rejected]), seed);
-    const maxLength = h?.maxLength || Math.min(512, model.config.maxPositions);
+    const { model, params } = startingWeights(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => raw.flatMap((p) => [promptToDisplayText(p.prompt), p.chosen, p.rejected]), seed, storeRoot);
+    const limits = truncation(h, model.config.maxPositions);
     const tokenize = (ps: PreferencePair[]): PairExample[] =>
       ps.map((p) => {
-        const [chosen, rejected] = pairToExamples(tokenizePreferencePair(model.tokenizer, p, { maxLength, maxPromptLength: h?.maxPromptLength || undefined }));
+        const [chosen, rejected] = pairToExamples(tokenizePreferencePair(model.tokenizer, p, limits));
         return { chosen, rejected };
       });
     const pairs = tokenize(raw);
     const heldOut = tokenize(heldRaw);
     const batchSize = h?.batchSize || 8;
-    const steps = Number(h?.maxSteps ?? 0n) || Math.ceil(pairs.length / batchSize) * (h?.epochs || 1);
+    const steps = Number(h?.maxSteps ?? 0n) || Math.ceil(pairs.length / rowsPerStep(h)) * (h?.epochs || 1);
     if ((rc?.frozenLayers ?? 0) > model.config.numLayers) throw badSpec('spec.reward_model.frozen_layers', `must be in 0..${model.config.numLayers} (the model's layers), got ${rc!.frozenLayers}`);
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(steps) });
     ctx.save();
@@ -54,10 +54,8 @@ export function rewardModelRunner(storeRoot: string): JobRunner {
       learningRate,
       frozenLayers: rc?.frozenLayers ?? 0,
       centerCoefficient: rc?.centerRewardsCoefficient ?? 0,
-      weightDecay: h?.weightDecay ?? 0,
       maxGradNorm: h?.maxGradNorm ?? 1,
-      betas: [h?.adamBeta1 || 0.9, h?.adamBeta2 || 0.999],
-      eps: h?.epsilon || 1e-8,
+      optimizer: optimizerSettings(h),
     });
     const evaluate = async (step: number) => {
       if (heldOut.length === 0) return;
@@ -73,8 +71,9 @@ export function rewardModelRunner(storeRoot: string): JobRunner {
         batchSize,
         steps,
         seed,
-        schedule: SCHEDULES[h?.lrSchedule ?? 0] ?? 'constant',
-        warmupSteps: h?.warmupSteps || Math.floor((h?.warmupRatio ?? 0) * steps),
+        ...scheduleSettings(h, steps),
+        gradientAccumulationSteps: accumulationSteps(h),
+        noShuffle: h?.noShuffle ?? false,
         signal: ctx.signal,
         onStep: (step, m) => {
           const metrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [RENAME[k] ?? k, v]));
@@ -94,8 +93,9 @@ export function rewardModelRunner(storeRoot: string): JobRunner {
 }
 
 /** The job's model as reward weights (a reward directory as is; a causal LM or the embedded default with a fresh head). */
-function startingWeights(source: Parameters<typeof resolveModel>[0], jobDir: string, corpus: () => string[], seed: number): { model: LoadedModel; params: ParamSet } {
+function startingWeights(source: Parameters<typeof resolveModel>[0], jobDir: string, corpus: () => string[], seed: number, storeRoot: string): { model: LoadedModel; params: ParamSet } {
   if (source?.kind.case === 'hfDir') return loadRewardParams(source.kind.value, seed);
-  const model = resolveModel(source, jobDir, corpus, seed);
+  if (source?.kind.case === 'checkpoint') return loadRewardParams(checkpointDir(source.kind.value, join(storeRoot, 'checkpoints')), seed);
+  const model = resolveModel(source, jobDir, corpus, seed, storeRoot);
   return { model, params: rewardParamsFromLm(model, seed) };
 }

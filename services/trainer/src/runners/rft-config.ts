@@ -40,7 +40,9 @@ export interface RftSettings {
   reward: { learningRate: number; epochs: number; frozenLayers: number; batchSize: number; frozen: boolean };
   /** Policy step. */
   learningRate: number;
+  /** Rollouts per micro-batch; an update takes batchSize × gradientAccumulationSteps. */
   batchSize: number;
+  gradientAccumulationSteps: number;
 }
 
 export function rftSettings(spec: JobSpec, o: { rows: number; numLayers: number; maxNewTokens: number }): RftSettings {
@@ -55,13 +57,15 @@ export function rftSettings(spec: JobSpec, o: { rows: number; numLayers: number;
   const frozenLayers = ru?.frozenLayers ?? 0;
   if (frozenLayers > o.numLayers) throw badSpec('spec.rft.reward_update.frozen_layers', `must be in 0..${o.numLayers} (the reward model's layers), got ${frozenLayers}`);
   const batchSize = h?.batchSize || 8;
+  const accumulation = h?.gradientAccumulationSteps || 1;
   const generation = r?.generation ? clone(SamplingParamsSchema, r.generation) : create(SamplingParamsSchema);
   generation.maxNewTokens ||= o.maxNewTokens;
   // Rollouts are sampled (temperature 1) unless the job says otherwise: greedy would give k identical samples.
   if (generation.temperature === undefined) generation.temperature = 1;
   return {
     method,
-    rounds: r?.rounds || Math.ceil(o.rows / promptsPerRound),
+    // TrainingHyperparameters.epochs passes over the prompts (0 = 1).
+    rounds: r?.rounds || Math.ceil((o.rows * (h?.epochs || 1)) / promptsPerRound),
     promptsPerRound,
     samplesPerPrompt,
     policyEpochs: r?.policyEpochs || 1,
@@ -82,5 +86,6 @@ export function rftSettings(spec: JobSpec, o: { rows: number; numLayers: number;
     reward: { learningRate: ru?.learningRate || 1e-6, epochs: ru?.epochs || 1, frozenLayers, batchSize: ru?.batchSize || batchSize, frozen: ru?.frozen ?? false },
     learningRate: h?.learningRate || 1e-6,
     batchSize,
+    gradientAccumulationSteps: accumulation,
   };
 }

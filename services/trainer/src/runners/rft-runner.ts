@@ -19,7 +19,7 @@ import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShap
 import { CheckpointStore } from '@juice/checkpoint';
 import { epochOrder, loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
-import { ParamSet } from '@juice/optim';
+import { createSchedule, ParamSet } from '@juice/optim';
 import { GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
 import { createClient, status } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
@@ -28,6 +28,7 @@ import { demonstrationEvaluator } from './held-out-eval.js';
 import { asJobError, badSpec, unmet } from './job-error.js';
 import { jobLog } from './job-log.js';
 import { JobPoints } from './job-points.js';
+import { optimizerSettings, scheduleSettings, truncation } from './hyperparameters.js';
 import { resolveModel } from './model-source.js';
 import { resumePoint } from './resume-point.js';
 import { withRetry } from './retry.js';
@@ -67,10 +68,10 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
     if (demos.length === 0) throw badSpec('spec.datasets', 'no demonstrations selected');
     const seed = Number(h?.seed || 42n);
     const jobDir = join(storeRoot, 'jobs', ctx.job.id);
-    const model = resolveModel(spec.model, jobDir, () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed);
-    const maxLength = h?.maxLength || Math.min(512, model.config.maxPositions);
-    // As the other runners: prompts are cut only when max_prompt_length says so (or nothing else fits).
-    const examples = demos.map((d) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined }));
+    const model = resolveModel(spec.model, jobDir, () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed, storeRoot);
+    const limits = truncation(h, model.config.maxPositions);
+    const maxLength = limits.maxLength;
+    const examples = demos.map((d) => tokenizeDemonstration(model.tokenizer, d, limits));
     const s = rftSettings(spec, { rows: examples.length, numLayers: model.config.numLayers, maxNewTokens: Math.min(256, maxLength - Math.max(...examples.map((e) => e.promptIds.length))) });
     const padTokenId = model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0;
 
@@ -83,7 +84,11 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
     const lmNames = model.params.names;
     const rmNames = rewardParams.names;
 
-    const policySteps = s.policyEpochs * Math.ceil((s.promptsPerRound * s.samplesPerPrompt) / s.batchSize);
+    const policySteps = s.policyEpochs * Math.ceil((s.promptsPerRound * s.samplesPerPrompt) / (s.batchSize * s.gradientAccumulationSteps));
+    // The policy's LR schedule spans the job's planned policy updates.
+    const plannedUpdates = s.rounds * policySteps;
+    const { schedule: kind, warmupSteps, minLrRatio } = scheduleSettings(h, plannedUpdates);
+    const lrSchedule = createSchedule({ kind, baseLr: s.learningRate, warmupSteps, minLrRatio, totalSteps: plannedUpdates });
     const point = resumePoint(ctx, store, 'RFT', LOGGER);
     // Only round-end checkpoints carry the round state; one from before round 0 (EvalConfig.at_start)
     // holds the initial weights, so the job simply starts over from them.
@@ -108,7 +113,7 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
     const retry = { attempts: 12, signal: ctx.signal, onRetry: (i: { what: string; attempt: number; delayMs: number; error: Error }) => jobLog(ctx, 'warn', LOGGER, `${i.what} failed (${i.error.message}); retry ${i.attempt} in ${i.delayMs} ms`) };
     const policyTrainer = await PolicyTrainer.create({
       config: model.config, params: policy, reference, method: s.method, padTokenId, learningRate: s.learningRate,
-      weightDecay: h?.weightDecay ?? 0, maxGradNorm: h?.maxGradNorm ?? 1, betas: [h?.adamBeta1 || 0.9, h?.adamBeta2 || 0.999], eps: h?.epsilon || 1e-8,
+      maxGradNorm: h?.maxGradNorm ?? 1, optimizer: optimizerSettings(h),
       apaLambda: s.apaLambda, ppoClip: s.ppoClip, valueLossCoefficient: s.valueLossCoefficient, valueClip: s.valueClip,
     });
     const rewardTrainer = s.reward.frozen ? undefined : await RewardModelTrainer.create({ config: model.config, params: rewardParams, padTokenId, learningRate: s.reward.learningRate, frozenLayers: s.reward.frozenLayers, maxGradNorm: h?.maxGradNorm ?? 1 });
@@ -119,7 +124,7 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
     if (restored?.optimizers.policy) policyTrainer.optimizer.loadState(restored.optimizers.policy);
     if (restored?.optimizers.reward && rewardTrainer) rewardTrainer.optimizer.loadState(restored.optimizers.reward);
     const evalDemos = (await Promise.all(spec.evalDatasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
-    const evaluator = evalDemos.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: evalDemos.map((d) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined })), padTokenId, batchSize: s.batchSize }) : undefined;
+    const evaluator = evalDemos.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: evalDemos.map((d) => tokenizeDemonstration(model.tokenizer, d, limits)), padTokenId, batchSize: s.batchSize }) : undefined;
     const points = new JobPoints(ctx, { store, model, algorithm: 'RFT', seed, shuffle: true, evaluator, best: point?.state.best });
     // With a frozen reward model the service keeps what it serves, unless the job names one to push.
     // (After a resume the trainer's reward weights are pushed again: the service may have restarted.)
@@ -179,7 +184,8 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
         const before = step;
         const out = await policyTrainer.step({
           rollouts: batch, samplesPerPrompt: s.samplesPerPrompt, klCoef, whitenAdvantages: s.whitenAdvantages, gaeGamma: s.gaeGamma, gaeLambda: s.gaeLambda,
-          epochs: s.policyEpochs, batchSize: s.batchSize, seed: seed + round, signal: ctx.signal,
+          epochs: s.policyEpochs, batchSize: s.batchSize, gradientAccumulationSteps: s.gradientAccumulationSteps, seed: seed + round, signal: ctx.signal,
+          lrAt: (k) => lrSchedule.lrAt(before + k),
           onStep: (k, m) => {
             step = before + k;
             ctx.job.progress!.step = BigInt(step);

@@ -6,10 +6,11 @@ import { create } from '@bufbuild/protobuf';
 import { runSft } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
 import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '@juice/data';
-import { JobProgressSchema } from '@juice/proto';
+import { JobProgressSchema, LossReduction } from '@juice/proto';
 import type { JobRunner } from '../job-manager.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { JobPoints } from './job-points.js';
+import { rowsPerStep, truncation } from './hyperparameters.js';
 import { resolveModel } from './model-source.js';
 import { resumePoint } from './resume-point.js';
 import { singlePassAfterStep, singlePassOptions } from './single-pass.js';
@@ -23,13 +24,14 @@ export function sftRunner(storeRoot: string): JobRunner {
     const demos = (await Promise.all(spec.datasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
     if (demos.length === 0) throw Object.assign(new Error('spec.datasets: no demonstrations selected (check split and max_rows)'), { grpcCode: 'INVALID_ARGUMENT' });
     const seed = Number(h?.seed || 42n);
-    const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed);
-    const maxLength = h?.maxLength || Math.min(512, model.config.maxPositions);
-    const tokenize = (d: (typeof demos)[number]) => tokenizeDemonstration(model.tokenizer, d, { maxLength, maxPromptLength: h?.maxPromptLength || undefined });
+    const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed, storeRoot);
+    const limits = truncation(h, model.config.maxPositions);
+    const tokenize = (d: (typeof demos)[number]) => tokenizeDemonstration(model.tokenizer, d, limits);
+    const sft = spec.algorithmConfig.case === 'sft' ? spec.algorithmConfig.value : undefined;
     const examples = demos.map(tokenize);
     const maxSteps = Number(h?.maxSteps ?? 0n);
     const batchSize = h?.batchSize || 8;
-    const total = maxSteps > 0 ? maxSteps : Math.ceil(examples.length / batchSize) * (h?.epochs || 1);
+    const total = maxSteps > 0 ? maxSteps : Math.ceil(examples.length / rowsPerStep(h)) * (h?.epochs || 1);
     const padTokenId = model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0;
     const restored = resumePoint(ctx, store, 'SFT', 'trainer.sft');
     if (restored) restoreWeights(model.params, restored.checkpoint);
@@ -50,7 +52,9 @@ export function sftRunner(storeRoot: string): JobRunner {
         batchSize,
         maxSteps,
         epochs: h?.epochs || 1,
-        ...singlePassOptions(ctx, h, restored, examples.length, 2e-5, seed),
+        lossReduction: sft?.lossReduction === LossReduction.SEQUENCE_SUM ? 'sequence_sum' : 'token_mean',
+        trainOnPrompt: sft?.trainOnPrompt ?? false,
+        ...singlePassOptions(ctx, h, restored, examples.length, 2e-5, seed, total),
         onStep: (step, epoch, metrics) => {
           tokens += BigInt(Math.round(metrics.tokens_per_second! * metrics.step_seconds!));
           const progress = ctx.job.progress!;

@@ -5,16 +5,18 @@
 import type { LoopPosition } from '@juice/algorithms';
 import type { TrainingHyperparameters } from '@juice/proto';
 import type { RunContext } from '../job-manager.js';
-import { SCHEDULES } from './enums.js';
+import { accumulationSteps, optimizerSettings, scheduleSettings } from './hyperparameters.js';
 import type { JobPoint, JobPoints } from './job-points.js';
 import { checkCursor, type RestoredTrainerState } from './trainer-state.js';
 
-export function singlePassOptions(ctx: RunContext, h: TrainingHyperparameters | undefined, restored: RestoredTrainerState | undefined, rows: number, defaultLr: number, seed: number) {
+/** `totalSteps`: the job's optimizer steps (what warmup_ratio and the schedule span). */
+export function singlePassOptions(ctx: RunContext, h: TrainingHyperparameters | undefined, restored: RestoredTrainerState | undefined, rows: number, defaultLr: number, seed: number, totalSteps: number) {
   return {
     learningRate: h?.learningRate || defaultLr,
-    schedule: SCHEDULES[h?.lrSchedule ?? 0] ?? 'constant',
-    warmupSteps: h?.warmupSteps ?? 0,
+    ...scheduleSettings(h, totalSteps),
     weightDecay: h?.weightDecay ?? 0,
+    optimizerSettings: optimizerSettings(h),
+    gradientAccumulationSteps: accumulationSteps(h),
     maxGradNorm: h?.maxGradNorm ?? 1,
     seed,
     noShuffle: h?.noShuffle ?? false,
