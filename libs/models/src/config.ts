@@ -137,10 +137,12 @@ function windowSize(v: unknown, key: string, source: string): number | null {
  */
 function slidingWindows(json: Json, architecture: Architecture, numLayers: number, source: string): Pick<ModelConfig, 'slidingWindows'> {
   if (architecture === 'mistral') {
-    if (json.layer_types !== undefined && json.layer_types !== null) {
-      throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "layer_types" is not supported for mistral (transformers' MistralForCausalLM ignores it and slides every layer)`);
-    }
     const w = 'sliding_window' in json ? windowSize(json.sliding_window, 'sliding_window', source) : 4096;
+    // transformers' MistralForCausalLM ignores layer_types (every layer slides, or none): it may only agree with that.
+    const types = json.layer_types;
+    if (types !== undefined && types !== null && !(Array.isArray(types) && types.every((t) => t === (w === null ? 'full_attention' : 'sliding_attention')))) {
+      throw new ModelLoadError('INVALID_ARGUMENT', `${source}: "layer_types" ${JSON.stringify(types)} is not supported for mistral (transformers' MistralForCausalLM ignores it and ${w === null ? 'slides no layer' : `slides every layer by sliding_window ${w}`})`);
+    }
     return w === null ? {} : { slidingWindows: new Array<number>(numLayers).fill(w) };
   }
   if (architecture !== 'qwen2') return {};

@@ -230,6 +230,8 @@ test('config keys transformers would not honour, or that are malformed, are refu
   refused({ ...llama, head_dim: 5 }, 'head_dim');
   refused({ ...llama, hidden_size: 18 }, 'head_dim');
   assert.equal(configFromHf({ ...mistral, attention_bias: false, mlp_bias: false }).qkvBias, false, 'false is what transformers does anyway');
+  refused({ ...mistral, sliding_window: 4, layer_types: ['full_attention', 'full_attention'] }, 'layer_types');
+  assert.equal(configFromHf({ ...mistral, sliding_window: null, layer_types: ['full_attention', 'full_attention'] }).slidingWindows, undefined, 'layer_types that agree with transformers');
 });
 
 test('window defaults follow transformers: Mistral 4096 when absent, none when null; Qwen2 slides only with use_sliding_window, from max_window_layers (28)', () => {
