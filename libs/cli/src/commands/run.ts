@@ -35,6 +35,7 @@ export const runSpec = defineConfig({
   evalLimit: { type: 'int', flag: 'eval-limit', default: -1, min: -1, help: 'documents per eval task (0 = all, -1 = plan default)' },
   evalVia: { type: 'string', flag: 'eval-via', default: 'auto', choices: ['auto', 'model', 'generator'], help: 'auto: the evaluator loads each checkpoint (target.model), or, if it cannot (UNIMPLEMENTED), a generator serves it' },
   seed: { type: 'int', default: 0, min: 0, help: 'seed of the data and the jobs (0 = plan default)' },
+  resume: { type: 'bool', default: false, help: 'continue the run saved in --out (finished arms are kept; a rerun with the same settings continues too, other settings are refused)' },
 });
 
 type Run = ReturnType<typeof parseConfig<typeof runSpec>>;
@@ -80,10 +81,14 @@ export async function runCommand(argv: string[]): Promise<number> {
       evalVia: c.evalVia,
       say: (l) => process.stdout.write(`${l}\n`),
       signal: abort.signal,
+      resume: c.resume,
     });
+    // Written whatever happened to the arms: a failed arm is marked in the table and results.json.
     const files = writeRunReport(out, result);
     process.stdout.write(`\n${formatTable(result)}\nreport ${files.html}\nnumbers ${files.json}\n`);
-    return 0;
+    const failed = result.arms.filter((a) => a.status === 'failed');
+    if (failed.length > 0) process.stdout.write(`${failed.map((a) => a.name).join(', ')} failed; rerun the same command to retry ${failed.length > 1 ? 'them' : 'it'} (finished arms are kept in ${out})\n`);
+    return failed.length > 0 ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -26,7 +26,8 @@ export type JobOutcome =
   | { status: 'failed'; jobId: string; message: string; steps: StepRecord[]; pushes: PushRecord[]; seconds: number }
   | { status: 'unavailable'; message: string };
 
-export async function runJob(trainer: TrainerClient, label: string, spec: MessageInitShape<typeof JobSpecSchema>, signal?: AbortSignal): Promise<JobOutcome> {
+/** `onStarted` learns the job id once the trainer accepted the job (the run's bookkeeping keeps it). */
+export async function runJob(trainer: TrainerClient, label: string, spec: MessageInitShape<typeof JobSpecSchema>, signal?: AbortSignal, onStarted?: (jobId: string) => void): Promise<JobOutcome> {
   const t0 = performance.now();
   let job;
   try {
@@ -36,6 +37,7 @@ export async function runJob(trainer: TrainerClient, label: string, spec: Messag
     throw e;
   }
   const jobId = job!.id;
+  onStarted?.(jobId);
   const bar = new Progress(label.padEnd(8));
   const steps: StepRecord[] = [];
   const pushes: PushRecord[] = [];
