@@ -4,7 +4,7 @@ export { bradleyTerryLoss } from './objectives/bradley-terry.js';
 export { policyGradientLoss, type PolicyMethod, type PolicyGradientOptions, type PolicyInputs } from './objectives/policy-gradient.js';
 export { rlooAdvantages, whiten, gae, klShapedRewards, RunningMoments, AdaptiveKlController } from './advantages.js';
 export { TrainStep, EvalStep, type TrainStepOptions, type StepResult } from './engine/train-step.js';
-export { runSft, type SftOptions, type SftResult } from './loops/sft.js';
+export { runSft, sftGraph, withPromptInLoss, type SftOptions, type SftResult, type SftLossReduction } from './loops/sft.js';
 export { runPairwise, pairwiseGraph, type PairExample, type PairwiseOptions as PairwiseLoopOptions } from './loops/pairwise.js';
 export { type LoopPosition } from './loops/sft.js';
 export { RewardModelTrainer, runRewardModel, rewardModelGraph, frozenLayerParameters, type RewardModelTrainerOptions, type RewardTrainOptions, type RewardModelOptions, type PairwiseRewardEval } from './loops/reward-model.js';

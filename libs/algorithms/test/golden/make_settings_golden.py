@@ -43,6 +43,11 @@ ROWS = [
 ]
 
 
+def f32list(t):
+    """float32 values in 9 significant digits: exact for float32, half the bytes of repr(float64)."""
+    return [float("%.9g" % x) for x in t.detach().flatten().tolist()]
+
+
 def shapes(cfg):
     D, I, V, H, Hkv, hd = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
     s = {"model.embed_tokens.weight": [V, D]}
@@ -163,7 +168,7 @@ def run(case, W0):
         opt.step()
         sched.step()
         losses.append(loss.item())
-    return {"losses": losses, "lrs": lrs, "weights": {n: W[n].detach().flatten().tolist() for n in W}}
+    return {"losses": losses, "lrs": lrs, "weights": {n: f32list(W[n]) for n in W}}
 
 
 BASE = {"lr": 1e-2, "batchSize": 4, "steps": 4, "schedule": "constant", "warmupSteps": 0, "minLrRatio": 0.0,
@@ -186,7 +191,7 @@ out = {
     "config": CFG,
     "pad": PAD,
     "rows": [{"prompt": p, "response": r} for p, r in ROWS],
-    "initial": {n: t.flatten().tolist() for n, t in W0.items()},
+    "initial": {n: f32list(t) for n, t in W0.items()},
     "cases": {name: {"settings": {**BASE, **c}, **run({**BASE, **c}, W0)} for name, c in CASES.items()},
 }
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "settings-golden.json"), "w") as f:
