@@ -52,6 +52,16 @@ test('changed settings are refused, naming each change', () => {
   assert.equal(RunState.open(out, settings()).state.arm('sft')!.trained.status, 'ok');
 });
 
+test('a saved run that finished nothing (e.g. stopped at the length check) is replaced by new settings', () => {
+  const out = mkdtempSync(join(tmpdir(), 'juice-state-'));
+  RunState.open(out, settings());
+  const fixed = settings();
+  fixed.train.sha256 = 'cc';
+  const next = RunState.open(out, fixed);
+  assert.equal(next.resumed, false);
+  assert.equal((next.state.data.settings as ReturnType<typeof settings>).train.sha256, 'cc');
+});
+
 test('--resume without a saved run is refused', () => {
   const out = mkdtempSync(join(tmpdir(), 'juice-state-'));
   assert.throws(() => RunState.open(out, settings(), { resume: true }), (e: unknown) => e instanceof ConfigError && e.message.includes('no run to resume'));

@@ -65,6 +65,13 @@ export class RunState {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as RunStateFile;
     if (saved.version !== 1) throw new ConfigError(`${file}: unknown state version ${String(saved.version)}; use another --out`);
     const changed = changedSettings(saved.settings, normal);
+    const nothingDone = Object.keys(saved.arms ?? {}).length === 0 && Object.keys(saved.started ?? {}).length === 0;
+    if (changed.length > 0 && nothingDone && !o.resume) {
+      // E.g. the last attempt stopped at the length check: there is nothing to keep, so start over.
+      const state = new RunState(file, { version: 1, settings: normal, arms: {}, started: {} });
+      state.save();
+      return { state, resumed: false };
+    }
     if (changed.length > 0) {
       throw new ConfigError(
         `${out} holds a run with other settings, so it cannot be resumed: ${changed.join('; ')}. Rerun with the same settings, use another --out, or delete ${file} to start over there`,
