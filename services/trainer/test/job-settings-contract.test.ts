@@ -9,14 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { createDefaultModel, DEFAULT_MODEL_CONFIG } from '@juice/models';
-import { Algorithm, DataSchema, JobSpecSchema, JobState, LossReduction, LrSchedule, Optimizer, ReferencePolicy, StartJobRequestSchema, StartJobResponseSchema, type Job } from '@juice/proto';
+import { Algorithm, DataSchema, JobSpecSchema, JobState, LossReduction, LrSchedule, Optimizer, ReferencePolicy, StartJobRequestSchema, StartJobResponseSchema, TrainingHyperparametersSchema, type Job } from '@juice/proto';
 import { JobManager } from '../src/job-manager.js';
 import { JobStore } from '../src/job-store.js';
 import { sftRunner } from '../src/runners/sft-runner.js';
 import { createTrainerService } from '../src/trainer-service.js';
 
-type Spec = MessageInitShape<typeof JobSpecSchema>;
-type Hyper = NonNullable<Spec['hyperparameters']>;
+type Spec = Extract<MessageInitShape<typeof JobSpecSchema>, { $typeName?: undefined }>;
+// The plain-object form of TrainingHyperparameters (not the message type), so rows can spread and merge.
+type Hyper = Extract<MessageInitShape<typeof TrainingHyperparametersSchema>, { $typeName?: undefined }>;
 
 const root = mkdtempSync(join(tmpdir(), 'juice-settings-'));
 const quiet = { info() {}, warn() {}, error() {} };
