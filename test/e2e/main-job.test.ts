@@ -76,4 +76,15 @@ test('juice run --quick compares SFT, SFT+IRFT, SFT+RFT and SFT+control on held-
   assert.match(html, /implicit-reward margin/);
   assert.ok(!/https?:\/\//.test(html.replace(/xmlns="[^"]*"/g, '')), 'self-contained');
   assert.ok(existsSync(join(out, 'table.txt')));
+
+  // Rerun into the same --out: every finished arm (trained and evaluated) is kept, nothing retrains.
+  const again = await run(['run', '--quick', '--out', out]);
+  assert.equal(again.code, 0, `rerun failed:\n${again.stderr.slice(-4000)}`);
+  for (const arm of ['SFT', 'SFT+IRFT', 'SFT+control']) assert.match(again.stdout, new RegExp(`${arm.replace('+', '\\+')}: kept from the earlier run`));
+  const rerun = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult;
+  assert.deepEqual(rerun.arms.map((a) => a.eval?.metrics), result.arms.map((a) => a.eval?.metrics));
+  // Other settings into the same --out are refused, naming the change, before anything runs.
+  const changed = await run(['run', '--quick', '--out', out, '--sft-steps', '301']);
+  assert.notEqual(changed.code, 0);
+  assert.match(changed.stderr + changed.stdout, /plan\.sft\.steps: 300 → 301/);
 });
