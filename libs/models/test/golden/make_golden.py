@@ -221,7 +221,7 @@ def reward_case(name, cfg):
     (rewards * c).sum().backward()
     shapes = {n: list(t.shape) for n, t in W.items()}
     return {
-        "name": name, "config": {**cfg, "architectures": ["LlamaForSequenceClassification"]}, "kind": "reward",
+        "name": name, "config": {**cfg, "architectures": ["LlamaForSequenceClassification"], "num_labels": 1}, "kind": "reward",
         "input_ids": base_case["input_ids"], "attention_mask": base_case["attention_mask"], "projection": c.tolist(),
         "weights": {n: {"shape": shapes[n], "data": W[n].detach().flatten().tolist()} for n in W},
         "rewards": rewards.detach().tolist(),
