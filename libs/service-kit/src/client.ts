@@ -6,6 +6,7 @@ import { create, type DescMessage, type DescMethod, type DescService, type Messa
 import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { ServiceError, fromGrpcError } from './errors.js';
 import { methodDefinition } from './handlers.js';
+import { clientDefaults } from './peer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import { iterateReadable, toAsync, writeWithBackpressure } from './streams.js';
 import { createRpcMetrics, injectContext, tracer, type RpcMetrics } from './telemetry.js';
@@ -15,9 +16,9 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Applied to calls that pass no deadlineMs. Unset = no deadline. */
   defaultDeadlineMs?: number;
-  /** Sent with every call (e.g. authorization). */
+  /** Sent with every call (e.g. authorization); merged over the process's peer metadata. */
   metadata?: Record<string, string>;
-  /** Default insecure (loopback / in-cluster). */
+  /** Default: the process's peer credentials (setClientDefaults / --peer-tls-*), else insecure (loopback). */
   credentials?: grpc.ChannelCredentials;
   /** round_robin (default) spreads calls over every address a name resolves to (headless Services). */
   loadBalancing?: 'round_robin' | 'pick_first';
@@ -66,7 +67,11 @@ export interface ClientControls {
 
 export function createClient<S extends DescService>(desc: S, address: string, opts: ClientOptions = {}): Client<S> & ClientControls {
   const maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const channel = new grpc.Client(address, opts.credentials ?? grpc.credentials.createInsecure(), {
+  // Without explicit credentials/metadata, the process's peer settings apply (see peer.ts).
+  // Explicit credentials opt out of both, so the peer token never rides a channel the caller chose.
+  const peer = opts.credentials === undefined ? clientDefaults() : {};
+  opts = { ...opts, metadata: { ...peer.metadata, ...opts.metadata } };
+  const channel = new grpc.Client(address, opts.credentials ?? peer.credentials ?? grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ [opts.loadBalancing ?? 'round_robin']: {} }] }),

@@ -136,13 +136,18 @@ function isGrpcStatusError(err: unknown): err is grpc.ServiceError {
   );
 }
 
+const MAX_STATUS_CHARS = 2048;
+
 /** Server side: the status object grpc-js sends for this error, details encoded in a trailer. */
 export function toGrpcStatus(err: ServiceError, trailers?: grpc.Metadata): grpc.StatusObject {
   const metadata = trailers?.clone() ?? new grpc.Metadata();
   if (Object.keys(err.details).length > 0) {
     metadata.set(ERROR_DETAILS_TRAILER, Buffer.from(JSON.stringify(err.details), 'utf8'));
   }
-  return { code: err.code, details: err.message, metadata };
+  // A last bound on what goes back: messages quote request data and library errors (each cut where it is
+  // quoted); nothing a client sent, however large, returns whole.
+  const details = err.message.length <= MAX_STATUS_CHARS ? err.message : `${err.message.slice(0, MAX_STATUS_CHARS)}… (cut from ${err.message.length} characters)`;
+  return { code: err.code, details, metadata };
 }
 
 /** Client side: rebuild the ServiceError a server sent. */

@@ -14,11 +14,12 @@ import {
   type MessageShape,
 } from '@bufbuild/protobuf';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, isSpanContextValid, trace, type Span } from '@opentelemetry/api';
-import { ServiceError, cancelled, deadlineExceeded, toGrpcStatus, toServiceError, unimplemented } from './errors.js';
+import { ServiceError, cancelled, deadlineExceeded, rejectInvalid, toGrpcStatus, toServiceError, unimplemented } from './errors.js';
 
 /** How close to the deadline a client cancel counts as the deadline passing. */
 const DEADLINE_SLACK_MS = 250;
 import { defaultLogger, type Logger } from './logger.js';
+import { checkWireValues } from './wire-values.js';
 import { iterateReadable, writeWithBackpressure } from './streams.js';
 import { createRpcMetrics, extractContext, tracer, type RpcMetrics } from './telemetry.js';
 
@@ -127,6 +128,45 @@ export function grpcDefinition(desc: DescService): grpc.ServiceDefinition {
   return definition;
 }
 
+/** What the server's request decoder yields for bytes that are not the method's input message. */
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+// grpc-js answers a throwing request deserializer with INTERNAL "Error deserializing request", but bad
+// bytes are the caller's fault: the decoder hands over a marker instead, and the call wrapper answers
+// INVALID_ARGUMENT naming the expected message type (after auth, which runs before any decoding).
+function serverDefinition(desc: DescService): grpc.ServiceDefinition {
+  const definition: Record<string, grpc.MethodDefinition<Message, Message>> = {};
+  for (const method of desc.methods) {
+    const base = methodDefinition(method);
+    definition[method.name] = {
+      ...base,
+      requestDeserialize: (b: Buffer) => {
+        try {
+          return base.requestDeserialize(b);
+        } catch (e) {
+          return new UndecodableRequest(e instanceof Error ? e.message : String(e)) as unknown as Message;
+        }
+      },
+    };
+  }
+  return definition;
+}
+
+function decoded(method: DescMethod, req: unknown): Message {
+  if (req instanceof UndecodableRequest) {
+    throw new ServiceError(grpc.status.INVALID_ARGUMENT, `request bytes are not a valid ${method.input.typeName}: ${req.reason.slice(0, 200)}`);
+  }
+  // Unknown enum numbers and non-finite floats anywhere in the request: INVALID_ARGUMENT naming the field.
+  rejectInvalid(checkWireValues(method.input, req));
+  return req as Message;
+}
+
+async function* decodedStream(method: DescMethod, reqs: AsyncIterable<unknown>): AsyncIterable<Message> {
+  for await (const r of reqs) yield decoded(method, r);
+}
+
 export function serviceDefinition<S extends DescService>(
   desc: S,
   impl: Partial<ServiceImpl<S>> | object,
@@ -149,7 +189,7 @@ export function serviceDefinition<S extends DescService>(
           };
     handlers[method.name] = wrap(method, handler, o);
   }
-  return { definition: grpcDefinition(desc), handlers };
+  return { definition: serverDefinition(desc), handlers };
 }
 
 // A handler under the wrong key (`Say` instead of `say`) would otherwise silently answer UNIMPLEMENTED.
@@ -266,7 +306,7 @@ function wrap(method: DescMethod, handler: AnyHandler, o: Required<DefinitionOpt
         const s = beginCall(call, method, o);
         void context.with(s.otelContext, async () => {
           try {
-            const out = await (handler as UnaryHandler<DescMessage, DescMessage>)(call.request, s.ctx);
+            const out = await (handler as UnaryHandler<DescMessage, DescMessage>)(decoded(method, call.request), s.ctx);
             const msg = create(method.output, out);
             s.finish();
             callback(null, msg, s.trailers);
@@ -282,7 +322,7 @@ function wrap(method: DescMethod, handler: AnyHandler, o: Required<DefinitionOpt
         const s = beginCall(call, method, o);
         void context.with(s.otelContext, async () => {
           try {
-            const reqs = iterateReadable<Message>(call, { signal: s.ctx.signal, mapError });
+            const reqs = decodedStream(method, iterateReadable<unknown>(call, { signal: s.ctx.signal, mapError }));
             const out = await (handler as ClientStreamHandler<DescMessage, DescMessage>)(reqs, s.ctx);
             const msg = create(method.output, out);
             s.finish();
@@ -298,7 +338,7 @@ function wrap(method: DescMethod, handler: AnyHandler, o: Required<DefinitionOpt
       return (call: grpc.ServerWritableStream<Message, Message>) => {
         const s = beginCall(call, method, o);
         void context.with(s.otelContext, () =>
-          sendStream(call, method, s, () => (handler as ServerStreamHandler<DescMessage, DescMessage>)(call.request, s.ctx)),
+          sendStream(call, method, s, () => (handler as ServerStreamHandler<DescMessage, DescMessage>)(decoded(method, call.request), s.ctx)),
         );
       };
     case 'bidi_streaming':
@@ -311,7 +351,7 @@ function wrap(method: DescMethod, handler: AnyHandler, o: Required<DefinitionOpt
             s,
             () =>
               (handler as BidiHandler<DescMessage, DescMessage>)(
-                iterateReadable<Message>(call, { signal: s.ctx.signal, mapError }),
+                decodedStream(method, iterateReadable<unknown>(call, { signal: s.ctx.signal, mapError })),
                 s.ctx,
               ),
           ),

@@ -79,4 +79,37 @@ export {
   type RunServiceOptions,
   type ServiceHandle,
 } from './run-service.js';
+export {
+  TokenTable,
+  METHOD_SCOPES,
+  OPEN_SERVICES,
+  MIN_TOKEN_LENGTH,
+  authorize,
+  authInterceptor,
+  bearerToken,
+  requiredScope,
+  isOpenMethod,
+  type Scope,
+  type AuthOptions,
+} from './auth.js';
+export {
+  serverCredentials,
+  clientCredentials,
+  exposureRefusal,
+  isLoopback,
+  readPem,
+  type ServerTlsFiles,
+  type ClientTlsFiles,
+} from './transport-security.js';
+export {
+  peerConfigSpec,
+  peerSecurity,
+  applyPeerConfig,
+  setClientDefaults,
+  clientDefaults,
+  readTokenFile,
+  type PeerConfig,
+  type PeerSecurity,
+} from './peer.js';
 export { status, Metadata } from '@grpc/grpc-js';
+export { checkWireValues } from './wire-values.js';

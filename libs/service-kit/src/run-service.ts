@@ -1,8 +1,11 @@
 // The one entry point every role's bin uses, so all four processes start, report and stop the same way.
+import { TokenTable } from './auth.js';
 import { ConfigError, HelpRequested, defineConfig, parseConfig, type ConfigOf, type ConfigSpec } from './config.js';
 import { LOG_LEVELS, createLogger, type LogLevel, type Logger } from './logger.js';
+import { applyPeerConfig, peerConfigSpec, type PeerConfig } from './peer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SHUTDOWN_GRACE_MS, startServer, type RunningServer, type ServiceRegistration } from './server.js';
 import { startTelemetry, type TelemetryOptions } from './telemetry.js';
+import { exposureRefusal, serverCredentials, type ServerTlsFiles } from './transport-security.js';
 
 /** Flags every role has. */
 export const commonConfigSpec = defineConfig({
@@ -24,6 +27,30 @@ export const commonConfigSpec = defineConfig({
     default: DEFAULT_SHUTDOWN_GRACE_MS,
     min: 0,
     help: 'on SIGTERM, how long in-flight calls may finish before they are cancelled',
+  },
+  tlsCert: { type: 'string', flag: 'tls-cert', env: 'JUICE_TLS_CERT', help: 'serve TLS with this PEM certificate chain (with --tls-key)' },
+  tlsKey: { type: 'string', flag: 'tls-key', env: 'JUICE_TLS_KEY', help: 'PEM private key of --tls-cert' },
+  tlsClientCa: { type: 'string', flag: 'tls-client-ca', env: 'JUICE_TLS_CLIENT_CA', help: 'require client certificates signed by this PEM CA bundle (mutual TLS; needs --tls-cert)' },
+  authTokens: {
+    type: 'string',
+    flag: 'auth-tokens',
+    env: 'JUICE_AUTH_TOKENS',
+    help: 'file of "TOKEN SCOPE" lines (scope read or write); every call but health and reflection then needs "authorization: Bearer TOKEN"',
+  },
+  insecure: {
+    type: 'bool',
+    flag: 'insecure',
+    env: 'JUICE_INSECURE',
+    default: false,
+    help: 'allow listening beyond loopback without --auth-tokens (only behind something that authenticates callers)',
+  },
+  healthPort: {
+    type: 'int',
+    flag: 'health-port',
+    env: 'JUICE_HEALTH_PORT',
+    min: 0,
+    max: 65535,
+    help: 'also serve grpc.health.v1 alone, plaintext and without tokens, on this port (for probes that cannot do TLS)',
   },
 });
 
@@ -86,6 +113,17 @@ export async function runService<S extends ConfigSpec>(opts: RunServiceOptions<S
     throw e;
   }
 
+  let security: ReturnType<typeof serverSecurity>;
+  try {
+    security = serverSecurity(config);
+    // Roles that call others declare peerConfigSpec; their clients pick these credentials up.
+    if (Object.keys(opts.configSpec).some((k) => k in peerConfigSpec)) applyPeerConfig(config as Partial<PeerConfig>);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', service: opts.name, msg: e.message }) + '\n');
+    process.exit(2);
+  }
+
   const log = createLogger(opts.name, config.logLevel as LogLevel);
   process.on('unhandledRejection', (reason) => {
     log.error('unhandled promise rejection', { error: reason instanceof Error ? reason : String(reason) });
@@ -110,6 +148,7 @@ export async function runService<S extends ConfigSpec>(opts: RunServiceOptions<S
       shutdownGraceMs: config.shutdownGraceMs,
       version: opts.version,
       log,
+      ...security,
     });
   } catch (e) {
     log.error('failed to start', { error: e instanceof Error ? e : String(e) });
@@ -155,4 +194,23 @@ export async function runService<S extends ConfigSpec>(opts: RunServiceOptions<S
   // The only stdout line: launchers wait for it and read the bound address (port 0 = ephemeral).
   process.stdout.write(JSON.stringify({ service: opts.name, listening: server.address }) + '\n');
   return { server, log, stop };
+}
+
+/**
+ * TLS files, tokens and the exposure rule from the common flags, checked before the role loads anything
+ * (a model can take minutes): a refusal is a configuration error, exit 2.
+ */
+function serverSecurity(config: CommonConfig): { tls?: ServerTlsFiles; auth?: { tokens: TokenTable }; insecure: boolean; healthPort?: number } {
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError('--tls-cert / JUICE_TLS_CERT and --tls-key / JUICE_TLS_KEY go together (a certificate needs its key)');
+  }
+  if (config.tlsClientCa !== undefined && config.tlsCert === undefined) {
+    throw new ConfigError('--tls-client-ca / JUICE_TLS_CLIENT_CA needs --tls-cert and --tls-key: client certificates are checked only over TLS');
+  }
+  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined ? { cert: config.tlsCert, key: config.tlsKey, clientCa: config.tlsClientCa } : undefined;
+  if (tls) serverCredentials(tls); // reads and checks the PEM files now, naming the flag
+  const auth = config.authTokens !== undefined ? { tokens: TokenTable.fromFile(config.authTokens) } : undefined;
+  const refusal = exposureRefusal({ host: config.host, authenticated: auth !== undefined, insecure: config.insecure });
+  if (refusal) throw new ConfigError(refusal);
+  return { tls, auth, insecure: config.insecure, healthPort: config.healthPort };
 }

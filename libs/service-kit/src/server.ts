@@ -2,12 +2,16 @@
 // NOT_SERVING first, then no new calls, then wait for in-flight calls up to a grace period, then force.
 import * as grpc from '@grpc/grpc-js';
 import type { DescService } from '@bufbuild/protobuf';
+import { authInterceptor, type AuthOptions } from './auth.js';
 import { unavailable } from './errors.js';
 import { CallRegistry, serviceDefinition, type ServiceImpl } from './handlers.js';
 import { createHealth, type HealthControl } from './health.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { addReflection } from './reflection.js';
 import { createRpcMetrics } from './telemetry.js';
+import { exposureRefusal, formatAddress, isLoopback as isLoopbackHost, serverCredentials, type ServerTlsFiles } from './transport-security.js';
+
+export { formatAddress };
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
@@ -39,6 +43,17 @@ export interface ServerOptions {
   reflection?: boolean;
   /** Extra grpc-js server options (keepalive tuning etc.). */
   grpcOptions?: grpc.ServerOptions;
+  /** Serve TLS with these PEM files (mutual TLS when clientCa is set). Default plaintext. */
+  tls?: ServerTlsFiles;
+  /** Check bearer tokens on every call except health and reflection. */
+  auth?: AuthOptions;
+  /** Allow a non-loopback host without auth (something in front authenticates callers). */
+  insecure?: boolean;
+  /**
+   * Also serve grpc.health.v1 alone, in plaintext, on this port (same host): for probes that speak
+   * neither TLS nor tokens (kubelet's gRPC probe). Unset = no second listener.
+   */
+  healthPort?: number;
 }
 
 export interface RunningServer {
@@ -47,6 +62,8 @@ export interface RunningServer {
   readonly port: number;
   readonly health: HealthControl;
   readonly server: grpc.Server;
+  /** host:port of the plaintext health-only listener, when healthPort was set. */
+  readonly healthAddress?: string;
   /** Calls currently being handled. */
   inFlight(): number;
   /**
@@ -57,18 +74,19 @@ export interface RunningServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? defaultLogger;
   const maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const defaultGrace = opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  const refusal = exposureRefusal({ host: opts.host, authenticated: opts.auth !== undefined, insecure: opts.insecure === true });
+  if (refusal) throw new Error(refusal);
+  const credentials = serverCredentials(opts.tls);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
     ...opts.grpcOptions,
+    // Auth runs first, so an unauthenticated caller is refused before its request is even decoded.
+    interceptors: [...(opts.auth ? [authInterceptor(opts.auth, log)] : []), ...(opts.grpcOptions?.interceptors ?? [])],
   });
   const calls = new CallRegistry();
   const metrics = createRpcMetrics();
@@ -83,14 +101,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   health.addToServer(server);
   if (opts.reflection !== false) addReflection(server, opts.services.map((s) => s.desc));
 
-  const bindTo = formatAddress(opts.host, opts.port);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(bindTo, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(new Error(`cannot listen on ${bindTo} for ${opts.name}: ${err.message}`, { cause: err })) : resolve(p),
-    ),
-  );
+  const port = await bind(server, opts.host, opts.port, credentials, opts.name);
   const address = formatAddress(opts.host, port);
-  log.info('server listening', { address, services: [...names], version: opts.version, max_message_bytes: maxBytes });
+  let healthServer: grpc.Server | undefined;
+  let healthAddress: string | undefined;
+  if (opts.healthPort !== undefined) {
+    healthServer = new grpc.Server();
+    health.addToServer(healthServer);
+    try {
+      healthAddress = formatAddress(opts.host, await bind(healthServer, opts.host, opts.healthPort, grpc.ServerCredentials.createInsecure(), `${opts.name} health`));
+    } catch (e) {
+      server.forceShutdown();
+      throw e;
+    }
+  }
+  log.info('server listening', {
+    address,
+    services: [...names],
+    version: opts.version,
+    max_message_bytes: maxBytes,
+    tls: opts.tls ? (opts.tls.clientCa ? 'mutual' : 'server') : 'off',
+    auth: opts.auth ? 'tokens' : 'off',
+    ...(healthAddress ? { health_address: healthAddress } : {}),
+  });
+  if (opts.auth && !opts.tls && !isLoopbackHost(opts.host)) log.warn('tokens are checked but travel in plaintext: give --tls-cert and --tls-key');
 
   let stopping: Promise<void> | undefined;
   let forceNow: (() => void) | undefined;
@@ -105,6 +139,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     port,
     server,
     health,
+    healthAddress,
     inFlight: () => calls.size,
     shutdown(graceMs = defaultGrace) {
       if (stopping) {
@@ -127,11 +162,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           log.warn('shutdown grace period over; cancelling in-flight calls', { in_flight: calls.size });
           calls.abortAll(unavailable(`server "${opts.name}" is shutting down`));
           server.forceShutdown();
+          healthServer?.forceShutdown();
           finish();
         };
         armForce(graceMs);
         server.tryShutdown((err) => {
           if (err) log.warn('graceful shutdown reported an error', { error: err.message });
+          healthServer?.forceShutdown();
           log.info('server stopped');
           finish();
         });
@@ -139,4 +176,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return stopping;
     },
   };
+}
+
+function bind(server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials, what: string): Promise<number> {
+  const bindTo = formatAddress(host, port);
+  return new Promise<number>((resolve, reject) =>
+    server.bindAsync(bindTo, credentials, (err, p) =>
+      err ? reject(new Error(`cannot listen on ${bindTo} for ${what}: ${err.message}`, { cause: err })) : resolve(p),
+    ),
+  );
 }

@@ -2,12 +2,14 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EvaluatorService } from '@juice/proto';
-import { defineConfig, runService } from '@juice/service-kit';
+import { defineConfig, peerConfigSpec, runService } from '@juice/service-kit';
 import { createEvaluatorService, loadTaskDir } from './evaluator-service.js';
 import { ModelCache } from './model-cache.js';
 import { RunStore } from './run-store.js';
 
 const configSpec = defineConfig({
+  // TLS and token for calling the generator / reward-model (runService installs them for every client).
+  ...peerConfigSpec,
   tasksDir: { type: 'string', flag: 'tasks-dir', env: 'JUICE_TASKS_DIR', help: 'directory of task definitions (*.json, protobuf JSON of juice.v1.TaskDefinition) offered by ListTasks' },
   store: { type: 'string', flag: 'store', env: 'JUICE_STORE', default: join(homedir(), '.juice'), help: "the trainer's store: target.model.checkpoint references resolve under <store>/checkpoints" },
   modelCache: { type: 'int', flag: 'model-cache', env: 'JUICE_EVAL_MODEL_CACHE', default: 2, min: 1, max: 16, help: 'checkpoints kept loaded between runs (least recently used is closed first)' },

@@ -8,12 +8,14 @@ import { dpoRunner } from './runners/dpo-runner.js';
 import { irftRunner } from './runners/irft-runner.js';
 import { rewardModelRunner } from './runners/reward-model-runner.js';
 import { rftRunner } from './runners/rft-runner.js';
-import { defineConfig, runService } from '@juice/service-kit';
+import { defineConfig, peerConfigSpec, runService } from '@juice/service-kit';
 import { JobManager } from './job-manager.js';
 import { JobStore } from './job-store.js';
 import { createTrainerService } from './trainer-service.js';
 
 const configSpec = defineConfig({
+  // TLS and token for calling the generator / reward-model (runService installs them for every client).
+  ...peerConfigSpec,
   store: { type: 'string', flag: 'store', env: 'JUICE_STORE', default: join(homedir(), '.juice'), help: 'checkpoint store and job records directory' },
   generator: { type: 'string', flag: 'generator', env: 'JUICE_GENERATOR_ADDRESS', help: 'default generator address (host:port or dns:///name:port) for jobs that do not name one' },
   rewardModel: { type: 'string', flag: 'reward-model', env: 'JUICE_REWARD_MODEL_ADDRESS', help: 'default reward-model address for RFT jobs that do not name one' },

@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { EvaluatorService, RunState, TaskDefinitionSchema, type TaskDefinition } from '@juice/proto';
-import { ConfigError, createClient, defineConfig, parseConfig } from '@juice/service-kit';
+import { ConfigError, applyPeerConfig, createClient, defineConfig, parseConfig, peerConfigSpec } from '@juice/service-kit';
 import { metricsTable } from '../eval-table.js';
 import { Progress } from '../progress.js';
 import { fetchReport, writeReport } from './report.js';
 
 export const evalSpec = defineConfig({
+  ...peerConfigSpec, // --peer-tls-ca/-cert/-key and --peer-token-file: how to reach a secured role
   evaluator: { type: 'string', env: 'JUICE_EVALUATOR_ADDRESS', default: '127.0.0.1:50054', help: 'evaluator address' },
   model: { type: 'string', help: "checkpoint directory (Hugging Face layout, e.g. a trainer checkpoint) for the evaluator to load; a path on the evaluator's file system" },
   generator: { type: 'string', help: 'address of a live generator to evaluate instead of --model' },
@@ -46,6 +47,7 @@ export function readTaskFile(path: string): TaskDefinition[] {
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const c = parseConfig(evalSpec, argv, process.env, { name: 'juice eval', description: 'Evaluate a checkpoint (--model) or a live generator (--generator) on lm-eval-style tasks.' });
+  applyPeerConfig(c);
   if ((c.model === undefined) === (c.generator === undefined)) throw new ConfigError('give exactly one of --model DIR (a checkpoint the evaluator loads) or --generator ADDR (a live generator)');
   const inline = c.taskFile.flatMap(readTaskFile);
   if (c.tasks.length === 0 && inline.length === 0) throw new ConfigError('no tasks: give --tasks name,... (registered on the evaluator) and/or --task-file FILE.json');

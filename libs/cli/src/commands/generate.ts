@@ -1,8 +1,9 @@
 // `juice generate`: sample from a running generator (streams tokens to stdout with --stream).
 import { GeneratorService } from '@juice/proto';
-import { createClient, defineConfig, parseConfig } from '@juice/service-kit';
+import { applyPeerConfig, createClient, defineConfig, parseConfig, peerConfigSpec } from '@juice/service-kit';
 
 export const generateSpec = defineConfig({
+  ...peerConfigSpec, // --peer-tls-ca/-cert/-key and --peer-token-file: how to reach a secured role
   generator: { type: 'string', env: 'JUICE_GENERATOR_ADDRESS', default: '127.0.0.1:50051', help: 'generator address' },
   prompt: { type: 'string', required: true, help: 'prompt text (sent as a single user turn with --chat)' },
   chat: { type: 'bool', default: false, help: "render the prompt with the model's chat template" },
@@ -19,6 +20,7 @@ export const generateSpec = defineConfig({
 
 export async function generateCommand(argv: string[]): Promise<number> {
   const c = parseConfig(generateSpec, argv, process.env, { name: 'juice generate' });
+  applyPeerConfig(c);
   const client = createClient(GeneratorService, c.generator);
   const prompt = c.chat ? { kind: { case: 'chat' as const, value: { messages: [{ role: 'user', content: c.prompt }] } } } : { kind: { case: 'text' as const, value: c.prompt } };
   const sampling = { temperature: c.temperature, topP: c.topP, topK: c.topK, maxNewTokens: c.maxNewTokens, stop: c.stop, seed: c.seed >= 0 ? BigInt(c.seed) : undefined, logprobs: true };

@@ -6,10 +6,11 @@ import { toJson, type JsonObject } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { compareHtml } from '@juice/eval';
 import { EvaluatorService, GetReportResponseSchema, RunState, type GetReportResponse } from '@juice/proto';
-import { createClient, defineConfig, parseConfig } from '@juice/service-kit';
+import { applyPeerConfig, createClient, defineConfig, parseConfig, peerConfigSpec } from '@juice/service-kit';
 import { comparisonTable, metricsTable } from '../eval-table.js';
 
 export const reportSpec = defineConfig({
+  ...peerConfigSpec, // --peer-tls-ca/-cert/-key and --peer-token-file: how to reach a secured role
   evaluator: { type: 'string', env: 'JUICE_EVALUATOR_ADDRESS', default: '127.0.0.1:50054', help: 'evaluator address' },
   run: { type: 'list', default: [], help: 'run id(s); several (comma separated or --run repeated) are compared side by side' },
   out: { type: 'string', help: 'directory for the report files (one run: report.json, report.html; several: <run>.json, <run>.html, compare.html)' },
@@ -58,6 +59,7 @@ async function listRuns(client: EvaluatorClient): Promise<number> {
 
 export async function reportCommand(argv: string[]): Promise<number> {
   const c = parseConfig(reportSpec, joinRepeatedRuns(argv), process.env, { name: 'juice report', description: "Fetch evaluation reports from the evaluator (no --run: list its recent runs)." });
+  applyPeerConfig(c);
   const client = createClient(EvaluatorService, c.evaluator);
   try {
     if (c.run.length === 0) return await listRuns(client);

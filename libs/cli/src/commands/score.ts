@@ -1,8 +1,9 @@
 // `juice score`: reward of a response (or the preference between two) from a running reward-model.
 import { RewardModelService } from '@juice/proto';
-import { createClient, defineConfig, parseConfig } from '@juice/service-kit';
+import { applyPeerConfig, createClient, defineConfig, parseConfig, peerConfigSpec } from '@juice/service-kit';
 
 export const scoreSpec = defineConfig({
+  ...peerConfigSpec, // --peer-tls-ca/-cert/-key and --peer-token-file: how to reach a secured role
   rewardModel: { type: 'string', flag: 'reward-model', env: 'JUICE_REWARD_MODEL_ADDRESS', default: '127.0.0.1:50052', help: 'reward-model address' },
   prompt: { type: 'string', required: true, help: 'prompt text' },
   response: { type: 'string', required: true, help: 'response to score' },
@@ -11,6 +12,7 @@ export const scoreSpec = defineConfig({
 
 export async function scoreCommand(argv: string[]): Promise<number> {
   const c = parseConfig(scoreSpec, argv, process.env, { name: 'juice score' });
+  applyPeerConfig(c);
   const client = createClient(RewardModelService, c.rewardModel);
   const prompt = { kind: { case: 'text' as const, value: c.prompt } };
   const text = (t: string) => ({ kind: { case: 'text' as const, value: t } });

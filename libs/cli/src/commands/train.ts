@@ -2,10 +2,11 @@
 import { extname } from 'node:path';
 import { resolve } from 'node:path';
 import { Algorithm, DataSchema, TrainerService, JobState } from '@juice/proto';
-import { createClient, defineConfig, parseConfig } from '@juice/service-kit';
+import { applyPeerConfig, createClient, defineConfig, parseConfig, peerConfigSpec } from '@juice/service-kit';
 import { Progress } from '../progress.js';
 
 export const trainSpec = defineConfig({
+  ...peerConfigSpec, // --peer-tls-ca/-cert/-key and --peer-token-file: how to reach a secured role
   trainer: { type: 'string', env: 'JUICE_TRAINER_ADDRESS', default: '127.0.0.1:50053', help: 'trainer address' },
   algorithm: { type: 'string', required: true, choices: ['sft', 'reward-model', 'dpo', 'irft', 'spin', 'rft'], help: 'training algorithm' },
   data: { type: 'list', required: true, help: 'training data files (.jsonl or .parquet), comma separated' },
@@ -22,6 +23,7 @@ const SCHEMAS: Record<string, DataSchema> = { chat: DataSchema.CHAT, 'prompt-com
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const c = parseConfig(trainSpec, argv, process.env, { name: 'juice train' });
+  applyPeerConfig(c);
   const client = createClient(TrainerService, c.trainer);
   try {
     const { job } = await client.startJob({
