@@ -5,6 +5,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { DataFileError } from './file-digest.js';
 import type { DataFormatName } from './dataset-source.js';
+import { requestDataPath } from './path-roots.js';
 
 const EXTENSIONS: Record<string, DataFormatName> = { '.jsonl': 'jsonl', '.json': 'jsonl', '.ndjson': 'jsonl', '.parquet': 'parquet' };
 
@@ -20,14 +21,17 @@ export interface DataFiles {
 
 export async function resolveDataFiles(path: string, explicit?: DataFormatName): Promise<DataFiles> {
   if (!path) throw new DataFileError('INVALID_ARGUMENT', 'dataset path is empty; name a .jsonl or .parquet file or a directory of them');
-  const st = await stat(path).catch(() => undefined);
-  if (!st) throw new DataFileError('NOT_FOUND', `dataset ${path} does not exist`);
+  // Under the data roots, a regular file or a directory; what is read is the resolved path.
+  const real = requestDataPath(path, 'dataset');
+  const st = await stat(real);
   if (!st.isDirectory()) {
     const format = explicit ?? formatFromExtension(path);
     if (!format) throw new DataFileError('INVALID_ARGUMENT', `dataset ${path}: cannot tell the format from the extension; use .jsonl/.json/.ndjson or .parquet, or set the format`);
-    return { files: [path], format, isDirectory: false };
+    return { files: [real], format, isDirectory: false };
   }
-  const names = (await readdir(path, { withFileTypes: true }))
+  // Only regular files (Dirent.isFile is false for symlinks, FIFOs and devices), so nothing in the
+  // directory leads outside the roots.
+  const names = (await readdir(real, { withFileTypes: true }))
     .filter((e) => e.isFile() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // code-unit order: independent of the locale
@@ -37,5 +41,5 @@ export async function resolveDataFiles(path: string, explicit?: DataFormatName):
   const formats = new Set(chosen.map((n) => formatFromExtension(n)).filter((f): f is DataFormatName => f !== undefined));
   if (formats.size > 1) throw new DataFileError('INVALID_ARGUMENT', `dataset directory ${path} mixes formats (${[...formats].join(', ')}); keep one format per directory`);
   const format = explicit ?? [...formats][0]!;
-  return { files: chosen.map((n) => join(path, n)), format, isDirectory: true };
+  return { files: chosen.map((n) => join(real, n)), format, isDirectory: true };
 }

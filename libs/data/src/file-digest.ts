@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { requestFile } from './path-roots.js';
 
 export interface FileDigest {
   path: string;
@@ -13,7 +14,7 @@ export interface FileDigest {
 
 export class DataFileError extends Error {
   constructor(
-    readonly grpcCode: 'NOT_FOUND' | 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION',
+    readonly grpcCode: 'NOT_FOUND' | 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'PERMISSION_DENIED',
     message: string,
   ) {
     super(message);
@@ -21,13 +22,13 @@ export class DataFileError extends Error {
   }
 }
 
+/** SHA-256 and size of a regular file under the data roots (path-roots.ts); `path` in the result is as given. */
 export async function fileDigest(path: string, signal?: AbortSignal): Promise<FileDigest> {
-  const st = await stat(path).catch(() => undefined);
-  if (!st) throw new DataFileError('NOT_FOUND', `${path} does not exist`);
-  if (st.isDirectory()) throw new DataFileError('INVALID_ARGUMENT', `${path} is a directory; name a file`);
+  const real = requestFile(path);
+  const st = await stat(real);
   const hash = createHash('sha256');
   let size = 0;
-  for await (const chunk of createReadStream(path, { signal })) {
+  for await (const chunk of createReadStream(real, { signal, end: Math.max(0, st.size - 1) })) {
     hash.update(chunk as Buffer);
     size += (chunk as Buffer).length;
   }

@@ -3,6 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { DataFileError } from './file-digest.js';
+import { describeJsonError } from './json-error.js';
 
 export type DataRow = Record<string, unknown>;
 
@@ -28,8 +29,9 @@ export async function* readJsonlRows(file: string, signal?: AbortSignal): AsyncG
       let row: unknown;
       try {
         row = JSON.parse(text);
-      } catch (e) {
-        throw new DataFileError('INVALID_ARGUMENT', `${file} line ${line}: not valid JSON: ${(e as Error).message}`);
+      } catch {
+        // JSON.parse's message quotes the line; this names the column instead (no file contents in errors).
+        throw new DataFileError('INVALID_ARGUMENT', `${file} line ${line}: ${describeJsonError(text)}`);
       }
       if (row === null || typeof row !== 'object' || Array.isArray(row)) {
         throw new DataFileError('INVALID_ARGUMENT', `${file} line ${line}: expected a JSON object per line, got ${describe(row)} (JSONL files hold one object per line)`);

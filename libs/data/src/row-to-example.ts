@@ -66,8 +66,8 @@ class RowReader {
     return v.map((m: unknown, i) => {
       if (m === null || typeof m !== 'object' || Array.isArray(m)) this.fail(canonical, `message ${i} is ${describe(m)}, expected an object {role, content}`);
       const { role, content } = m as { role?: unknown; content?: unknown };
-      if (typeof role !== 'string' || role === '') this.fail(canonical, `message ${i} has no string "role" (keys: ${Object.keys(m).join(', ') || 'none'})`);
-      if (typeof content !== 'string') this.fail(canonical, `message ${i} (${role}) has no string "content"${Array.isArray(content) ? ' (multi-part content lists are not supported; use plain text)' : ''}`);
+      if (typeof role !== 'string' || role === '') this.fail(canonical, `message ${i} has no string "role" (it has ${Object.keys(m).length} keys)`);
+      if (typeof content !== 'string') this.fail(canonical, `message ${i} has no string "content"${Array.isArray(content) ? ' (multi-part content lists are not supported; use plain text)' : ''}`);
       return { role, content };
     });
   }
@@ -89,7 +89,8 @@ class RowReader {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return `a string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  // Values are never quoted: an error names the file, row and column, not what the cell holds.
+  if (typeof v === 'string') return `a string of ${v.length} characters`;
   return `a ${typeof v}`;
 }
 
@@ -115,7 +116,7 @@ function withSystem(rr: RowReader, prompt: Prompt): Prompt {
 function splitLastAssistant(rr: RowReader, canonical: Canonical, messages: ChatMessage[]): { before: ChatMessage[]; response: string } {
   const last = messages[messages.length - 1];
   if (!last) rr.fail(canonical, 'is an empty list; expected messages ending with an assistant turn');
-  if (last.role !== 'assistant') rr.fail(canonical, `the last message must be the assistant's response, but its role is ${JSON.stringify(last.role)}`);
+  if (last.role !== 'assistant') rr.fail(canonical, `the last message must be the assistant's response (role "assistant"), but it has another role`);
   return { before: messages.slice(0, -1), response: last.content };
 }
 
@@ -176,7 +177,7 @@ function preferenceRow(rr: RowReader): PreferencePair {
   r = r.slice(shared);
   for (const [name, list] of [['chosen', c], ['rejected', r]] as const) {
     if (list.length !== 1) rr.fail(name, `chosen and rejected must share the conversation and differ only in the final assistant turn, but ${list.length} ${name} turns remain after the shared prompt`);
-    if (list[0]!.role !== 'assistant') rr.fail(name, `the final turn must be the assistant's, but its role is ${JSON.stringify(list[0]!.role)}`);
+    if (list[0]!.role !== 'assistant') rr.fail(name, `the final turn must be the assistant's (role "assistant"), but it has another role`);
   }
   if (prefix.length === 0) rr.fail('prompt', 'no prompt: the prompt column is absent and chosen/rejected hold only the assistant turn');
   return { prompt: withSystem(rr, { kind: 'chat', messages: prefix }), chosen: c[0]!.content, rejected: r[0]!.content, source: rr.source };

@@ -27,7 +27,7 @@ test('a bad JSONL line is reported as "<file> line <n>: not valid JSON"', async 
   const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ i }));
   lines[16] = '{"i": 16,';
   writeFileSync(p, lines.join('\n'));
-  await assert.rejects(loadRows({ path: p }), (e: unknown) => e instanceof DataFileError && e.grpcCode === 'INVALID_ARGUMENT' && /data\.jsonl line 17: not valid JSON: /.test(e.message));
+  await assert.rejects(loadRows({ path: p }), (e: unknown) => e instanceof DataFileError && e.grpcCode === 'INVALID_ARGUMENT' && /data\.jsonl line 17: not valid JSON at column \d+: /.test(e.message));
   writeFileSync(p, '{"i":0}\n[1,2]\n');
   await assert.rejects(loadRows({ path: p }), /data\.jsonl line 2: expected a JSON object per line, got an array/);
 });

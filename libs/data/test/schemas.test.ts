@@ -23,8 +23,11 @@ test('CHAT: a conversation not ending with the assistant is an error naming file
     (e: unknown) => e instanceof DataRowError && e.grpcCode === 'INVALID_ARGUMENT' && e.message.startsWith('data.jsonl line 17, column "messages": the last message must be the assistant') && e.message.includes('columns found: "messages", "id"'),
   );
   assert.throws(() => rowToDemonstration(at({ messages: [a('alone')] }), 'chat'), /has only the assistant turn/);
-  assert.throws(() => rowToDemonstration(at({ messages: [u('hi'), { role: 'assistant', text: 'x' }] }), 'chat'), /message 1 \(assistant\) has no string "content"/);
-  assert.throws(() => rowToDemonstration(at({ messages: 'hi' }), 'chat'), /expected a list of \{role, content\} messages, got a string "hi"/);
+  assert.throws(() => rowToDemonstration(at({ messages: [u('hi'), { role: 'assistant', text: 'x' }] }), 'chat'), /message 1 has no string "content"/);
+  assert.throws(() => rowToDemonstration(at({ messages: 'hi' }), 'chat'), /expected a list of \{role, content\} messages, got a string of 2 characters/);
+  // Cell values are never quoted back (errors may reach callers who must not read the file).
+  assert.throws(() => rowToDemonstration(at({ messages: 'SECRET=hunter2' }), 'chat'), (e: unknown) => e instanceof DataRowError && !e.message.includes('hunter2'));
+  assert.throws(() => rowToDemonstration(at({ messages: [u('hi'), { role: 'tool-hunter2', content: 'x' }] }), 'chat'), (e: unknown) => e instanceof DataRowError && !e.message.includes('hunter2'));
 });
 
 test('a missing column names the column, the mapping hint and the columns found', () => {

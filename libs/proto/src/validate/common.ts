@@ -3,6 +3,23 @@
 import type { Completion, DatasetSpec, LoraConfig, ModelSource, Prompt, SamplingParams, WeightChunk } from '../gen/juice/v1/common_pb.js';
 import { DataFormat, DataSchema, Dtype, WeightDeltaMode } from '../gen/juice/v1/common_pb.js';
 import { SHA256_HEX, type Violations } from './violations.js';
+import { echo } from './echo.js';
+
+/**
+ * Longest prompt or completion text accepted, in UTF-8 bytes, checked before any tokenizing (which
+ * costs about a second per MB): 32 bytes per token of the model's context (no tokenizer's tokens are
+ * that long on average), at least 64 KiB; 4 MiB when the model is not known.
+ */
+export function maxTextBytes(limits: ModelLimits): number {
+  return limits.contextLength !== undefined ? Math.max(64 * 1024, limits.contextLength * 32) : 4 * 1024 * 1024;
+}
+
+/** Longest file or directory path a request may name (Linux PATH_MAX). */
+export const MAX_PATH_BYTES = 4096;
+/** Longest id (job, run, request id) or short name a request may carry. */
+export const MAX_ID_BYTES = 128;
+/** Most chat messages in one prompt. */
+export const MAX_CHAT_MESSAGES = 1024;
 
 /** Model facts some checks need; unknown (undefined) when the service has no model loaded. */
 export interface ModelLimits {
@@ -32,10 +49,14 @@ export function checkPrompt(v: Violations, field: string, p: Prompt | undefined,
   switch (p.kind.case) {
     case 'text':
       if (p.kind.value.length === 0) v.add(`${field}.text`, 'must not be empty (send an empty Prompt only where the method allows it)');
+      v.utf8Bytes(`${field}.text`, p.kind.value, maxTextBytes(limits));
       break;
     case 'chat': {
       const msgs = p.kind.value.messages;
       if (msgs.length === 0) v.add(`${field}.chat.messages`, 'must have at least one message');
+      v.count(`${field}.chat.messages`, msgs.length, 0, MAX_CHAT_MESSAGES);
+      const chatBytes = msgs.reduce((n, m) => n + Buffer.byteLength(m.content, 'utf8') + Buffer.byteLength(m.role, 'utf8'), 0);
+      if (chatBytes > maxTextBytes(limits)) v.add(`${field}.chat.messages`, `must hold at most ${maxTextBytes(limits)} bytes of UTF-8 in all, got ${chatBytes}`);
       msgs.forEach((m, i) => {
         if (m.role.length === 0) v.add(`${field}.chat.messages[${i}].role`, 'is required (e.g. "user", "assistant", "system")');
       });
@@ -56,6 +77,7 @@ export function checkCompletion(v: Violations, field: string, c: Completion | un
     return;
   }
   if (c.kind.case === 'text' && c.kind.value.length === 0) v.add(`${field}.text`, 'must not be empty (at least one token is scored)');
+  if (c.kind.case === 'text') v.utf8Bytes(`${field}.text`, c.kind.value, maxTextBytes(limits));
   if (c.kind.case === 'tokens') {
     if (c.kind.value.ids.length === 0) v.add(`${field}.tokens.ids`, 'must have at least one token id');
     checkTokenIds(v, `${field}.tokens.ids`, c.kind.value.ids, limits);
@@ -87,9 +109,11 @@ export function checkModelSource(v: Violations, field: string, m: ModelSource | 
   if (!m) return;
   if (m.kind.case === 'hfDir') {
     if (m.kind.value.length === 0) v.add(`${field}.hf_dir`, 'must be a local directory path');
+    v.utf8Bytes(`${field}.hf_dir`, m.kind.value, MAX_PATH_BYTES);
   }
   if (m.kind.case === 'checkpoint') {
     if (m.kind.value.jobId.length === 0) v.add(`${field}.checkpoint.job_id`, 'is required');
+    v.utf8Bytes(`${field}.checkpoint.job_id`, m.kind.value.jobId, MAX_ID_BYTES);
     if (m.kind.value.best && m.kind.value.version !== 0n) v.add(`${field}.checkpoint.version`, 'must be 0 when best is set');
   }
   if (m.expectedSha256 && !SHA256_HEX.test(m.expectedSha256)) v.add(`${field}.expected_sha256`, 'must be 64 lowercase hex characters');
@@ -99,9 +123,10 @@ const SPLIT = /^(|\[(-?\d+%?)?:(-?\d+%?)?\])$/;
 
 export function checkDataset(v: Violations, field: string, d: DatasetSpec, schemaRequired: boolean): void {
   if (d.path.length === 0) v.add(`${field}.path`, 'is required (a local file or directory)');
+  v.utf8Bytes(`${field}.path`, d.path, MAX_PATH_BYTES);
   if (!(d.format in DataFormat)) v.add(`${field}.format`, `unknown value ${d.format}`);
   if (schemaRequired && d.schema === DataSchema.UNSPECIFIED) v.add(`${field}.schema`, 'is required: CHAT, PROMPT_COMPLETION or PREFERENCE');
-  if (!SPLIT.test(d.split)) v.add(`${field}.split`, `must look like "", "[:1000]", "[1000:]", "[:90%]" or "[90%:]", got "${d.split}"`);
+  if (!SPLIT.test(d.split)) v.add(`${field}.split`, `must look like "", "[:1000]", "[1000:]", "[:90%]" or "[90%:]", got ${echo(d.split)}`);
   if (d.expectedSha256 && !SHA256_HEX.test(d.expectedSha256)) v.add(`${field}.expected_sha256`, 'must be 64 lowercase hex characters');
 }
 

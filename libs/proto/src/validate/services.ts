@@ -8,6 +8,30 @@ import { Algorithm, LrSchedule, Optimizer } from '../gen/juice/v1/trainer_pb.js'
 import { DataSchema } from '../gen/juice/v1/common_pb.js';
 import { checkCompletion, checkDataset, checkLora, checkModelSource, checkPrompt, checkSampling, type ModelLimits } from './common.js';
 import { Violations } from './violations.js';
+import { echo } from './echo.js';
+import { regexProblem } from './regex.js';
+import { MAX_ID_BYTES, MAX_PATH_BYTES } from './common.js';
+
+/** Most datasets (or eval datasets) one job reads, and most labels on a job or run. */
+export const MAX_DATASETS = 64;
+export const MAX_LABELS = 64;
+
+/** A required id naming an existing job or run: checked before it is looked up or quoted back. */
+export function validateId(field: string, id: string): Violations {
+  const v = new Violations();
+  if (id.length === 0) v.add(field, 'is required');
+  else v.utf8Bytes(field, id, MAX_ID_BYTES);
+  return v;
+}
+
+function checkLabels(v: Violations, field: string, labels: Record<string, string>): void {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) v.add(field, `must have at most ${MAX_LABELS} entries, got ${entries.length}`);
+  for (const [k, val] of entries.slice(0, MAX_LABELS)) {
+    v.utf8Bytes(`${field}[${echo(k, 40)}]`, k, MAX_ID_BYTES, 1);
+    v.utf8Bytes(`${field}[${echo(k, 40)}]`, val, MAX_ID_BYTES);
+  }
+}
 
 export function validateGenerate(req: GenerateRequest | GenerateStreamRequest, limits: ModelLimits = {}): Violations {
   const v = new Violations();
@@ -74,12 +98,7 @@ export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Viol
     return v;
   }
   v.utf8Bytes(`${field}.name`, spec.name, 128);
-  const labels = Object.entries(spec.labels);
-  if (labels.length > 64) v.add(`${field}.labels`, `must have at most 64 entries, got ${labels.length}`);
-  for (const [k, val] of labels) {
-    v.utf8Bytes(`${field}.labels["${k}"]`, k, 128, 1);
-    v.utf8Bytes(`${field}.labels["${k}"]`, val, 128);
-  }
+  checkLabels(v, `${field}.labels`, spec.labels);
   if (spec.algorithm === Algorithm.UNSPECIFIED || !(spec.algorithm in Algorithm)) {
     v.add(`${field}.algorithm`, 'is required: SFT, REWARD_MODEL, DPO, IRFT, SPIN or RFT');
     return v;
@@ -87,6 +106,10 @@ export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Viol
   checkModelSource(v, `${field}.model`, spec.model);
   const preference = spec.algorithm === Algorithm.DPO || spec.algorithm === Algorithm.REWARD_MODEL;
   if (spec.datasets.length === 0) v.add(`${field}.datasets`, 'must have at least one dataset');
+  // Counted before any per-dataset work: 100,000 datasets must be refused at once, not walked.
+  v.count(`${field}.datasets`, spec.datasets.length, 0, MAX_DATASETS);
+  v.count(`${field}.eval_datasets`, spec.evalDatasets.length, 0, MAX_DATASETS);
+  if (!v.ok) return v;
   spec.datasets.forEach((d, i) => {
     checkDataset(v, `${field}.datasets[${i}]`, d, true);
     if (d.schema !== DataSchema.UNSPECIFIED && (d.schema === DataSchema.PREFERENCE) !== preference) {
@@ -155,6 +178,10 @@ export function validateStartJob(req: StartJobRequest): Violations {
 
 export function validateListJobs(req: ListJobsRequest): Violations {
   const v = new Violations();
+  checkLabels(v, 'labels', req.labels);
+  v.count('states', req.states.length, 0, 64);
+  v.count('algorithms', req.algorithms.length, 0, 64);
+  v.utf8Bytes('page_token', req.pageToken, MAX_ID_BYTES);
   v.range('page_size', req.pageSize, 0, 1000, '0 = 50');
   return v;
 }
@@ -162,7 +189,7 @@ export function validateListJobs(req: ListJobsRequest): Violations {
 const TASK_NAME = /^[a-z0-9_.-]{1,64}$/;
 
 export function validateTaskDefinition(v: Violations, field: string, t: TaskDefinition): void {
-  if (!TASK_NAME.test(t.name)) v.add(`${field}.name`, `must match [a-z0-9_.-]{1,64}, got "${t.name}"`);
+  if (!TASK_NAME.test(t.name)) v.add(`${field}.name`, `must match [a-z0-9_.-]{1,64}, got ${echo(t.name)}`);
   if (t.kind === TaskKind.UNSPECIFIED || !(t.kind in TaskKind)) v.add(`${field}.kind`, 'is required: PERPLEXITY, MULTIPLE_CHOICE, GENERATE_MATCH or REWARD_WIN_RATE');
   if (!t.dataset) v.add(`${field}.dataset`, 'is required');
   else checkDataset(v, `${field}.dataset`, t.dataset, false);
@@ -171,11 +198,8 @@ export function validateTaskDefinition(v: Violations, field: string, t: TaskDefi
     v.add(`${field}.doc_to_choice`, 'MULTIPLE_CHOICE needs doc_to_choice or choices');
   for (const [name, re] of [['answer_regex', t.answerRegex], ['target_regex', t.targetRegex]] as const) {
     if (!re) continue;
-    try {
-      new RegExp(re);
-    } catch (e) {
-      v.add(`${field}.${name}`, `is not a valid regular expression: ${(e as Error).message}`);
-    }
+    const problem = regexProblem(re);
+    if (problem) v.add(`${field}.${name}`, problem);
   }
   checkSampling(v, `${field}.generation`, t.generation, {});
 }
@@ -185,8 +209,13 @@ export function validateEvaluate(req: EvaluateRequest): Violations {
   const t = req.target;
   if (!t || t.kind.case === undefined) v.add('target', 'must set exactly one of model, generator_address');
   else if (t.kind.case === 'generatorAddress' && t.kind.value.length === 0) v.add('target.generator_address', 'must be "host:port" or a gRPC target URI');
+  else if (t.kind.case === 'generatorAddress') v.utf8Bytes('target.generator_address', t.kind.value, MAX_PATH_BYTES);
   else if (t.kind.case === 'model') checkModelSource(v, 'target.model', t.kind.value);
   v.count('tasks', req.tasks.length, 1, 64);
+  if (t) v.utf8Bytes('target.reward_model_address', t.rewardModelAddress, MAX_PATH_BYTES);
+  v.utf8Bytes('name', req.name, MAX_ID_BYTES);
+  checkLabels(v, 'labels', req.labels);
+  if (!v.ok) return v;
   req.tasks.forEach((s, i) => {
     if (s.kind.case === undefined) v.add(`tasks[${i}]`, 'must set exactly one of name, definition');
     else if (s.kind.case === 'definition') validateTaskDefinition(v, `tasks[${i}].definition`, s.kind.value);
@@ -199,6 +228,9 @@ export function validateEvaluate(req: EvaluateRequest): Violations {
 
 export function validateListRuns(req: ListRunsRequest): Violations {
   const v = new Violations();
+  checkLabels(v, 'labels', req.labels);
+  v.count('states', req.states.length, 0, 64);
+  v.utf8Bytes('page_token', req.pageToken, MAX_ID_BYTES);
   v.range('page_size', req.pageSize, 0, 1000, '0 = 50');
   return v;
 }
