@@ -18,9 +18,9 @@ function load(path: string, pkgPath: string[], service: string): Ctor {
   return obj[service] as Ctor;
 }
 
-export async function healthStatus(address: string, service = ''): Promise<string> {
+export async function healthStatus(address: string, service = '', creds: grpc.ChannelCredentials = grpc.credentials.createInsecure()): Promise<string> {
   const Health = load(healthProto, ['grpc', 'health', 'v1'], 'Health');
-  const c = new Health(address, grpc.credentials.createInsecure());
+  const c = new Health(address, creds);
   try {
     return await new Promise((resolve, reject) =>
       c.Check({ service }, { deadline: Date.now() + 5000 }, (err: grpc.ServiceError | null, res: { status: string }) => (err ? reject(err) : resolve(res.status))),
