@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { writeSyntheticDatasets } from '@juice/data';
 import { createDefaultModel } from '@juice/models';
 import { Algorithm, DataSchema, EvaluatorService, GeneratorService, JobState, RewardModelService, RunState, TrainerService, type WatchJobResponse, type WatchRunResponse } from '@juice/proto';
-import { Metadata, ServiceError, clientCredentials, createClient, status } from '@juice/service-kit';
+import { Metadata, ServiceError, clientCredentials, createClient, status, type ClientOptions } from '@juice/service-kit';
 import { makeTestPki, type TestPki } from '../support/certs.js';
 import { healthStatus } from '../support/grpc-tools.js';
 import { startRole, type RunningRole } from '../support/spawn-service.js';
@@ -55,7 +55,7 @@ after(async () => {
 });
 
 const mtls = () => clientCredentials({ ca: pki.ca, cert: pki.clientCert, key: pki.clientKey });
-const as = (token?: string) => ({ credentials: mtls(), metadata: token ? { authorization: `Bearer ${token}` } : {} });
+const as = (token?: string): ClientOptions => ({ credentials: mtls(), metadata: token ? { authorization: `Bearer ${token}` } : {} });
 const code = (c: number) => (e: unknown) => e instanceof ServiceError && e.code === c;
 
 test('an IRFT job runs across TLS + tokens: the trainer pushes to and samples from the generator with its own token', async () => {
