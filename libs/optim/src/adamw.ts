@@ -1,8 +1,9 @@
 // torch.optim.AdamW (amsgrad=False, maximize=False) over one flat buffer:
 //   p *= 1 - lr*wd;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g²
 //   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
-import { FlatOptimizer, numberParam } from './optimizer.js';
-import type { CommonOptions, Hyperparams, NoDecayPredicate } from './optimizer.js';
+import { FlatOptimizer, kernelFor, numberParam } from './optimizer.js';
+import type { CommonOptions, Hyperparams, KernelChoice, NoDecayPredicate } from './optimizer.js';
+import type { KernelInstance } from './wasm/runtime.js';
 import type { ParamSet } from './param-set.js';
 
 export interface AdamWOptions extends CommonOptions {
@@ -26,6 +27,7 @@ export class AdamW extends FlatOptimizer {
   weightDecay: number;
   private readonly m: Float32Array;
   private readonly v: Float32Array;
+  private readonly simd: KernelInstance | undefined;
 
   constructor(target: ParamSet | Float32Array, options: AdamWOptions = {}) {
     super(target, options.noDecay);
@@ -33,8 +35,13 @@ export class AdamW extends FlatOptimizer {
     [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
-    this.m = new Float32Array(this.params.length);
-    this.v = new Float32Array(this.params.length);
+    this.simd = kernelFor('adamw', options.kernel, this.params.length, 2);
+    this.m = this.simd ? this.simd.states[0]! : new Float32Array(this.params.length);
+    this.v = this.simd ? this.simd.states[1]! : new Float32Array(this.params.length);
+  }
+
+  get kernel(): KernelChoice {
+    return this.simd ? 'simd' : 'js';
   }
 
   get hyperparams(): Hyperparams {
@@ -60,6 +67,16 @@ export class AdamW extends FlatOptimizer {
     const c2 = 1 - b2;
     const stepSize = lr / (1 - Math.pow(b1, t));
     const invBc2Sqrt = 1 / Math.sqrt(1 - Math.pow(b2, t));
+    const k = this.simd;
+    if (k) {
+      const [mAt, vAt] = k.stateAddr as [number, number];
+      for (const seg of this.segments) {
+        const lrWd = seg.decay ? lr * this.weightDecay : 0;
+        const kernel = lrWd !== 0 ? k.k.adamw_1 : k.k.adamw_0;
+        k.stream(grads, p, seg.start, seg.end, (n, s) => kernel(n, mAt + 4 * s, vAt + 4 * s, b1, b2, c1, c2, stepSize, invBc2Sqrt, eps, lrWd));
+      }
+      return;
+    }
     for (const seg of this.segments) {
       const decay = seg.decay ? 1 - lr * this.weightDecay : 1;
       const end = seg.end;

@@ -2,6 +2,7 @@
 // counter, and exact state snapshots. Subclasses only write the per-element update loop.
 import { ParamSet } from './param-set.js';
 import type { ParamEntry } from './param-set.js';
+import { KernelInstance } from './wasm/runtime.js';
 
 export type OptimizerKind = 'adamw' | 'rmsprop' | 'sgd';
 export type Hyperparams = Record<string, number | boolean>;
@@ -46,6 +47,20 @@ export interface CommonOptions {
   weightDecay?: number;
   /** Tensors for which this returns true get weight decay 0. Only meaningful with a ParamSet. */
   noDecay?: NoDecayPredicate;
+  /**
+   * Where the per-element loop runs: 'simd' (default: WebAssembly SIMD kernels, state in wasm memory;
+   * falls back to 'js' where WebAssembly is missing or the state exceeds 4 GiB) or 'js' (the float64
+   * reference loops). AdamW and RMSprop agree between the two to float32 rounding; SGD bit for bit.
+   */
+  kernel?: KernelChoice;
+}
+
+export type KernelChoice = 'simd' | 'js';
+
+/** The kernel instance holding `count` state buffers, or undefined for the JS loops. */
+export function kernelFor(kind: string, choice: KernelChoice | undefined, length: number, count: number): KernelInstance | undefined {
+  if (choice !== undefined && choice !== 'simd' && choice !== 'js') throw new Error(`${kind} option "kernel" must be 'simd' or 'js', got ${String(choice)}`);
+  return choice === 'js' ? undefined : KernelInstance.create(length, count);
 }
 
 function buildSegments(target: ParamSet | Float32Array, noDecay?: NoDecayPredicate): { segments: Segment[]; noDecayNames: string[] } {
@@ -92,6 +107,8 @@ export abstract class FlatOptimizer {
   /** The state buffers in use, by name. */
   protected abstract buffers(): Partial<Record<StateBufferName, Float32Array>>;
   protected abstract update(grads: Float32Array, lr: number): void;
+  /** Which loop runs the update: 'simd' (WebAssembly kernels) or 'js'. */
+  abstract get kernel(): KernelChoice;
 
   /** One update with `grads` (same layout as the parameters). `lr` overrides the base lr (for schedules). */
   step(grads: Float32Array, lr: number = this.hyperparams.lr as number): void {

@@ -1,8 +1,9 @@
 // torch.optim.RMSprop (maximize=False): weight decay is L2 (added to the gradient), as in torch.
 //   g += wd*p;  v = a*v + (1-a)*g²;  [centered: gAvg = a*gAvg + (1-a)*g; avg = sqrt(v - gAvg²)] else avg = sqrt(v)
 //   momentum: buf = mu*buf + g/(avg+eps); p -= lr*buf      else: p -= lr*g/(avg+eps)
-import { FlatOptimizer, numberParam } from './optimizer.js';
-import type { CommonOptions, Hyperparams, NoDecayPredicate } from './optimizer.js';
+import { FlatOptimizer, kernelFor, numberParam } from './optimizer.js';
+import type { CommonOptions, Hyperparams, KernelChoice, NoDecayPredicate } from './optimizer.js';
+import type { KernelInstance } from './wasm/runtime.js';
 import type { ParamSet } from './param-set.js';
 
 export interface RMSpropOptions extends CommonOptions {
@@ -32,6 +33,7 @@ export class RMSprop extends FlatOptimizer {
   private readonly v: Float32Array;
   private readonly m: Float32Array | undefined;
   private readonly gAvg: Float32Array | undefined;
+  private readonly simd: KernelInstance | undefined;
 
   constructor(target: ParamSet | Float32Array, options: RMSpropOptions = {}) {
     super(target, options.noDecay);
@@ -41,9 +43,18 @@ export class RMSprop extends FlatOptimizer {
     this.weightDecay = options.weightDecay ?? 0;
     this.momentum = options.momentum ?? 0;
     this.centered = options.centered ?? false;
-    this.v = new Float32Array(this.params.length);
-    this.m = this.momentum > 0 ? new Float32Array(this.params.length) : undefined;
-    this.gAvg = this.centered ? new Float32Array(this.params.length) : undefined;
+    // State in the kernel instance: [v, gAvg, m], unused ones left unallocated.
+    const n = this.params.length;
+    this.simd = kernelFor('rmsprop', options.kernel, n, 1 + (this.centered ? 1 : 0) + (this.momentum > 0 ? 1 : 0));
+    const states = this.simd ? [...this.simd.states] : [];
+    const next = () => states.shift() ?? new Float32Array(n);
+    this.v = next();
+    this.gAvg = this.centered ? next() : undefined;
+    this.m = this.momentum > 0 ? next() : undefined;
+  }
+
+  get kernel(): KernelChoice {
+    return this.simd ? 'simd' : 'js';
   }
 
   get hyperparams(): Hyperparams {
@@ -73,6 +84,18 @@ export class RMSprop extends FlatOptimizer {
     const c = 1 - a;
     const m = this.m;
     const gAvg = this.gAvg;
+    const k = this.simd;
+    if (k) {
+      const [vAt, second, third] = k.stateAddr;
+      const gAt = gAvg ? second! : 0;
+      const mAt = m ? (gAvg ? third! : second!) : 0;
+      for (const seg of this.segments) {
+        const wd = seg.decay ? this.weightDecay : 0;
+        const kernel = k.k[`rmsprop_${wd !== 0 ? 1 : 0}${gAvg ? 1 : 0}${m ? 1 : 0}`];
+        k.stream(grads, p, seg.start, seg.end, (n, s) => kernel(n, vAt! + 4 * s, gAt + 4 * s, mAt + 4 * s, a, c, eps, wd, lr, mu));
+      }
+      return;
+    }
     for (const seg of this.segments) {
       const wd = seg.decay ? this.weightDecay : 0;
       const end = seg.end;

@@ -1,7 +1,8 @@
 // torch.optim.SGD: g += wd*p; with momentum the buffer starts as g on the first step, then
 // buf = mu*buf + (1-dampening)*g; nesterov uses g + mu*buf. p -= lr*g.
-import { FlatOptimizer, numberParam } from './optimizer.js';
-import type { CommonOptions, Hyperparams, NoDecayPredicate } from './optimizer.js';
+import { FlatOptimizer, kernelFor, numberParam } from './optimizer.js';
+import type { CommonOptions, Hyperparams, KernelChoice, NoDecayPredicate } from './optimizer.js';
+import type { KernelInstance } from './wasm/runtime.js';
 import type { ParamSet } from './param-set.js';
 
 export interface SGDOptions extends CommonOptions {
@@ -24,6 +25,7 @@ export class SGD extends FlatOptimizer {
   nesterov: boolean;
   weightDecay: number;
   private readonly m: Float32Array | undefined;
+  private readonly simd: KernelInstance | undefined;
 
   constructor(target: ParamSet | Float32Array, options: SGDOptions = {}) {
     super(target, options.noDecay);
@@ -35,7 +37,12 @@ export class SGD extends FlatOptimizer {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('SGD nesterov needs momentum > 0 and dampening = 0');
     }
-    this.m = this.momentum > 0 ? new Float32Array(this.params.length) : undefined;
+    this.simd = kernelFor('sgd', options.kernel, this.params.length, this.momentum > 0 ? 1 : 0);
+    this.m = this.momentum > 0 ? (this.simd?.states[0] ?? new Float32Array(this.params.length)) : undefined;
+  }
+
+  get kernel(): KernelChoice {
+    return this.simd ? 'simd' : 'js';
   }
 
   get hyperparams(): Hyperparams {
@@ -61,6 +68,17 @@ export class SGD extends FlatOptimizer {
     const m = this.m;
     const first = this.stepCount === 1;
     const keep = 1 - this.dampening;
+    const k = this.simd;
+    if (k) {
+      const mAt = m ? k.stateAddr[0]! : 0;
+      const mom = m ? (first ? 1 : 2) : 0;
+      for (const seg of this.segments) {
+        const wd = seg.decay ? this.weightDecay : 0;
+        const kernel = k.k[`sgd_${wd !== 0 ? 1 : 0}${mom}${m && nesterov ? 1 : 0}`];
+        k.stream(grads, p, seg.start, seg.end, (n, s) => kernel(n, mAt + 4 * s, wd, mu, keep, lr));
+      }
+      return;
+    }
     for (const seg of this.segments) {
       const wd = seg.decay ? this.weightDecay : 0;
       const end = seg.end;
