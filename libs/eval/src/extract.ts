@@ -1,28 +1,18 @@
 // GSM8K-style answer extraction and exact-match normalisation (lm-eval's regex filter and
 // exact_match metric).
 
+import { compileLinearRegex, type LinearRegex } from '@juice/proto';
+
+export type { LinearRegex };
+
 /**
- * Compiles a task regex. Leading inline flags "(?i)", "(?s)", "(?m)" (RE2 / Python syntax, common
- * in lm-eval YAML) become JavaScript flags, since JavaScript has no inline flag groups.
+ * Compiles a task regex on RE2 (linear-time matching: a request's pattern cannot stall the event loop,
+ * which JavaScript's backtracking RegExp allows, e.g. ^(a+)+$ against a run of a's). Inline flags such
+ * as "(?i)" and "(?s)", common in lm-eval YAML, are RE2 syntax. Backreferences and lookaround are not,
+ * and are refused naming the field (INVALID_ARGUMENT).
  */
-export function compileRegex(source: string, field: string): RegExp {
-  let src = source;
-  let flags = 'gu';
-  const inline = /^\(\?([ims]+)\)/.exec(src);
-  if (inline) {
-    flags += [...new Set(inline[1]!)].join('');
-    src = src.slice(inline[0].length);
-  }
-  try {
-    return new RegExp(src, flags);
-  } catch {
-    try {
-      // Patterns written for RE2/Python may use escapes unicode mode rejects (e.g. "\-").
-      return new RegExp(src, flags.replace('u', ''));
-    } catch (e) {
-      throw new Error(`${field}: invalid regular expression ${JSON.stringify(source)}: ${(e as Error).message}`);
-    }
-  }
+export function compileRegex(source: string, field: string): LinearRegex {
+  return compileLinearRegex(source, field);
 }
 
 /**
@@ -30,13 +20,17 @@ export function compileRegex(source: string, field: string): RegExp {
  * non-empty capture group (lm-eval's regex filter skips empty groups), or the whole match when the
  * regex has no groups. undefined when nothing matches (counted as a wrong answer).
  */
-export function extractAnswer(text: string, regex: RegExp | undefined): string | undefined {
+export function extractAnswer(text: string, regex: LinearRegex | undefined): string | undefined {
   if (!regex) return text.trim();
-  let last: RegExpExecArray | undefined;
-  for (const m of text.matchAll(regex)) last = m;
+  const m = regex.matcher(text);
+  let last: (string | null)[] | undefined;
+  while (m.find()) {
+    last = [];
+    for (let g = 0; g <= m.groupCount(); g++) last.push(m.group(g));
+  }
   if (!last) return undefined;
-  if (last.length === 1) return last[0];
-  for (let g = 1; g < last.length; g++) if (last[g]) return last[g];
+  if (last.length === 1) return last[0] ?? '';
+  for (let g = 1; g < last.length; g++) if (last[g]) return last[g]!;
   return '';
 }
 

@@ -1,10 +1,12 @@
 // Task documents from a DatasetSpec. A deliberately tiny JSONL reader: the evaluator must not wait
 // on libs/data, and eval files are small. Parquet task data is rejected with a clear error until
-// the shared dataset readers can be used here.
+// the shared dataset readers can be used here. Paths go through the data roots (@juice/data
+// path-roots), and no error quotes the file's contents: they name the file, line and column.
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { DataFormat, type DatasetSpec } from '@juice/proto';
+import { describeJsonError, requestDataPath } from '@juice/data';
+import { DataFormat, echo, type DatasetSpec } from '@juice/proto';
 
 export type Doc = Record<string, unknown>;
 
@@ -38,17 +40,17 @@ export function parseSplit(split: string, numRows: number, field = 'dataset.spli
   const s = split.trim();
   if (s === '') return { start: 0, end: numRows };
   const m = /^\[([^:\]]*):([^:\]]*)\]$/.exec(s);
-  if (!m) throw new Error(`${field}: expected "", "[:1000]", "[1000:]", "[10:20]", "[:90%]" or "[90%:]", got "${split}"`);
+  if (!m) throw new Error(`${field}: expected "", "[:1000]", "[1000:]", "[10:20]", "[:90%]" or "[90%:]", got ${echo(split)}`);
   const bound = (text: string, dflt: number): number => {
     if (text.trim() === '') return dflt;
     const b = BOUND.exec(text);
-    if (!b) throw new Error(`${field}: bound "${text}" in "${split}" is not a non-negative row count or percentage`);
+    if (!b) throw new Error(`${field}: bound ${echo(text)} is not a non-negative row count or percentage`);
     const v = Number(b[1]);
     if (b[2] === '%') {
-      if (v > 100) throw new Error(`${field}: percentage ${v}% in "${split}" exceeds 100%`);
+      if (v > 100) throw new Error(`${field}: percentage ${v}% exceeds 100%`);
       return Math.round((v / 100) * numRows);
     }
-    if (!Number.isInteger(v)) throw new Error(`${field}: row bound "${text}" in "${split}" must be an integer`);
+    if (!Number.isInteger(v)) throw new Error(`${field}: row bound ${echo(text)} must be an integer`);
     return Math.min(v, numRows);
   };
   const start = bound(m[1]!, 0);
@@ -72,8 +74,8 @@ export function parseJsonl(text: string, file = '<inline>'): Doc[] {
     let arr: unknown;
     try {
       arr = JSON.parse(trimmed);
-    } catch (e) {
-      throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
+    } catch {
+      throw new Error(`${file}: ${describeJsonError(trimmed)}`);
     }
     if (!Array.isArray(arr)) throw new Error(`${file}: expected a JSON array of objects`);
     return arr.map((row, i) => asDoc(row, `${file}: element ${i}`));
@@ -86,8 +88,9 @@ export function parseJsonl(text: string, file = '<inline>'): Doc[] {
     let row: unknown;
     try {
       row = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${file}:${i + 1}: not valid JSON: ${(e as Error).message}`);
+    } catch {
+      // JSON.parse's message quotes the text: the column is named instead.
+      throw new Error(`${file}:${i + 1}: ${describeJsonError(line)}`);
     }
     docs.push(asDoc(row, `${file}:${i + 1}`));
   }
@@ -95,7 +98,7 @@ export function parseJsonl(text: string, file = '<inline>'): Doc[] {
 }
 
 function asDoc(row: unknown, where: string): Doc {
-  if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new Error(`${where}: expected a JSON object per row, got ${JSON.stringify(row)?.slice(0, 80)}`);
+  if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new Error(`${where}: expected a JSON object per row, got ${row === null ? 'null' : Array.isArray(row) ? 'an array' : `a ${typeof row}`}`);
   return row as Doc;
 }
 
@@ -104,22 +107,23 @@ function formatOf(path: string, format: DataFormat): DataFormat {
   const ext = extname(path).toLowerCase();
   if (ext === '.jsonl' || ext === '.json') return DataFormat.JSONL;
   if (ext === '.parquet') return DataFormat.PARQUET;
-  throw new Error(`dataset.path: cannot tell the format of "${path}" from its extension; use .jsonl/.json or set dataset.format`);
+  throw new Error(`dataset.path: cannot tell the format of ${echo(path, 200)} from its extension; use .jsonl/.json or set dataset.format`);
 }
 
 /** Files of a path: the file itself, or a directory's files of the given format in name order. */
 async function filesOf(path: string, format: DataFormat): Promise<string[]> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch {
-    throw new Error(`dataset.path: "${path}" does not exist`);
-  }
-  if (!st.isDirectory()) return [path];
+  // Under the data roots, a regular file or a directory (PERMISSION_DENIED / NOT_FOUND / INVALID_ARGUMENT).
+  const real = requestDataPath(path, 'dataset.path');
+  const st = await stat(real);
+  if (!st.isDirectory()) return [real];
   const exts = format === DataFormat.PARQUET ? ['.parquet'] : ['.jsonl', '.json'];
-  const names = (await readdir(path)).filter((n) => exts.includes(extname(n).toLowerCase())).sort();
-  if (names.length === 0) throw new Error(`dataset.path: directory "${path}" holds no ${exts.join('/')} files`);
-  return names.map((n) => join(path, n));
+  // Regular files only: a symlink, FIFO or device in the directory is not a shard.
+  const names = (await readdir(real, { withFileTypes: true }))
+    .filter((e) => e.isFile() && exts.includes(extname(e.name).toLowerCase()))
+    .map((e) => e.name)
+    .sort();
+  if (names.length === 0) throw new Error(`dataset.path: directory ${echo(path, 200)} holds no ${exts.join('/')} files`);
+  return names.map((n) => join(real, n));
 }
 
 /** Reads every row of a dataset file (or directory) and the SHA-256 of its bytes. */
@@ -138,7 +142,7 @@ export async function readDataset(spec: Pick<DatasetSpec, 'path' | 'format' | 'e
   }
   const sha256 = hash.digest('hex');
   if (spec.expectedSha256 && spec.expectedSha256.toLowerCase() !== sha256)
-    throw new Error(`dataset.expected_sha256: "${spec.path}" has SHA-256 ${sha256}, expected ${spec.expectedSha256}`);
+    throw new Error(`dataset.expected_sha256: ${echo(spec.path, 200)} has SHA-256 ${sha256}, expected ${echo(spec.expectedSha256)}`);
   return { rows, sha256 };
 }
 

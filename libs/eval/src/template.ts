@@ -2,7 +2,11 @@
 // that field's value (keeping its type: an index, a list of choices); anything else is a Jinja
 // template (@huggingface/jinja), which renders lists as JSON.
 import { Template } from '@huggingface/jinja';
+import { echo } from '@juice/proto';
 import type { Doc } from './task-data.js';
+
+// Document values are never quoted in errors (the task file may be one the caller cannot read); the
+// task's own specs (request data) are quoted cut short.
 
 const cache = new Map<string, Template>();
 
@@ -12,7 +16,7 @@ function compiled(spec: string, field: string): Template {
     try {
       t = new Template(spec);
     } catch (e) {
-      throw new Error(`${field}: invalid template ${JSON.stringify(spec)}: ${(e as Error).message}`);
+      throw new Error(`${field}: invalid template ${echo(spec)}: ${echo((e as Error).message, 200)}`);
     }
     cache.set(spec, t);
   }
@@ -25,7 +29,8 @@ export function resolveSpec(spec: string, doc: Doc, field: string): unknown {
   try {
     return keepTrailingNewline(spec, compiled(spec, field).render(doc));
   } catch (e) {
-    throw new Error(`${field}: rendering ${JSON.stringify(spec)} failed: ${(e as Error).message}`);
+    // The renderer's message may quote document values: only its kind is kept.
+    throw new Error(`${field}: rendering ${echo(spec)} failed (${(e as Error).name})`);
   }
 }
 
@@ -42,8 +47,16 @@ export function renderText(spec: string, doc: Doc, field: string): string {
   const v = resolveSpec(spec, doc, field);
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  if (v === null || v === undefined) throw new Error(`${field}: field ${JSON.stringify(spec)} is ${v === null ? 'null' : 'missing'} in the document`);
+  if (v === null || v === undefined) throw new Error(`${field}: field ${echo(spec)} is ${v === null ? 'null' : 'missing'} in the document`);
   return JSON.stringify(v);
+}
+
+/** What a document value is, without quoting it. */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  if (typeof v === 'string') return `a string of ${v.length} characters`;
+  return `a ${typeof v}`;
 }
 
 /**
@@ -53,7 +66,7 @@ export function renderText(spec: string, doc: Doc, field: string): string {
 export function parseChoices(value: unknown, field: string): string[] {
   let v = value;
   if (typeof v === 'string') v = parseListLiteral(v, field);
-  if (!Array.isArray(v) || v.length === 0) throw new Error(`${field}: expected a non-empty list of choices, got ${JSON.stringify(value)?.slice(0, 120)}`);
+  if (!Array.isArray(v) || v.length === 0) throw new Error(`${field}: expected a non-empty list of choices, got ${describeValue(value)}`);
   return v.map((c) => (typeof c === 'string' ? c : String(c)));
 }
 
@@ -64,14 +77,14 @@ function parseListLiteral(text: string, field: string): unknown {
   } catch {
     // fall through to the Python-literal reading
   }
-  if (!s.startsWith('[') || !s.endsWith(']')) throw new Error(`${field}: expected a list, got ${JSON.stringify(s.slice(0, 120))}`);
+  if (!s.startsWith('[') || !s.endsWith(']')) throw new Error(`${field}: expected a list, got ${describeValue(s)}`);
   const out: string[] = [];
   const re = /\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(-?\d+(?:\.\d+)?))\s*(,|$)/y;
   const body = s.slice(1, -1);
   re.lastIndex = 0;
   while (re.lastIndex < body.length) {
     const m = re.exec(body);
-    if (!m) throw new Error(`${field}: cannot read the list ${JSON.stringify(s.slice(0, 120))}`);
+    if (!m) throw new Error(`${field}: cannot read the list (${describeValue(s)}) at character ${re.lastIndex + 2}`);
     const raw = m[1] ?? m[2];
     out.push(raw !== undefined ? raw.replace(/\\(.)/g, (_all, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c)) : m[3]!);
     if (m[4] === '') break;
@@ -91,7 +104,7 @@ export function targetIndex(value: unknown, choices: readonly string[], field: s
     if (i >= 0) idx = i;
     else if (/^\s*\d+\s*$/.test(value)) idx = Number(value);
   }
-  if (idx === undefined) throw new Error(`${field}: expected the index of the correct choice or one of ${JSON.stringify(choices)}, got ${JSON.stringify(value)}`);
+  if (idx === undefined) throw new Error(`${field}: expected the index of the correct choice or one of the ${choices.length} choices, got ${describeValue(value)}`);
   if (idx < 0 || idx >= choices.length) throw new Error(`${field}: choice index ${idx} is out of range for ${choices.length} choices`);
   return idx;
 }

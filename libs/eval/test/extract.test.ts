@@ -32,3 +32,18 @@ test('normalisation: ignore_strings, then case, then punctuation; trimmed', () =
   assert.ok(!exactMatch(undefined, '', plain)); // no match is wrong even against an empty target
   assert.ok(exactMatch(' 42 ', '42', plain));
 });
+
+test('request regexes run on RE2: a catastrophic pattern costs microseconds; backreferences are refused naming the field', () => {
+  const re = compileRegex('^(a+)+$', 'task.target_regex');
+  re.matcher('a'.repeat(30) + 'b').find(); // warm up the engine once
+  for (const text of ['a'.repeat(30), 'a'.repeat(30) + 'b', 'a'.repeat(100_000) + 'b']) {
+    const t = performance.now();
+    extractAnswer(text, re);
+    const ms = performance.now() - t;
+    // A backtracking engine needs about a minute for 30 a's + b; RE2 is linear in the text.
+    assert.ok(ms < (text.length > 1000 ? 2000 : 20), `${text.length} chars took ${ms} ms`);
+  }
+  assert.equal(extractAnswer('a'.repeat(30), re), 'a'.repeat(30));
+  assert.throws(() => compileRegex('(a)\\1', 'task.answer_regex'), (e: unknown) => (e as { grpcCode?: string }).grpcCode === 'INVALID_ARGUMENT' && /task\.answer_regex: .*RE2/.test((e as Error).message));
+  assert.throws(() => compileRegex('(?<=a)b', 'task.answer_regex'), /task\.answer_regex/);
+});

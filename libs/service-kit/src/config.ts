@@ -138,7 +138,9 @@ export function parseConfig<S extends ConfigSpec>(
         i++;
       }
     }
-    fromFlags.set(key, { raw, source: `--${name}` });
+    // A list flag may be repeated (--data-root A --data-root B): the values add up.
+    const earlier = fromFlags.get(key);
+    fromFlags.set(key, e.type === 'list' && earlier ? { raw: `${earlier.raw},${raw}`, source: `--${name}` } : { raw, source: `--${name}` });
   }
 
   const out: Record<string, unknown> = {};

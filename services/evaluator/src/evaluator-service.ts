@@ -5,8 +5,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import type { EvaluatorService, TaskDefinition } from '@juice/proto';
-import { TaskDefinitionSchema, TaskKind, validateEvaluate, validateListRuns, validateTaskDefinition, Violations } from '@juice/proto';
-import { fileDigest } from '@juice/data';
+import { TaskDefinitionSchema, TaskKind, echo, validateEvaluate, validateId, validateListRuns, validateTaskDefinition, Violations } from '@juice/proto';
+import { requestDataPath } from '@juice/data';
 import { failedPrecondition, invalidArgument, notFound, rejectInvalid, withField, type ServiceImpl } from '@juice/service-kit';
 import type { ModelCache, ModelLease } from './model-cache.js';
 import { resolveModelDir } from './model-source.js';
@@ -41,7 +41,7 @@ export function loadTaskDir(dir: string): TaskDefinition[] {
 }
 
 function requireId(field: string, id: string): void {
-  if (id.length === 0) throw invalidArgument(field, 'is required');
+  rejectInvalid(validateId(field, id));
 }
 
 export function createEvaluatorService(opts: EvaluatorOptions): Partial<ServiceImpl<typeof EvaluatorService>> {
@@ -51,7 +51,7 @@ export function createEvaluatorService(opts: EvaluatorOptions): Partial<ServiceI
   const lookup = (id: string) => {
     requireId('run_id', id);
     const run = runs.get(id);
-    if (!run) throw notFound(`evaluation run "${id}" does not exist (ListRuns shows the known runs)`);
+    if (!run) throw notFound(`evaluation run ${echo(id)} does not exist (ListRuns shows the known runs)`);
     return run;
   };
 
@@ -66,11 +66,14 @@ export function createEvaluatorService(opts: EvaluatorOptions): Partial<ServiceI
       for (const [i, t] of req.tasks.entries()) {
         if (t.kind.case === 'name') {
           const def = registered.get(t.kind.value);
-          if (!def) throw notFound(`tasks[${i}].name: no task named "${t.kind.value}" (ListTasks shows the registered tasks; or send an inline definition)`);
+          if (!def) throw notFound(`tasks[${i}].name: no task named ${echo(t.kind.value)} (ListTasks shows the registered tasks; or send an inline definition)`);
           tasks.push(def);
         } else if (t.kind.case === 'definition') {
-          // Inline tasks: the data must be readable (and is hashed for the report) before a run is accepted.
-          if (t.kind.value.dataset) await withField(`tasks[${i}].definition.dataset.path`, fileDigest(t.kind.value.dataset.path, ctx.signal));
+          // Inline tasks: the path must be one this evaluator reads (under its data roots, a regular file or
+          // a directory) before a run is accepted; the data itself is read and hashed by the run, off the
+          // request path, so a huge file cannot hold the call.
+          const ds = t.kind.value.dataset;
+          if (ds) await withField(`tasks[${i}].definition.dataset.path`, async () => requestDataPath(ds.path, 'dataset.path'));
           tasks.push(t.kind.value);
         }
       }

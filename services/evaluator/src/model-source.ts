@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointStore } from '@juice/checkpoint';
 import type { ModelSource } from '@juice/proto';
+import { requestModelDir } from '@juice/data';
+import { echo } from '@juice/proto';
 import { failedPrecondition, invalidArgument, notFound, withField } from '@juice/service-kit';
 
 export interface ResolvedSource {
@@ -18,7 +20,8 @@ export async function resolveModelDir(source: ModelSource, storeRoot: string, fi
   switch (k.case) {
     case 'hfDir':
       if (k.value.length === 0) throw invalidArgument(`${field}.hf_dir`, 'must be a model directory path');
-      return { dir: k.value, field: `${field}.hf_dir` };
+      // Under the data roots, and every file in it too (a symlinked config.json is not followed out).
+      return { dir: await withField(`${field}.hf_dir`, async () => requestModelDir(k.value)), field: `${field}.hf_dir` };
     case 'checkpoint': {
       const ref = k.value;
       const f = `${field}.checkpoint`;
@@ -29,7 +32,7 @@ export async function resolveModelDir(source: ModelSource, storeRoot: string, fi
       return withField(f, async () => {
         const store = CheckpointStore.open(root);
         const version = ref.version > 0n ? Number(ref.version) : store.latest(ref.jobId);
-        if (version === undefined) throw notFound(`job "${ref.jobId}" has no checkpoints in ${root}`);
+        if (version === undefined) throw notFound(`job ${echo(ref.jobId)} has no checkpoints in ${root}`);
         // Verifies every file's hash: a corrupt checkpoint is DATA_LOSS naming the file, not a bad score.
         return { dir: store.load(ref.jobId, version).dir, field: f };
       });

@@ -8,6 +8,7 @@ import { dpoRunner } from './runners/dpo-runner.js';
 import { irftRunner } from './runners/irft-runner.js';
 import { rewardModelRunner } from './runners/reward-model-runner.js';
 import { rftRunner } from './runners/rft-runner.js';
+import { setDataRoots } from '@juice/data';
 import { defineConfig, peerConfigSpec, runService } from '@juice/service-kit';
 import { JobManager } from './job-manager.js';
 import { JobStore } from './job-store.js';
@@ -19,6 +20,7 @@ const configSpec = defineConfig({
   store: { type: 'string', flag: 'store', env: 'JUICE_STORE', default: join(homedir(), '.juice'), help: 'checkpoint store and job records directory' },
   generator: { type: 'string', flag: 'generator', env: 'JUICE_GENERATOR_ADDRESS', help: 'default generator address (host:port or dns:///name:port) for jobs that do not name one' },
   rewardModel: { type: 'string', flag: 'reward-model', env: 'JUICE_REWARD_MODEL_ADDRESS', help: 'default reward-model address for RFT jobs that do not name one' },
+  dataRoot: { type: 'list', flag: 'data-root', env: 'JUICE_DATA_ROOTS', default: [], help: 'directory whose files jobs may read (datasets, models); repeat the flag or comma-separate for several. Symlinks are resolved first; anything else is PERMISSION_DENIED. Empty = the store and the working directory' },
 });
 
 await runService({
@@ -26,6 +28,8 @@ await runService({
   description: 'juice trainer: SFT, reward-model, DPO, IRFT/SPIN and RFT jobs with checkpoints and resume',
   configSpec,
   async build(config, log) {
+    const roots = setDataRoots(config.dataRoot.length ? config.dataRoot : [config.store, process.cwd()]);
+    log.info('data roots', { roots: roots.roots });
     const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(config.store), [Algorithm.DPO]: dpoRunner(config.store), [Algorithm.IRFT]: irftRunner(config.store, config.generator), [Algorithm.SPIN]: irftRunner(config.store, config.generator), [Algorithm.REWARD_MODEL]: rewardModelRunner(config.store), [Algorithm.RFT]: rftRunner(config.store, { generator: config.generator, rewardModel: config.rewardModel }) }, log);
     jobs.resumeInterrupted();
     return {

@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CheckpointStore } from '@juice/checkpoint';
 import type { TrainerService } from '@juice/proto';
-import { Algorithm, FileDigestSchema, TrainingHyperparametersSchema, JobSchema, JobSpecSchema, JobState, unimplementedJobSettings, validateListJobs, validateStartJob, type DatasetSpec, type FileDigest, type Job, type JobSpec } from '@juice/proto';
-import { fileDigest } from '@juice/data';
+import { Algorithm, FileDigestSchema, TrainingHyperparametersSchema, JobSchema, JobSpecSchema, JobState, echo, unimplementedJobSettings, validateId, validateListJobs, validateStartJob, type DatasetSpec, type FileDigest, type Job, type JobSpec } from '@juice/proto';
+import { fileDigest, requestModelDir } from '@juice/data';
 import { failedPrecondition, invalidArgument, notFound, rejectInvalid, unimplemented, withField, type ServiceImpl } from '@juice/service-kit';
 import type { JobManager } from './job-manager.js';
 import { checkpointInfoOf } from './runners/checkpoint-info.js';
@@ -27,7 +27,7 @@ export function configSha256(spec: Job['spec']): string {
 }
 
 function requireId(field: string, id: string): void {
-  if (id.length === 0) throw invalidArgument(field, 'is required');
+  rejectInvalid(validateId(field, id));
 }
 
 const pageToken = (offset: number) => Buffer.from(`o:${offset}`).toString('base64url');
@@ -56,7 +56,7 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
   const lookup = (id: string): Job => {
     requireId('job_id', id);
     const job = jobs.get(id);
-    if (!job) throw notFound(`job "${id}" does not exist (ListJobs shows the known jobs)`);
+    if (!job) throw notFound(`job ${echo(id)} does not exist (ListJobs shows the known jobs)`);
     return job;
   };
 
@@ -69,8 +69,9 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
     const m = spec.model;
     const digests = (files: { path: string; sha256: string; sizeBytes: number }[]) => files.map((f) => create(FileDigestSchema, { path: f.path, sha256: f.sha256, sizeBytes: BigInt(f.sizeBytes) }));
     if (m?.kind.case === 'hfDir') {
-      const dir = m.kind.value;
-      if (!existsSync(join(dir, 'config.json'))) throw notFound(`spec.model.hf_dir: ${dir} is not a model directory (no config.json)`);
+      // The data roots first: outside them the answer is PERMISSION_DENIED whether or not the path exists.
+      const dir = await withField('spec.model.hf_dir', async () => requestModelDir(m.kind.value as string));
+      if (!existsSync(join(dir, 'config.json'))) throw notFound(`spec.model.hf_dir: ${echo(m.kind.value, 200)} is not a model directory (no config.json)`);
       return { spec, modelFiles: digests(await modelDirDigests(dir, signal)) };
     }
     if (m?.kind.case !== 'checkpoint') return { spec, modelFiles: [] };

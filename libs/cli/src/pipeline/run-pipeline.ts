@@ -163,7 +163,9 @@ export async function runPipeline(input: PipelineInput): Promise<RunResult> {
   let marginSet: MarginSet | undefined = state.data.margin?.set;
   let sftScores: MarginScores | undefined = state.data.margin?.sft;
   try {
-    const [trainerRole, evaluatorRole] = await phase('services', () => services.startAll([['trainer', ['--store', join(out, 'store')]], ['evaluator', []]]));
+    // The services read request-named files only under their data roots: the run directory and what the user named.
+    const roots = [out, input.data, input.evalData, input.tasksDir, input.model].filter((p): p is string => !!p).flatMap((p) => ['--data-root', resolve(p)]);
+    const [trainerRole, evaluatorRole] = await phase('services', () => services.startAll([['trainer', ['--store', join(out, 'store'), ...roots]], ['evaluator', roots]]));
     const trainer = createClient(TrainerService, trainerRole!.address);
     const evaluator = createClient(EvaluatorService, evaluatorRole!.address);
     clients.push(trainer, evaluator);

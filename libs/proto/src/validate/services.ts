@@ -107,9 +107,11 @@ export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Viol
   const preference = spec.algorithm === Algorithm.DPO || spec.algorithm === Algorithm.REWARD_MODEL;
   if (spec.datasets.length === 0) v.add(`${field}.datasets`, 'must have at least one dataset');
   // Counted before any per-dataset work: 100,000 datasets must be refused at once, not walked.
-  v.count(`${field}.datasets`, spec.datasets.length, 0, MAX_DATASETS);
-  v.count(`${field}.eval_datasets`, spec.evalDatasets.length, 0, MAX_DATASETS);
-  if (!v.ok) return v;
+  if (spec.datasets.length > MAX_DATASETS || spec.evalDatasets.length > MAX_DATASETS) {
+    v.count(`${field}.datasets`, spec.datasets.length, 0, MAX_DATASETS);
+    v.count(`${field}.eval_datasets`, spec.evalDatasets.length, 0, MAX_DATASETS);
+    return v;
+  }
   spec.datasets.forEach((d, i) => {
     checkDataset(v, `${field}.datasets[${i}]`, d, true);
     if (d.schema !== DataSchema.UNSPECIFIED && (d.schema === DataSchema.PREFERENCE) !== preference) {
@@ -212,10 +214,10 @@ export function validateEvaluate(req: EvaluateRequest): Violations {
   else if (t.kind.case === 'generatorAddress') v.utf8Bytes('target.generator_address', t.kind.value, MAX_PATH_BYTES);
   else if (t.kind.case === 'model') checkModelSource(v, 'target.model', t.kind.value);
   v.count('tasks', req.tasks.length, 1, 64);
+  if (req.tasks.length > 64) return v;
   if (t) v.utf8Bytes('target.reward_model_address', t.rewardModelAddress, MAX_PATH_BYTES);
   v.utf8Bytes('name', req.name, MAX_ID_BYTES);
   checkLabels(v, 'labels', req.labels);
-  if (!v.ok) return v;
   req.tasks.forEach((s, i) => {
     if (s.kind.case === undefined) v.add(`tasks[${i}]`, 'must set exactly one of name, definition');
     else if (s.kind.case === 'definition') validateTaskDefinition(v, `tasks[${i}].definition`, s.kind.value);

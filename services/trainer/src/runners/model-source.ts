@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointStore } from '@juice/checkpoint';
-import { fileDigest } from '@juice/data';
+import { fileDigest, requestModelDir } from '@juice/data';
 import { createDefaultModel, loadModel, type LoadedModel } from '@juice/models';
 import type { ModelSource } from '@juice/proto';
 import { failedPrecondition, invalidArgument, notFound } from '@juice/service-kit';
@@ -24,7 +24,8 @@ export function checkpointDir(ref: { jobId: string; version: bigint; best: boole
 export function resolveModel(source: ModelSource | undefined, jobDir: string, corpus: () => string[], seed: number, storeRoot?: string): LoadedModel {
   const kind = source?.kind.case;
   let model: LoadedModel;
-  if (kind === 'hfDir') model = loadModel(source!.kind.value as string);
+  // A request-named directory: under the data roots, every file in it too (path-roots.ts).
+  if (kind === 'hfDir') model = loadModel(requestModelDir(source!.kind.value as string, 'spec.model.hf_dir'));
   else if (kind === 'checkpoint') {
     if (!storeRoot) throw failedPrecondition('spec.model.checkpoint: this runner has no checkpoint store');
     model = loadModel(checkpointDir(source!.kind.value as { jobId: string; version: bigint; best: boolean }, join(storeRoot, 'checkpoints')));
@@ -41,7 +42,8 @@ export function resolveModel(source: ModelSource | undefined, jobDir: string, co
 }
 
 /** SHA-256 and size of every file directly in a model directory (weights, config, tokenizer), by name. */
-export async function modelDirDigests(dir: string, signal?: AbortSignal): Promise<{ path: string; sha256: string; sizeBytes: number }[]> {
+export async function modelDirDigests(requested: string, signal?: AbortSignal): Promise<{ path: string; sha256: string; sizeBytes: number }[]> {
+  const dir = requestModelDir(requested, 'spec.model.hf_dir');
   const names = readdirSync(dir)
     .filter((n) => statSync(join(dir, n)).isFile())
     .sort();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { RewardModelTrainer, type PairExample } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
-import { loadPreferencePairs, pairToExamples, promptToDisplayText, tokenizePreferencePair, type PreferencePair } from '@juice/data';
+import { loadPreferencePairs, pairToExamples, promptToDisplayText, requestModelDir, tokenizePreferencePair, type PreferencePair } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import { JobProgressSchema } from '@juice/proto';
 import { badSpec } from './job-error.js';
@@ -94,7 +94,7 @@ export function rewardModelRunner(storeRoot: string): JobRunner {
 
 /** The job's model as reward weights (a reward directory as is; a causal LM or the embedded default with a fresh head). */
 function startingWeights(source: Parameters<typeof resolveModel>[0], jobDir: string, corpus: () => string[], seed: number, storeRoot: string): { model: LoadedModel; params: ParamSet } {
-  if (source?.kind.case === 'hfDir') return loadRewardParams(source.kind.value, seed);
+  if (source?.kind.case === 'hfDir') return loadRewardParams(requestModelDir(source.kind.value, 'spec.model.hf_dir'), seed);
   if (source?.kind.case === 'checkpoint') return loadRewardParams(checkpointDir(source.kind.value, join(storeRoot, 'checkpoints')), seed);
   const model = resolveModel(source, jobDir, corpus, seed, storeRoot);
   return { model, params: rewardParamsFromLm(model, seed) };

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShapes, RewardModelTrainer, RewardNormalizer, RunningMoments, type PairExample, type Rollout } from '@juice/algorithms';
 import { CheckpointStore } from '@juice/checkpoint';
-import { epochOrder, loadDemonstrations, promptToDisplayText, tokenizeDemonstration } from '@juice/data';
+import { epochOrder, loadDemonstrations, promptToDisplayText, requestModelDir, tokenizeDemonstration } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import { createSchedule, ParamSet } from '@juice/optim';
 import { GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
@@ -243,7 +243,7 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
 function initialReward(source: ModelSource | undefined, model: LoadedModel, seed: number): ParamSet {
   if (!source?.kind.case) return rewardParamsFromLm(model, seed);
   if (source.kind.case !== 'hfDir') throw badSpec('spec.rft.reward_model', 'only hf_dir is supported for the initial reward model');
-  const loaded = loadRewardParams(source.kind.value, seed);
+  const loaded = loadRewardParams(requestModelDir(source.kind.value, 'spec.rft.reward_model.hf_dir'), seed);
   const a = loaded.model.config;
   const b = model.config;
   if (a.vocabSize !== b.vocabSize || a.hiddenSize !== b.hiddenSize || a.numLayers !== b.numLayers || a.architecture !== b.architecture) {
