@@ -15,5 +15,6 @@ export { collateBatch, collatePairBatch, sumOverResponse, padIdFor, IGNORE_INDEX
 export { mulberry32, fmix32, seedToUint32, shuffleInPlace, type SeededRandom } from './seeded-random.js';
 export { DataOrder, epochOrder, validateCursor, type DataCursor, type DataOrderOptions } from './data-order.js';
 export * from './synthetic/index.js';
+export * from './corpora/index.js';
 export { PathRoots, setDataRoots, dataRoots, requestFile, requestDataPath, requestModelDir, realpathDeepest, shownPath, type PathKind } from './path-roots.js';
 export { jsonSyntaxError, describeJsonError, type JsonSyntaxError } from './json-error.js';
