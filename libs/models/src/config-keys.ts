@@ -13,6 +13,7 @@
 // attribute nobody reads), so juice ignores it too; the generic keys that would change the maths
 // (quantization_config, auto_map, pruned_heads, cross attention) are restricted here.
 import { ModelLoadError } from './errors.js';
+import { HF_CLASS_HEADS, MODEL_TYPES } from './architectures/registry.js';
 
 type Json = Record<string, unknown>;
 
@@ -30,17 +31,10 @@ export interface KeyRule {
   accepts?: string;
 }
 
-/** The Hugging Face classes juice loads: architecture and head. */
-export const HF_CLASSES: Readonly<Record<string, { architecture: ArchitectureName; head: Head }>> = {
-  LlamaForCausalLM: { architecture: 'llama', head: 'lm' },
-  MistralForCausalLM: { architecture: 'mistral', head: 'lm' },
-  Qwen2ForCausalLM: { architecture: 'qwen2', head: 'lm' },
-  GPTNeoXForCausalLM: { architecture: 'gpt_neox', head: 'lm' },
-  LlamaForSequenceClassification: { architecture: 'llama', head: 'sequence-classification' },
-  MistralForSequenceClassification: { architecture: 'mistral', head: 'sequence-classification' },
-  Qwen2ForSequenceClassification: { architecture: 'qwen2', head: 'sequence-classification' },
-  GPTNeoXForSequenceClassification: { architecture: 'gpt_neox', head: 'sequence-classification' },
-};
+/** The Hugging Face classes juice loads: architecture and head (the architecture registry names them). */
+export const HF_CLASSES: Readonly<Record<string, { architecture: ArchitectureName; head: Head }>> = Object.fromEntries(
+  HF_CLASS_HEADS.map((c) => [c.hfClass, { architecture: c.architecture, head: c.head }]),
+);
 
 const implemented: KeyRule = { kind: 'implemented' };
 const bookkeeping: KeyRule = { kind: 'bookkeeping' };
@@ -175,8 +169,6 @@ export function configKeyTable(hfClass: string): Readonly<Record<string, KeyRule
   if (!c) return undefined;
   return { ...GENERIC, ...BY_ARCHITECTURE[c.architecture], ...(c.head === 'sequence-classification' ? SEQUENCE_CLASSIFICATION : {}) };
 }
-
-const MODEL_TYPES: ArchitectureName[] = ['llama', 'mistral', 'qwen2', 'gpt_neox'];
 
 /** The class config.json selects, as configFromHf reads it (architectures[0], else model_type's causal LM). */
 export function hfClassOf(json: Json): string | undefined {

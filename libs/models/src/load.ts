@@ -2,6 +2,7 @@
 // (HF tensor names), and its tokenizer. Missing, misshaped and unused tensors are reported by name.
 import { loadHfDir, Tokenizer, type HfModelFiles } from '@juice/checkpoint';
 import { ParamSet } from '@juice/optim';
+import { scoreHeadName } from './architectures/registry.js';
 import { configFromHf, embeddingNames, parameterShapes, rewardParameterShapes, type ModelConfig } from './config.js';
 import { ModelLoadError } from './errors.js';
 import { gaussian } from './init.js';
@@ -52,12 +53,13 @@ export function loadModel(dir: string, kind: 'lm' | 'reward' = 'lm'): LoadedMode
 export function rewardParamsFromCausalLm(model: LoadedModel, seed: number): ParamSet {
   const params = new ParamSet(rewardParameterShapes(model.config));
   const { head, embed } = embeddingNames(model.config);
+  const scoreHead = scoreHeadName(model.config);
   const dropped = model.params.names.filter((n) => !params.has(n));
-  if (model.params.has('score.weight')) throw new ModelLoadError('INVALID_ARGUMENT', `${model.dir}: is already a reward model (it has score.weight); load it with kind 'reward'`);
+  if (model.params.has(scoreHead)) throw new ModelLoadError('INVALID_ARGUMENT', `${model.dir}: is already a reward model (it has ${scoreHead}); load it with kind 'reward'`);
   if (dropped.some((n) => n !== head || head === embed)) throw new ModelLoadError('INVALID_ARGUMENT', `${model.dir}: a reward model starts from a causal LM by dropping only its LM head, but would drop ${dropped.map((n) => `"${n}"`).join(', ')}`);
   for (const e of params.entries) if (model.params.has(e.name)) params.set(e.name, model.params.view(e.name));
   const rand = gaussian(seed);
-  const score = params.view('score.weight');
+  const score = params.view(scoreHead);
   for (let i = 0; i < score.length; i++) score[i] = 0.02 * rand();
   return params;
 }

@@ -4,6 +4,7 @@
 // code and the gradient reaches A and B through the ordinary MatMul rule.
 import type { GraphBuilder, Value } from '@juice/onnx';
 import { ParamSet } from '@juice/optim';
+import { architectureModule } from './architectures/registry.js';
 import { parameterShapes, type ModelConfig } from './config.js';
 import { gaussian } from './init.js';
 
@@ -16,7 +17,7 @@ export interface LoraSpec {
 }
 
 export function defaultLoraTargets(c: ModelConfig): string[] {
-  return c.architecture === 'gpt_neox' ? ['query_key_value', 'attention.dense'] : ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
+  return architectureModule(c.architecture).defaultLoraTargets(c);
 }
 
 /** The adapted base weights and their PEFT adapter tensor names. */

@@ -5,6 +5,7 @@
 // the buffers older transformers versions saved (RoPE inv_freq, GPT-NeoX's causal mask and mask value),
 // which juice recomputes from the config and which must therefore say the same as the config.
 import type { StTensor } from '@juice/checkpoint';
+import { architectureModule } from './architectures/registry.js';
 import { embeddingNames, type ModelConfig } from './config.js';
 
 /** How many unused names an error lists before "and N more". */
@@ -12,10 +13,6 @@ const LISTED = 6;
 
 /** Relative agreement a stored inv_freq must show, by its on-disk precision. */
 const INV_FREQ_TOLERANCE: Record<string, number> = { F64: 1e-6, F32: 1e-6, F16: 2e-3, BF16: 1.6e-2 };
-
-const INV_FREQ = /^(model|gpt_neox)\.(layers\.\d+\.(self_attn|attention)\.)?rotary_emb\.inv_freq$/;
-const NEOX_CAUSAL_MASK = /^gpt_neox\.layers\.\d+\.attention\.bias$/;
-const NEOX_MASK_VALUE = /^gpt_neox\.layers\.\d+\.attention\.masked_bias$/;
 
 /**
  * Problems (one string each) with the tensors of `tensors` that are not in `used`: none when every extra
@@ -61,25 +58,16 @@ function tiedHeadCopy(name: string, t: StTensor, tensors: ReadonlyMap<string, St
   return same ? '' : `tensor "${name}" differs from "${embed}" although config.json ties them (tie_word_embeddings: true), so it would be dropped unread: set tie_word_embeddings to false, or remove the tensor`;
 }
 
-/** RoPE inv_freq and GPT-NeoX mask buffers: '' when they agree with what juice computes, a message when not. */
+/** RoPE inv_freq and the architecture's other buffers: '' when they agree with what juice computes, a message when not. */
 function derivedBuffer(name: string, t: StTensor, config: ModelConfig): string | undefined {
-  const neox = config.architecture === 'gpt_neox';
-  if (INV_FREQ.test(name) && name.startsWith(neox ? 'gpt_neox.' : 'model.')) {
-    const dims = neox ? (config.rotaryDims ?? config.headDim) : config.headDim;
+  const arch = architectureModule(config.architecture);
+  if (arch.invFreqBuffer.test(name)) {
+    const dims = arch.rotaryDims(config);
     const expected = Array.from({ length: dims / 2 }, (_, i) => 1 / config.ropeTheta ** ((2 * i) / dims));
     const tol = INV_FREQ_TOLERANCE[t.dtype];
     if (tol === undefined || t.shape.join(',') !== `${expected.length}`) return `tensor "${name}" (a RoPE inv_freq buffer) has shape [${t.shape}] ${t.dtype}, expected [${expected.length}] floats for ${dims} rotary dims`;
     const worst = expected.reduce((m, x, i) => Math.max(m, Math.abs(Number(t.data[i]) - x) / x), 0);
     return worst <= tol ? '' : `tensor "${name}" (a RoPE inv_freq buffer) differs from the frequencies of base ${config.ropeTheta} over ${dims} dims (relative difference ${worst.toPrecision(2)}): config.json and the weights disagree`;
   }
-  if (neox && NEOX_CAUSAL_MASK.test(name)) {
-    const n = t.shape[2] ?? 0;
-    const ok = t.shape.length === 4 && t.shape[0] === 1 && t.shape[1] === 1 && t.shape[3] === n && t.data.every((v, k) => (Number(v) !== 0) === (k % n <= Math.floor(k / n)));
-    return ok ? '' : `tensor "${name}" is not the causal mask (lower-triangular ones, [1, 1, n, n]) that juice applies: the model would attend differently`;
-  }
-  if (neox && NEOX_MASK_VALUE.test(name)) {
-    // The score written at masked positions: any value this negative gives them zero attention weight.
-    return t.data.length === 1 && Number(t.data[0]) <= -1e4 ? '' : `tensor "${name}" (the masked-score value) is not a single value ≤ -1e4, so masked positions would keep attention weight`;
-  }
-  return undefined;
+  return arch.derivedBuffer?.(name, t);
 }

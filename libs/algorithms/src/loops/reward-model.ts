@@ -3,7 +3,7 @@
 // batches (first B preferred). Frozen tensors (embeddings + the lowest N layers) are fed but get no
 // gradient and no weight decay. The trainer keeps one RewardModelTrainer for a whole job so its graphs
 // are compiled once, and its AdamW moments carry over RFT's rounds.
-import { buildRewardModel, embeddingNames, type ModelConfig } from '@juice/models';
+import { buildRewardModel, embeddingNames, layerPrefix, type ModelConfig } from '@juice/models';
 import { GraphBuilder } from '@juice/onnx';
 import { clipGradNorm, createOptimizer, createSchedule, type FlatOptimizer, type OptimizerSettings, type ParamSet } from '@juice/optim';
 import { collateBatch, collatePairBatch, DataOrder, type TokenBatch } from '@juice/data';
@@ -28,7 +28,7 @@ export function rewardModelGraph(config: ModelConfig, centerCoefficient = 0) {
 export function frozenLayerParameters(config: ModelConfig, names: readonly string[], frozenLayers: number): string[] {
   if (frozenLayers <= 0) return [];
   if (frozenLayers > config.numLayers) throw new RangeError(`frozen_layers ${frozenLayers} exceeds the model's ${config.numLayers} layers (use 0..${config.numLayers})`);
-  const prefix = config.architecture === 'gpt_neox' ? 'gpt_neox.layers.' : 'model.layers.';
+  const prefix = layerPrefix(config);
   const { embed } = embeddingNames(config);
   return names.filter((n) => {
     if (n === embed) return true;

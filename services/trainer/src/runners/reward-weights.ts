@@ -6,15 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadHfDir, saveHfDir, type CheckpointStore } from '@juice/checkpoint';
-import { configToHf, loadModel, rewardParamsFromCausalLm, type LoadedModel, type ModelConfig } from '@juice/models';
+import { configToHf, loadModel, rewardParamsFromCausalLm, sequenceClassifierClass, type LoadedModel, type ModelConfig } from '@juice/models';
 import type { ParamSet } from '@juice/optim';
-
-const SEQUENCE_CLASSIFIER: Record<ModelConfig['architecture'], string> = {
-  llama: 'LlamaForSequenceClassification',
-  mistral: 'MistralForSequenceClassification',
-  qwen2: 'Qwen2ForSequenceClassification',
-  gpt_neox: 'GPTNeoXForSequenceClassification',
-};
 
 export const isRewardModelDir = (dir: string) => String(((loadHfDir(dir).config.architectures as string[] | undefined) ?? [''])[0]).endsWith('ForSequenceClassification');
 
@@ -35,7 +28,7 @@ export function loadRewardParams(dir: string, seed: number): { model: LoadedMode
 
 /** config.json of a one-label sequence classifier (HF reads the reward at the last non-pad token). */
 export function rewardHfConfig(c: ModelConfig, name: string): Record<string, unknown> {
-  return configToHf(c, { _name_or_path: name, architectures: [SEQUENCE_CLASSIFIER[c.architecture]], num_labels: 1, id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 }, pad_token_id: c.padTokenId ?? 0 });
+  return configToHf(c, { _name_or_path: name, architectures: [sequenceClassifierClass(c)], num_labels: 1, id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 }, pad_token_id: c.padTokenId ?? 0 });
 }
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];

@@ -11,9 +11,12 @@
 // past_mask is 0, so rows of different lengths share one batch without copying (RoPE is applied before
 // caching, so a key's slot in the cache does not matter).
 import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
-import { layerWindow, type ModelConfig } from '../config.js';
+import { backbone } from '../architectures/registry.js';
 import { lastTokenRows, linear, positionsFromMask } from '../layers.js';
-import { backbone, groupedAttention, layerBiases, weightInputs, type FloatType } from './graph.js';
+import { layerWindow, type ModelConfig } from '../model-config.js';
+import { groupedAttention, layerBiases } from './attention.js';
+import type { FloatType } from './types.js';
+import { weightInputs } from './weights.js';
 
 export interface GenerationGraphs {
   prefill: Graph;
