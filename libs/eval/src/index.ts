@@ -32,6 +32,7 @@ export {
 export { parseChoices, renderText, resolveSpec, targetIndex } from './template.js';
 export { compileRegex, exactMatch, extractAnswer, normalise, type NormaliseOptions } from './extract.js';
 export { BOOTSTRAP_RESAMPLES, bootstrapStderr, mean, sampleIndices, sampleStd, seededRng, sigmoid, stderrOfMean, type Rng } from './stats.js';
+export { logGamma, incompleteBeta, studentTCdf, studentTQuantile, meanInterval, pairedDifferenceInterval, type MeanInterval } from './stats.js';
 export { TaskView, type DocContext } from './tasks/view.js';
 export { KIND_METRICS } from './tasks/kind.js';
 export { winScore } from './tasks/reward-win-rate.js';
