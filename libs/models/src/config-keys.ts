@@ -5,7 +5,7 @@
 // The tables follow transformers 4.44–4.57 (LlamaConfig, MistralConfig, Qwen2Config, GPTNeoXConfig, their
 // modeling_*.py, and PretrainedConfig's generic keys), plus the spellings transformers 5 writes
 // (rope_parameters, layer_types, dtype). Every key those config classes define is listed with a rule:
-//   implemented  juice reads it and computes with it (config.ts, or the RoPE / bias / sliding-window code);
+//   implemented  juice reads it and computes with it (the architecture modules in architectures/, rope.ts);
 //   bookkeeping  it does not change the forward maths (ids, dtype on disk, output switches, generation
 //                defaults, initialisation scale);
 //   restricted   honoured at the values `check` accepts only; any other value is refused.
