@@ -165,15 +165,15 @@ function labelCount(json: Json): number {
 
 /** The keys juice knows for a Hugging Face class, each with its rule (undefined for a class juice does not load). */
 export function configKeyTable(hfClass: string): Readonly<Record<string, KeyRule>> | undefined {
-  const c = HF_CLASSES[hfClass];
-  if (!c) return undefined;
+  if (!Object.hasOwn(HF_CLASSES, hfClass)) return undefined;
+  const c = HF_CLASSES[hfClass]!;
   return { ...GENERIC, ...BY_ARCHITECTURE[c.architecture], ...(c.head === 'sequence-classification' ? SEQUENCE_CLASSIFICATION : {}) };
 }
 
 /** The class config.json selects, as configFromHf reads it (architectures[0], else model_type's causal LM). */
 export function hfClassOf(json: Json): string | undefined {
   const named = Array.isArray(json.architectures) ? String(json.architectures[0]) : '';
-  if (HF_CLASSES[named]) return named;
+  if (Object.hasOwn(HF_CLASSES, named)) return named;
   const t = MODEL_TYPES.find((m) => m === json.model_type);
   return t ? Object.keys(HF_CLASSES).find((k) => HF_CLASSES[k]!.architecture === t && HF_CLASSES[k]!.head === 'lm') : undefined;
 }

@@ -16,7 +16,8 @@ export function configFromHf(json: Json, source = 'config.json'): ModelConfig {
   // Every key that would change the maths is implemented or refused here, naming it (config-keys.ts).
   checkConfigKeys(json, source);
   const archName = Array.isArray(json.architectures) ? String(json.architectures[0]) : '';
-  const architecture = HF_CLASS_ARCHITECTURES[archName] ?? (MODEL_TYPES.includes(String(json.model_type) as Architecture) ? (json.model_type as Architecture) : undefined);
+  // Own properties only: a class named like an Object.prototype member ("toString") is not a model class.
+  const architecture = (Object.hasOwn(HF_CLASS_ARCHITECTURES, archName) ? HF_CLASS_ARCHITECTURES[archName] : undefined) ?? (MODEL_TYPES.includes(String(json.model_type) as Architecture) ? (json.model_type as Architecture) : undefined);
   if (!architecture) {
     throw new ModelLoadError('INVALID_ARGUMENT', `${source}: architecture ${JSON.stringify(archName || json.model_type)} is not supported (supported: ${Object.keys(HF_CLASS_ARCHITECTURES).join(', ')})`);
   }

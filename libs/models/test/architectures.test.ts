@@ -72,3 +72,9 @@ test('no import cycle in src, and no branching on the architecture outside src/a
     .map((f) => relative(root, f));
   assert.deepEqual(branching, []);
 });
+
+test('a class or model_type named like an Object.prototype member is refused, not resolved to a function', () => {
+  for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    assert.throws(() => configFromHf({ architectures: [name], model_type: name, vocab_size: 8, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2 }), /not supported|INVALID_ARGUMENT/);
+  }
+});

@@ -7,8 +7,9 @@
 //   `past.{i}.key|value` [B, Hkv, P, d] → `logits` [B, V] and `new.{i}.key|value` [B, Hkv, 1, d].
 //   Models with a sliding window (some layer of c.slidingWindows) also take past_positions [B, P]: the
 //   position each cached key was computed at, so a sliding layer sees key j iff position_ids − w < past_positions[j].
-// The cache is kept by the caller in fixed-capacity buffers: a cached position may hold anything where
-// past_mask is 0, so rows of different lengths share one batch without copying (RoPE is applied before
+// The cache is kept by the caller in fixed-capacity buffers: a cached position may hold any FINITE value
+// where past_mask is 0 (the additive mask gives it weight 0, but 0 · NaN is NaN, so the runtime keeps unused
+// slots zeroed), so rows of different lengths share one batch without copying (RoPE is applied before
 // caching, so a key's slot in the cache does not matter).
 import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
 import { backbone } from '../architectures/registry.js';
