@@ -1,11 +1,17 @@
-// `npm run bench [-- section ...]`: every benchmark of the repo in one run, so the ratios it prints
-// (against this machine's measured matmul peak) compare figures measured under the same conditions.
+// `npm run bench [-- section ...] [--json [file.json]] [--guard]`: every benchmark of the repo in one run,
+// so the ratios it prints (against this machine's measured matmul peak and memory bandwidth, and against
+// PyTorch run in the same session) compare figures measured under the same conditions.
+// --json writes every figure and ratio to a file (default bench-results.json) and prints it;
+// --guard runs only the short CI regression guard (bench/guard.ts) and exits non-zero below its floors.
+import { writeFileSync } from 'node:fs';
 import { trainStepSection } from './sections/train-step.js';
 import { optimizerSection } from './sections/optimizer.js';
 import { matmulPeakSection } from './sections/matmul-peak.js';
 import { generationSection } from './sections/generation.js';
 import { servingSection } from './sections/serving.js';
 import { irftRoundSection } from './sections/irft-round.js';
+import { loadSection } from './sections/load.js';
+import { torchSection } from './sections/torch.js';
 import type { BenchContext, Section } from './sections/types.js';
 
 const sections: Record<string, Section> = {
@@ -15,9 +21,19 @@ const sections: Record<string, Section> = {
   generation: generationSection,
   serving: servingSection,
   'irft-round': irftRoundSection,
+  // Last: it prints juice's figures from the sections above beside PyTorch's.
+  torch: torchSection,
 };
 
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+if (args.includes('--guard')) {
+  const { runGuard } = await import('./guard.js');
+  const { ok } = await runGuard();
+  process.exit(ok ? 0 : 1);
+}
+const jsonAt = args.indexOf('--json');
+const jsonFile = jsonAt < 0 ? undefined : args[jsonAt + 1]?.endsWith('.json') ? args[jsonAt + 1]! : 'bench-results.json';
+const wanted = args.filter((a, i) => a !== '--json' && !(jsonAt >= 0 && i === jsonAt + 1 && a === jsonFile));
 const unknown = wanted.filter((w) => !(w in sections));
 if (unknown.length) {
   console.error(`unknown section(s) ${unknown.join(', ')}; sections: ${Object.keys(sections).join(', ')}`);
@@ -30,4 +46,9 @@ for (const [name, run] of Object.entries(sections)) {
   if (wanted.length && !wanted.includes(name) && name !== 'matmul-peak') continue;
   console.log(`\n## ${name}`);
   await run(ctx);
+}
+if (jsonFile) {
+  const text = JSON.stringify({ date: new Date().toISOString(), node: process.version, results: ctx.results }, null, 2);
+  writeFileSync(jsonFile, text + '\n');
+  console.log(`\n## results (written to ${jsonFile})\n${text}`);
 }

@@ -31,6 +31,7 @@ async function measure(name: string, config: ModelConfig, ctx: Parameters<Sectio
     const totalMs = performance.now() - t1;
     const decodeTps = (B * (newTokens - 1)) / ((totalMs - prefillMs) / 1000);
     ctx.results[`generation.${name}.b${B}.decode_tps`] = decodeTps;
+    ctx.results[`generation.${name}.b${B}.prefill_tps`] = (B * promptLen) / (prefillMs / 1000);
     rows.push([`  batch ${B}: prefill (${promptLen}-token prompts)`, (B * promptLen) / (prefillMs / 1000), 'tokens/s']);
     rows.push([`  batch ${B}: decode (greedy, KV cache)`, decodeTps, 'tokens/s']);
   }
