@@ -21,6 +21,7 @@ const sections: Record<string, Section> = {
   generation: generationSection,
   serving: servingSection,
   'irft-round': irftRoundSection,
+  load: loadSection,
   // Last: it prints juice's figures from the sections above beside PyTorch's.
   torch: torchSection,
 };
