@@ -6,7 +6,7 @@ import { GraphBuilder, type Graph } from '@juice/onnx';
 import type { ParamSet } from '@juice/optim';
 import { backbone } from '../architectures/registry.js';
 import { linear, positionsFromMask } from '../layers.js';
-import { withLora, type LoraSpec } from '../lora.js';
+import { withLora, type LoraGraphOptions, type LoraSpec } from '../lora.js';
 import type { ModelConfig } from '../model-config.js';
 import { groupedAttention, layerBiases } from './attention.js';
 import type { FloatType } from './types.js';
@@ -16,7 +16,13 @@ export interface CausalLmGraphOptions {
   dtype?: FloatType;
   /** Train LoRA adapters: their inputs are added and `trainable` lists them instead of the base weights. */
   lora?: LoraSpec;
-  /** Bake these base weights into the graph as initializers (frozen), e.g. under LoRA. */
+  /** LoRA graph options: `train` applies lora_dropout; `switchable` adds the `lora_enabled` input (0 = the base, for references). */
+  loraGraph?: LoraGraphOptions;
+  /**
+   * Bake these base weights into the graph as initializers (frozen), e.g. under LoRA. Without it the
+   * base weights stay inputs (fed from one buffer, no copy in the model) and are still not differentiated
+   * under LoRA: `trainable` lists only the adapters.
+   */
   frozenBase?: ParamSet;
   /** Also output `logits` [B, T, V] (tests, and evaluation of small vocabularies). */
   logits?: boolean;
@@ -63,11 +69,11 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
   const mask = g.input('attention_mask', 'int64', ['B', 'T']);
   const labels = g.input('labels', 'int64', ['B', 'T']);
-  const { names, w: base, head } = weightInputs(g, c, dtype, 'lm', o.frozenBase);
-  const lora = o.lora ? withLora(g, c, o.lora, base, dtype) : undefined;
-  const w = lora?.w ?? base;
+  const { names, w, head } = weightInputs(g, c, dtype, 'lm', o.frozenBase);
+  const lora = o.lora ? withLora(g, c, o.lora, dtype, o.loraGraph) : undefined;
   const bias = layerBiases(g, c, mask, dtype);
-  const hidden = backbone(g, c, w, ids, positionsFromMask(g, mask), (i, q, k, v) => groupedAttention(g, c, q, k, v, bias(i)), dtype);
+  const hidden = backbone(lora?.g ?? g, c, w, ids, positionsFromMask(g, mask), (i, q, k, v) => groupedAttention(g, c, q, k, v, bias(i)), dtype);
+  lora?.check();
   const logits = linear(g, hidden, head); // [B·T, V]
   const flatLabels = g.reshape(labels, [-1]);
   const [loss, logProbs] = g.softmaxCrossEntropyLoss(logits, flatLabels, { ignoreIndex: -100, reduction: 'mean' });

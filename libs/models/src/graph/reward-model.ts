@@ -1,24 +1,40 @@
 // The reward model graph (HF *ForSequenceClassification with one label).
 import { GraphBuilder, type Graph } from '@juice/onnx';
-import { backbone } from '../architectures/registry.js';
+import { backbone, scoreHeadName } from '../architectures/registry.js';
 import { lastTokenRows, linear, positionsFromMask } from '../layers.js';
+import { withLora, type LoraGraphOptions, type LoraSpec } from '../lora.js';
 import type { ModelConfig } from '../model-config.js';
+import type { ParamSet } from '@juice/optim';
 import { groupedAttention, layerBiases } from './attention.js';
 import type { FloatType } from './types.js';
 import { weightInputs } from './weights.js';
 
+export interface RewardModelGraphOptions {
+  dtype?: FloatType;
+  /** LoRA adapters on the backbone; the score head trains alongside them (PEFT SEQ_CLS modules_to_save). */
+  lora?: LoraSpec;
+  loraGraph?: LoraGraphOptions;
+  /** Bake the base weights (all but the score head, which stays an input) into the graph, e.g. under LoRA. */
+  frozenBase?: ParamSet;
+}
+
 /**
  * Reward model forward: input_ids and attention_mask [B, T] (right padding) → `rewards` [B], the score
  * head applied to the last real token's hidden state (as HF *ForSequenceClassification).
+ * `trainable`: every weight, or under LoRA the adapters and the score head.
  */
-export function buildRewardModel(c: ModelConfig, o: { dtype?: FloatType } = {}): { graph: Graph; weights: string[] } {
+export function buildRewardModel(c: ModelConfig, o: RewardModelGraphOptions = {}): { graph: Graph; weights: string[]; trainable: string[] } {
   const dtype = o.dtype ?? 'float32';
   const g = new GraphBuilder(`${c.architecture}_reward_model`);
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
   const mask = g.input('attention_mask', 'int64', ['B', 'T']);
-  const { names, w, head } = weightInputs(g, c, dtype, 'reward');
+  const score = scoreHeadName(c);
+  const { names, w, head } = weightInputs(g, c, dtype, 'reward', o.frozenBase, [score]);
+  const lora = o.lora ? withLora(g, c, o.lora, dtype, o.loraGraph) : undefined;
   const bias = layerBiases(g, c, mask, dtype);
-  const hidden = backbone(g, c, w, ids, positionsFromMask(g, mask), (i, q, k, v) => groupedAttention(g, c, q, k, v, bias(i)), dtype);
+  const hidden = backbone(lora?.g ?? g, c, w, ids, positionsFromMask(g, mask), (i, q, k, v) => groupedAttention(g, c, q, k, v, bias(i)), dtype);
+  lora?.check();
   g.output(g.reshape(linear(g, lastTokenRows(g, hidden, mask), head), [-1]), 'rewards');
-  return { graph: g.build(), weights: names };
+  const weights = [...names, ...(lora?.adapters ?? [])];
+  return { graph: g.build(), weights, trainable: lora ? [...lora.adapters, score] : names };
 }
