@@ -2,6 +2,7 @@
 import { ConfigError, HelpRequested } from '@juice/service-kit';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
+import { mergeCommand } from './commands/merge.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { scoreCommand } from './commands/score.js';
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   generate: { run: generateCommand, help: 'sample completions from a generator' },
   score: { run: scoreCommand, help: 'score or compare responses with a reward-model' },
   eval: { run: evalCommand, help: 'evaluate a checkpoint or a live generator on tasks; prints metrics, writes the report' },
+  merge: { run: mergeCommand, help: 'merge a PEFT LoRA adapter into its base model (--base DIR --adapter DIR --out DIR)' },
   report: { run: reportCommand, help: 'fetch evaluation reports (JSON + HTML); several runs side by side' },
 };
 

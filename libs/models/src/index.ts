@@ -18,3 +18,4 @@ export { unusedTensorProblems } from './unused-tensors.js';
 export { defaultLoraTargets, loraTargets, loraParameterShapes, loraScaling, checkLoraSpec, peftTensorNames, initLora, withLora, mergeLora, LoraSpecError, LORA_ENABLED_INPUT, type LoraSpec, type LoraTarget, type LoraGraph, type LoraGraphOptions } from './lora.js';
 export { encodePrompt, encodePromptResponse, promptText, PromptError } from './prompt.js';
 export { describeModel } from './model-info.js';
+export { savePeftAdapter, loadPeftAdapter, loadModelWithAdapter, isPeftAdapterDir, adapterConfigJson, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter, type PeftTaskType } from './peft.js';
