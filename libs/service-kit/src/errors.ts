@@ -2,6 +2,7 @@
 // optional string details. Handlers throw it; clients receive it back with the same code and details.
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { StatusError } from '@juice/proto/status-error';
 import type { Logger } from './logger.js';
 import { defaultLogger } from './logger.js';
 
@@ -9,26 +10,25 @@ import { defaultLogger } from './logger.js';
 // ASCII, and details may hold any text (file paths, tokens).
 export const ERROR_DETAILS_TRAILER = 'juice-error-details-bin';
 
-export class ServiceError extends Error {
-  readonly code: grpc.status;
-  readonly details: Record<string, string>;
+/**
+ * The StatusError of @juice/proto/status-error (the one error type libraries and services share) with
+ * the constructor handlers have always used; `instanceof StatusError` holds for it.
+ */
+export class ServiceError extends StatusError {
+  declare readonly code: grpc.status;
 
-  constructor(code: grpc.status, message: string, details: Record<string, string> = {}, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: grpc.status, message: string, details: Record<string, string> = {}, options?: { cause?: unknown; retryable?: boolean }) {
+    super(code, message, { details, cause: options?.cause, retryable: options?.retryable });
     this.name = 'ServiceError';
-    this.code = code;
-    this.details = details;
   }
 
   /** The status name, e.g. `INVALID_ARGUMENT`. */
-  get codeName(): string {
+  override get codeName(): string {
     return grpc.status[this.code] ?? `CODE_${this.code}`;
   }
-
-  override toString(): string {
-    return `${this.codeName}: ${this.message}`;
-  }
 }
+
+export { StatusError, statusOf, type StatusName } from '@juice/proto/status-error';
 
 export const invalidArgument = (field: string, problem: string, details: Record<string, string> = {}) =>
   new ServiceError(grpc.status.INVALID_ARGUMENT, `invalid field "${field}": ${problem}`, { field, ...details });
@@ -106,6 +106,7 @@ export async function withField<T>(field: string, work: Promise<T> | (() => Prom
  */
 export function toServiceError(err: unknown, log: Logger = defaultLogger): ServiceError {
   if (err instanceof ServiceError) return err;
+  if (err instanceof StatusError) return new ServiceError(err.code, err.message, err.details, { cause: err, retryable: err.retryable });
   const named = libraryStatus(err);
   if (named !== undefined) return new ServiceError(named, (err as Error).message, {}, { cause: err });
   if (isAbortError(err)) {

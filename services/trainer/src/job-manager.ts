@@ -5,7 +5,8 @@ import { EventEmitter, on } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { Algorithm, ErrorDetailSchema, JobSchema, JobState, WatchJobResponseSchema, type Job, type JobSpec, type WatchJobResponse } from '@juice/proto';
+import { Algorithm, ErrorDetailSchema, JobSchema, JobState, StatusError, statusOf, WatchJobResponseSchema, type ErrorDetail, type Job, type JobSpec, type WatchJobResponse } from '@juice/proto';
+import { abortOf, JobAbort } from './job-abort.js';
 import type { JobStore } from './job-store.js';
 
 export type JobEvent = NonNullable<MessageInitShape<typeof WatchJobResponseSchema>['event']>;
@@ -102,9 +103,14 @@ export class JobManager {
     const run = this.running.get(job.id);
     if (run) run.skipCheckpoint = skipCheckpoint;
     this.setState(job, JobState.CANCELLING, `cancelled by client${reason ? `: ${reason}` : ''}`);
-    if (run) run.abort.abort(new Error(`cancelled: ${reason}`));
+    if (run) run.abort.abort(new JobAbort('cancel', `cancelled: ${reason}`));
     else this.setState(job, JobState.CANCELLED, 'cancelled before it ran');
     return job;
+  }
+
+  /** Stops a running job for a typed reason (job-abort.ts); a job that is not running is left as it is. */
+  abort(job: Job, reason: JobAbort): void {
+    this.running.get(job.id)?.abort.abort(reason);
   }
 
   resume(job: Job, checkpointVersion?: number): Job {
@@ -149,7 +155,7 @@ export class JobManager {
 
   /** Lets running jobs stop at their next step boundary (they checkpoint), for a graceful shutdown. */
   async stopAll(): Promise<void> {
-    for (const r of this.running.values()) r.abort.abort(new Error('trainer shutting down'));
+    for (const r of this.running.values()) r.abort.abort(new JobAbort('shutdown', 'trainer shutting down'));
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
 
@@ -191,20 +197,13 @@ export class JobManager {
     };
     const done = (async () => {
       try {
-        if (!runner) throw Object.assign(new Error(`no runner for ${Algorithm[job.spec!.algorithm]} in this trainer`), { grpcCode: 'UNIMPLEMENTED' });
+        if (!runner) throw new StatusError('UNIMPLEMENTED', `no runner for ${Algorithm[job.spec!.algorithm]} in this trainer`, { retryable: false });
         await runner(ctx);
         if (abort.signal.aborted) this.finishAborted(job, abort.signal);
         else this.setState(job, JobState.SUCCEEDED, 'finished');
       } catch (e) {
         if (abort.signal.aborted) this.finishAborted(job, abort.signal);
-        else {
-          const err = e as Error & { grpcCode?: string; retryable?: boolean };
-          const detail = create(ErrorDetailSchema, { code: err.grpcCode ?? 'INTERNAL', message: err.message, retryable: err.retryable ?? true });
-          job.error = detail;
-          this.log.error('job failed', { job_id: job.id, error: err.message, stack: err.stack });
-          this.emit(job, { case: 'error', value: detail });
-          this.setState(job, JobState.FAILED, err.message);
-        }
+        else this.fail(job, e);
       } finally {
         this.running.delete(job.id);
       }
@@ -212,10 +211,26 @@ export class JobManager {
     this.running.set(job.id, { abort, done, skipCheckpoint: false });
   }
 
-  private finishAborted(job: Job, signal: AbortSignal): void {
-    const why = (signal.reason as Error | undefined)?.message ?? 'aborted';
-    // A shutdown leaves the job RUNNING on disk, so the next trainer process resumes it.
-    if (why === 'trainer shutting down') return;
-    this.setState(job, JobState.CANCELLED, why);
+  /** The one place any error becomes the job's error (Job.error: status name, message, retryable). */
+  private fail(job: Job, e: unknown): void {
+    const detail = jobErrorOf(e);
+    job.error = detail;
+    this.log.error('job failed', { job_id: job.id, code: detail.code, error: detail.message, stack: (e as Error | undefined)?.stack });
+    this.emit(job, { case: 'error', value: detail });
+    this.setState(job, JobState.FAILED, detail.message);
   }
+
+  private finishAborted(job: Job, signal: AbortSignal): void {
+    const why = abortOf(signal);
+    // A shutdown leaves the job RUNNING on disk, so the next trainer process resumes it.
+    if (why.kind === 'shutdown') return;
+    if (why.kind === 'timeout') this.fail(job, new StatusError('DEADLINE_EXCEEDED', why.message, { retryable: true }));
+    else this.setState(job, JobState.CANCELLED, why.message);
+  }
+}
+
+/** Any thrown value as a job error: its gRPC status by name and whether ResumeJob may succeed (statusOf). */
+export function jobErrorOf(e: unknown): ErrorDetail {
+  const st = statusOf(e);
+  return create(ErrorDetailSchema, { code: st.name, message: st.message, retryable: st.retryable });
 }

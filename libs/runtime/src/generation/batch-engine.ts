@@ -3,6 +3,7 @@
 // so one caller's long generation never holds others back. Every request runs on the weight set that
 // was current when it arrived: new weights are taken once no running or waiting request needs the old
 // ones, so a call's samples never mix versions.
+import { StatusError } from '@juice/proto/status-error';
 import type { Runner } from '../session.js';
 import type { Feeds, TensorLike } from '../tensor.js';
 import { Rng } from '../sampling/rng.js';
@@ -31,8 +32,11 @@ export interface EngineResult {
   weights: string;
 }
 
-export class QueueFullError extends Error {
-  readonly grpcCode = 'RESOURCE_EXHAUSTED';
+export class QueueFullError extends StatusError {
+  constructor(message: string) {
+    super('RESOURCE_EXHAUSTED', message);
+    this.name = 'QueueFullError';
+  }
 }
 
 interface Row {
@@ -104,7 +108,7 @@ export class BatchEngine {
   submit(req: EngineRequest): Promise<EngineResult> {
     if (req.promptIds.length === 0) return Promise.reject(new Error('empty prompt'));
     if (req.promptIds.length + req.maxNewTokens > this.o.contextLength) {
-      return Promise.reject(Object.assign(new Error(`prompt (${req.promptIds.length}) + max_new_tokens (${req.maxNewTokens}) exceeds the context length ${this.o.contextLength}`), { grpcCode: 'INVALID_ARGUMENT' }));
+      return Promise.reject(new StatusError('INVALID_ARGUMENT', `prompt (${req.promptIds.length}) + max_new_tokens (${req.maxNewTokens}) exceeds the context length ${this.o.contextLength}`, { retryable: false }));
     }
     if (this.queue.length >= this.maxQueue) return Promise.reject(new QueueFullError(`generation queue is full (${this.maxQueue} waiting requests); retry with back-off`));
     return new Promise<EngineResult>((resolve, reject) => {

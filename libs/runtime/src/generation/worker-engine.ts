@@ -1,6 +1,7 @@
 // BatchEngine's API, run in a worker thread. Tokens arrive as messages; a caller's onToken returning
 // true (a stop string matched) asks the worker to end the row, and the tokens the worker produced after
 // that point are dropped here, so results are exactly what an in-thread engine returns.
+import { STATUS_CODES, StatusError, type StatusName } from '@juice/proto/status-error';
 import { Worker } from 'node:worker_threads';
 import type { SessionOptions } from '../session.js';
 import type { EngineOptions, EngineRequest, EngineResult } from './batch-engine.js';
@@ -97,7 +98,8 @@ export class WorkerEngine {
       else p.resolve(r);
     } else if (m.kind === 'error') {
       this.pending.delete(m.id);
-      p.reject(Object.assign(new Error(m.message), m.grpcCode ? { grpcCode: m.grpcCode } : {}));
+      // The worker's error crosses the thread as its status name; rebuilt as the one StatusError type.
+      p.reject(m.grpcCode && m.grpcCode in STATUS_CODES ? new StatusError(m.grpcCode as StatusName, m.message) : new Error(m.message));
     }
   }
 

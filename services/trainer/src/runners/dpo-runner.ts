@@ -18,6 +18,7 @@ import { JobPoints } from './job-points.js';
 import { resumePoint } from './resume-point.js';
 import { singlePassAfterStep, singlePassOptions } from './single-pass.js';
 import { restoreWeights } from './trainer-state.js';
+import { badSpec } from './job-error.js';
 
 export function dpoRunner(storeRoot: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
@@ -26,7 +27,7 @@ export function dpoRunner(storeRoot: string): JobRunner {
     const h = spec.hyperparameters;
     const dpo = spec.algorithmConfig.case === 'dpo' ? spec.algorithmConfig.value : undefined;
     const raw = (await Promise.all(spec.datasets.map((d) => loadPreferencePairs(d, { signal: ctx.signal })))).flat();
-    if (raw.length === 0) throw Object.assign(new Error('spec.datasets: no preference pairs selected'), { grpcCode: 'INVALID_ARGUMENT' });
+    if (raw.length === 0) throw badSpec('spec.datasets', 'no preference pairs selected');
     const seed = Number(h?.seed || 42n);
     const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => raw.flatMap((p) => [promptToDisplayText(p.prompt), p.chosen, p.rejected]), seed, storeRoot);
     const limits = truncation(h, model.config.maxPositions);

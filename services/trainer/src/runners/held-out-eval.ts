@@ -8,6 +8,7 @@ import { EvalStep, type PairExample, type PairLossKind } from '@juice/algorithms
 import { collateBatch, collatePairBatch, IGNORE_INDEX, type TokenBatch, type TokenizedExample } from '@juice/data';
 import { buildCausalLm, type ModelConfig } from '@juice/models';
 import type { ParamSet } from '@juice/optim';
+import { badSpec } from './job-error.js';
 
 export interface HeldOutEvaluator {
   evaluate(params: ParamSet): Promise<Record<string, number>>;
@@ -27,7 +28,7 @@ function chunks<T>(xs: readonly T[], n: number): T[][] {
 }
 
 export async function demonstrationEvaluator(o: { config: ModelConfig; params: ParamSet; examples: readonly TokenizedExample[]; padTokenId: number; batchSize: number }): Promise<HeldOutEvaluator> {
-  if (o.examples.length === 0) throw Object.assign(new Error('spec.eval_datasets: no demonstrations selected'), { grpcCode: 'INVALID_ARGUMENT' });
+  if (o.examples.length === 0) throw badSpec('spec.eval_datasets', 'no demonstrations selected');
   const step = await EvalStep.create(buildCausalLm(o.config).graph, o.params, ['seq_logprobs']);
   const batches = chunks(o.examples, o.batchSize).map((rows) => collateBatch(rows, { padTokenId: o.padTokenId }));
   return {
@@ -55,7 +56,7 @@ function pairLoss(u: number, kind: PairLossKind): number {
 }
 
 export async function pairEvaluator(o: { config: ModelConfig; params: ParamSet; reference: ParamSet; pairs: readonly PairExample[]; beta: number; loss: PairLossKind; padTokenId: number; batchSize: number }): Promise<HeldOutEvaluator> {
-  if (o.pairs.length === 0) throw Object.assign(new Error('spec.eval_datasets: no preference pairs selected'), { grpcCode: 'INVALID_ARGUMENT' });
+  if (o.pairs.length === 0) throw badSpec('spec.eval_datasets', 'no preference pairs selected');
   const step = await EvalStep.create(buildCausalLm(o.config).graph, o.params, ['seq_logprobs']);
   const batches = chunks(o.pairs, o.batchSize).map((rows) => collatePairBatch(rows.map((r) => r.chosen), rows.map((r) => r.rejected), { padTokenId: o.padTokenId }));
   const logps = async (w: ParamSet) => {

@@ -18,12 +18,12 @@ import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type Da
 import type { LoadedModel } from '@juice/models';
 import type { FlatOptimizer, OptimizerState, ParamSet } from '@juice/optim';
 import { Algorithm, GeneratorService, JobProgressSchema, ReferencePolicy, type SamplingParamsSchema } from '@juice/proto';
-import { createClient, failedPrecondition } from '@juice/service-kit';
+import { createClient } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
 import type { JobRunner, RunContext } from '../job-manager.js';
 import { PAIR_LOSSES } from './enums.js';
 import { accumulationSteps, optimizerSettings, rowsPerStep, scheduleSettings, truncation } from './hyperparameters.js';
-import { badSpec } from './job-error.js';
+import { badSpec, lostState, unmet, unusableCheckpoint } from './job-error.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
 import { JobPoints } from './job-points.js';
@@ -103,7 +103,7 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
     const algorithm = spec.algorithm === Algorithm.SPIN ? 'SPIN' : 'IRFT';
     const logger = `trainer.${algorithm.toLowerCase()}`;
     const address = spec.endpoints?.generator[0] || defaultGenerator;
-    if (!address) throw failedPrecondition('IRFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
+    if (!address) throw unmet('IRFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
     const demos = (await Promise.all(spec.datasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
     const seed = Number(h?.seed || 42n);
     const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed, storeRoot);
@@ -180,12 +180,12 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
         const here = resumeInStage;
         resumeInStage = undefined;
         const samples = here?.samples ?? (await negatives(ctx, generator, model, part, stage, stages, negativeSampling, step));
-        if (samples.responses.length !== part.length * k) throw Object.assign(new Error(`stage ${stage}: checkpoint holds ${samples.responses.length} negatives, the stage needs ${part.length} demonstrations × ${k} samples_per_prompt = ${part.length * k} (were the datasets or samples_per_prompt changed?)`), { grpcCode: 'FAILED_PRECONDITION', retryable: false });
+        if (samples.responses.length !== part.length * k) throw unusableCheckpoint(`stage ${stage}: checkpoint holds ${samples.responses.length} negatives, the stage needs ${part.length} demonstrations × ${k} samples_per_prompt = ${part.length * k} (were the datasets or samples_per_prompt changed?)`);
         // Demonstration i with each of its k samples (responses[i·k + j]).
         const pairs: PairExample[] = part.flatMap((e, i) => Array.from({ length: k }, (_, j) => ({ chosen: e, rejected: { promptIds: e.promptIds, responseIds: samples.responses[i * k + j]!, truncated: false } })));
         // π_ref = the stage's starting policy; restored from the checkpoint when resuming mid-stage.
         const reference: ParamSet = initialReference ?? model.params.clone();
-        if (here && !initialReference && !restoreBuffer(reference, restored!, 'reference')) throw Object.assign(new Error(`checkpoint v${restored!.checkpoint.version} resumes mid-stage but holds no reference policy`), { grpcCode: 'DATA_LOSS', retryable: false });
+        if (here && !initialReference && !restoreBuffer(reference, restored!, 'reference')) throw lostState(`checkpoint v${restored!.checkpoint.version} resumes mid-stage but holds no reference policy`);
         const stageStart = step - (here?.stageStep ?? 0);
         // The schedule still spans the whole stage: a capped stage is a prefix of the uncapped one.
         const stopAfter = Math.min(stepsPerStage, totalSteps - stageStart);

@@ -9,6 +9,7 @@ import { fileDigest, requestModelDir } from '@juice/data';
 import { createDefaultModel, loadModel, type LoadedModel } from '@juice/models';
 import type { ModelSource } from '@juice/proto';
 import { failedPrecondition, invalidArgument, notFound } from '@juice/service-kit';
+import { unusableCheckpoint as unusableModel } from './job-error.js';
 
 /** The directory of a checkpoint reference in the store under `checkpointRoot` (manifest verified). */
 export function checkpointDir(ref: { jobId: string; version: bigint; best: boolean }, checkpointRoot: string, field = 'spec.model.checkpoint'): string {
@@ -36,7 +37,7 @@ export function resolveModel(source: ModelSource | undefined, jobDir: string, co
     model = loadModel(dir);
   }
   if (source?.expectedSha256 && source.expectedSha256 !== model.sha256) {
-    throw Object.assign(new Error(`spec.model.expected_sha256: the model's weights hash to ${model.sha256}, expected ${source.expectedSha256}`), { grpcCode: 'FAILED_PRECONDITION', retryable: false });
+    throw unusableModel(`spec.model.expected_sha256: the model's weights hash to ${model.sha256}, expected ${source.expectedSha256}`);
   }
   return model;
 }

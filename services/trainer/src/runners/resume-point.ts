@@ -6,6 +6,7 @@ import type { RunContext } from '../job-manager.js';
 import { checkpointInfoOf } from './checkpoint-info.js';
 import { jobLog } from './job-log.js';
 import { dataPositionOf, readTrainerState, resumableVersion, type RestoredTrainerState } from './trainer-state.js';
+import { unusableCheckpoint } from './job-error.js';
 
 export function resumePoint(ctx: RunContext, store: CheckpointStore, algorithm: string, logger: string): RestoredTrainerState | undefined {
   if (!ctx.resuming) return undefined;
@@ -17,7 +18,7 @@ export function resumePoint(ctx: RunContext, store: CheckpointStore, algorithm: 
   const restored = readTrainerState(store, ctx.job.id, version);
   const s = restored.state;
   if (s.algorithm !== algorithm) {
-    throw Object.assign(new Error(`checkpoint v${version} holds ${s.algorithm} trainer state; this job runs ${algorithm}`), { grpcCode: 'FAILED_PRECONDITION', retryable: false });
+    throw unusableCheckpoint(`checkpoint v${version} holds ${s.algorithm} trainer state; this job runs ${algorithm}`);
   }
   const best = s.best ? BigInt(s.best.version) : undefined;
   ctx.job.lastCheckpoint = checkpointInfoOf(store, ctx.job.id, version, best);

@@ -21,11 +21,11 @@ import { epochOrder, loadDemonstrations, promptToDisplayText, requestModelDir, t
 import type { LoadedModel } from '@juice/models';
 import { createSchedule, ParamSet } from '@juice/optim';
 import { GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
-import { createClient, status } from '@juice/service-kit';
+import { createClient } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
 import type { JobRunner } from '../job-manager.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
-import { asJobError, badSpec, unmet } from './job-error.js';
+import { badSpec, lostState, unmet } from './job-error.js';
 import { jobLog } from './job-log.js';
 import { JobPoints } from './job-points.js';
 import { optimizerSettings, scheduleSettings, truncation } from './hyperparameters.js';
@@ -48,11 +48,9 @@ interface RftResumeState {
   round: number;
 }
 
-const STATUS_NAMES = Object.fromEntries(Object.entries(status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]));
 
 export function rftRunner(storeRoot: string, defaults: { generator?: string; rewardModel?: string } = {}): JobRunner {
-  const run = rftJob(CheckpointStore.open(join(storeRoot, 'checkpoints')), storeRoot, defaults);
-  return (ctx) => run(ctx).catch((e) => Promise.reject(asJobError(e, STATUS_NAMES)));
+  return rftJob(CheckpointStore.open(join(storeRoot, 'checkpoints')), storeRoot, defaults);
 }
 
 function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator?: string; rewardModel?: string }): JobRunner {
@@ -97,7 +95,7 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
     if (restored) {
       // The checkpoint's weights are the policy's LM part; the buffers hold what the next round needs.
       if (!restoreBuffer(policy, restored, 'policy') || !restoreBuffer(rewardParams, restored, 'reward')) {
-        throw Object.assign(new Error(`checkpoint v${restored.checkpoint.version} holds no RFT reward buffer`), { grpcCode: 'DATA_LOSS', retryable: false });
+        throw lostState(`checkpoint v${restored.checkpoint.version} holds no RFT reward buffer`);
       }
       for (const n of lmNames) model.params.set(n, policy.view(n));
     }

@@ -15,6 +15,7 @@ import { resolveModel } from './model-source.js';
 import { resumePoint } from './resume-point.js';
 import { singlePassAfterStep, singlePassOptions } from './single-pass.js';
 import { restoreWeights } from './trainer-state.js';
+import { badSpec } from './job-error.js';
 
 export function sftRunner(storeRoot: string): JobRunner {
   const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
@@ -22,7 +23,7 @@ export function sftRunner(storeRoot: string): JobRunner {
     const spec = ctx.job.spec!;
     const h = spec.hyperparameters;
     const demos = (await Promise.all(spec.datasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
-    if (demos.length === 0) throw Object.assign(new Error('spec.datasets: no demonstrations selected (check split and max_rows)'), { grpcCode: 'INVALID_ARGUMENT' });
+    if (demos.length === 0) throw badSpec('spec.datasets', 'no demonstrations selected (check split and max_rows)');
     const seed = Number(h?.seed || 42n);
     const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed, storeRoot);
     const limits = truncation(h, model.config.maxPositions);

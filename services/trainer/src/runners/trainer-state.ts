@@ -190,7 +190,7 @@ export function readTrainerState(store: CheckpointStore, jobId: string, version:
  */
 export function resumableVersion(store: CheckpointStore, jobId: string, requested?: number): number | undefined {
   if (requested) {
-    if (!store.list(jobId).includes(requested)) throw Object.assign(new Error(`checkpoint_version ${requested} of job "${jobId}" does not exist (versions: [${store.list(jobId).join(', ')}])`), { grpcCode: 'NOT_FOUND' });
+    if (!store.list(jobId).includes(requested)) throw new CheckpointError('NOT_FOUND', `checkpoint_version ${requested} of job "${jobId}" does not exist (versions: [${store.list(jobId).join(', ')}])`);
     return requested;
   }
   for (const v of store.list(jobId).reverse()) {
