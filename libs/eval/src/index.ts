@@ -50,6 +50,7 @@ export {
 } from './run.js';
 export { reportHtml, reportJson, type EvalRunLike, type ReportHtmlOptions } from './report.js';
 export { compareHtml, flattenMetrics, type CurveChart, type MetricsLike, type ModelMetrics } from './compare.js';
+export { intervalsHtml, type IntervalMetric, type IntervalValue, type IntervalsPageOptions } from './intervals.js';
 export {
   PALETTE,
   escapeXml,

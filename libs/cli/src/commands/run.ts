@@ -5,7 +5,9 @@
 import { resolve } from 'node:path';
 import { defineConfig, parseConfig } from '@juice/service-kit';
 import { DEFAULT_PLAN, QUICK_PLAN, type RunPlan } from '../pipeline/plan.js';
-import { runPipeline } from '../pipeline/run-pipeline.js';
+import { runPipeline, type PipelineInput } from '../pipeline/run-pipeline.js';
+import { runSeeds, writeSeedsReport } from '../pipeline/run-seeds.js';
+import { formatSeedsTable } from '../pipeline/seeds.js';
 import { formatTable } from '../pipeline/summary.js';
 import { writeRunReport } from '../pipeline/write-report.js';
 
@@ -35,6 +37,7 @@ export const runSpec = defineConfig({
   evalLimit: { type: 'int', flag: 'eval-limit', default: -1, min: -1, help: 'documents per eval task (0 = all, -1 = plan default)' },
   evalVia: { type: 'string', flag: 'eval-via', default: 'auto', choices: ['auto', 'model', 'generator'], help: 'auto: the evaluator loads each checkpoint (target.model), or, if it cannot (UNIMPLEMENTED), a generator serves it' },
   seed: { type: 'int', default: 0, min: 0, help: 'seed of the data and the jobs (0 = plan default)' },
+  seeds: { type: 'int', default: 1, min: 1, help: 'run every arm this many times (seeds seed, seed+1, …; each its own SFT, into <out>/seed-<s>): the table gives mean ± 95 % CI per arm and each arm minus the control paired by seed' },
   resume: { type: 'bool', default: false, help: 'continue the run saved in --out (finished arms are kept; a rerun with the same settings continues too, other settings are refused)' },
 });
 
@@ -70,7 +73,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const result = await runPipeline({
+    const input: PipelineInput = {
       out,
       plan: planFrom(c),
       data: c.data,
@@ -82,7 +85,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       say: (l) => process.stdout.write(`${l}\n`),
       signal: abort.signal,
       resume: c.resume,
-    });
+    };
+    if (c.seeds > 1) return await runManySeeds(input, c.seeds);
+    const result = await runPipeline(input);
     // Written whatever happened to the arms: a failed arm is marked in the table and results.json.
     const files = writeRunReport(out, result);
     process.stdout.write(`\n${formatTable(result)}\nreport ${files.html}\nnumbers ${files.json}\n`);
@@ -93,4 +98,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** `--seeds N` (N > 1): every seed's run, then the table over seeds. Exit 1 if any seed had an arm fail. */
+async function runManySeeds(input: PipelineInput, n: number): Promise<number> {
+  const { summary } = await runSeeds(input, n);
+  const files = writeSeedsReport(input.out, summary);
+  process.stdout.write(`\n${formatSeedsTable(summary)}\nreport ${files.html}\nnumbers ${files.json}\n`);
+  const failed = summary.runs.filter((r) => r.failed.length > 0);
+  if (failed.length > 0) process.stdout.write(`seeds ${failed.map((r) => r.seed).join(', ')} had arms that did not finish; rerun the same command to retry them (finished arms are kept)\n`);
+  return failed.length > 0 ? 1 : 0;
 }

@@ -41,4 +41,11 @@ export interface RunResult {
   phases: Record<string, number>;
   machine: { cpus: number; loadavgStart: number[]; loadavgEnd: number[] };
   arms: ArmResult[];
+  /** Which data chose the plan's settings, and which data this table measured (the report says both). */
+  splits?: SplitNote;
+}
+
+export interface SplitNote {
+  tuning: string;
+  table: string;
 }

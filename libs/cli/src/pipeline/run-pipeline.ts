@@ -18,7 +18,7 @@ import { marginStats, scoreMarginSet, sftNegatives, type MarginScores, type Marg
 import { irftSteps, type RunPlan } from './plan.js';
 import { describeFit, fitDemonstrations, fitDir, modelLimits, requireRows, type LengthLimits } from './fit.js';
 import { RunState, type RunSettings } from './run-state.js';
-import { ARM_NAMES, type ArmKey, type ArmResult, type RunResult } from './result.js';
+import { ARM_NAMES, type ArmKey, type ArmResult, type RunResult, type SplitNote } from './result.js';
 import { RunServices } from './services.js';
 import { serveCheckpoint } from './weights.js';
 
@@ -44,6 +44,21 @@ export interface PipelineInput {
   signal?: AbortSignal;
   /** Insist on continuing the run saved in --out (a rerun with the same settings continues anyway). */
   resume?: boolean;
+  /** Which data chose the settings and which the table measures; default: said from the data given. */
+  splits?: SplitNote;
+}
+
+/** The honest default: the plan was tuned on the synthetic held-out problems that the table also reports. */
+export function defaultSplits(input: Pick<PipelineInput, 'data' | 'evalData' | 'tasksDir'>): SplitNote {
+  if (!input.data)
+    return {
+      tuning: "the plan's learning rates, β and steps (plan.ts) were chosen on the synthetic held-out problems (data seed 0), the same split this table reports: no separate validation split, so the tuned arms' numbers are optimistic",
+      table: 'the synthetic held-out problems (never trained on)',
+    };
+  return {
+    tuning: "the plan's defaults (tuned on the synthetic data) or the flags given; nothing was chosen on --eval-data / --tasks",
+    table: [input.evalData && `--eval-data ${input.evalData}`, input.tasksDir && `--tasks ${input.tasksDir}`].filter(Boolean).join(' and ') || 'the given tasks',
+  };
 }
 
 interface Data {
@@ -265,6 +280,7 @@ export async function runPipeline(input: PipelineInput): Promise<RunResult> {
     phases,
     machine: { cpus: cpus().length, loadavgStart, loadavgEnd: loadavg() },
     arms: ARM_KEYS.map((k) => arms[k]),
+    splits: input.splits ?? defaultSplits(input),
   };
   return result;
 }

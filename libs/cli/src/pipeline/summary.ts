@@ -57,6 +57,7 @@ export function formatTable(r: RunResult): string {
     `evaluated via ${r.evalPath === 'model' ? 'the evaluator loading each checkpoint (target.model)' : 'a live generator serving each checkpoint (target.generator_address)'}` +
       `; margin over ${r.margin.pairs} held-out prompts (${r.margin.identical} where SFT already answers exactly and ${r.margin.empty} empty answers left out)`,
   );
+  if (r.splits) out.push(`settings chosen on: ${r.splits.tuning}`, `table measured on: ${r.splits.table}`);
   out.push(`wall time ${r.wallSeconds.toFixed(1)} s on ${r.machine.cpus} cores (load average at start ${r.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')}, at end ${r.machine.loadavgEnd.map((x) => x.toFixed(2)).join(' ')})`);
   return out.join('\n') + '\n';
 }

@@ -57,6 +57,7 @@ function runSection(r: RunResult): string {
     tr('model', r.model),
     tr('training data', `${r.data.train}${r.data.synthetic ? ' (synthetic, made by juice)' : ''}${r.data.trainRows ? `, ${r.data.trainRows} rows` : ''}`),
     tr('held-out data', r.data.heldout ?? '—'),
+    ...(r.splits ? [tr('settings chosen on', r.splits.tuning), tr('table measured on', r.splits.table)] : []),
     tr('evaluated via', r.evalPath === 'model' ? 'the evaluator loading each checkpoint (target.model)' : `a live generator serving each checkpoint (target.generator_address)${r.evalPathNote ? ` — ${r.evalPathNote}` : ''}`),
     tr('held-out margin', `β=${r.margin.beta}, ${r.margin.pairs} prompts (of ${r.margin.considered}; ${r.margin.identical} where SFT already answers exactly, ${r.margin.empty} empty answers, left out)`),
     tr('wall time', `${r.wallSeconds.toFixed(1)} s on ${r.machine.cpus} cores; load average ${r.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start, ${r.machine.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} at end`),
