@@ -25,6 +25,7 @@ export const METHOD_SCOPES: Readonly<Record<string, Scope>> = {
   'juice.v1.GeneratorService/GetWeightVersion': 'read',
   'juice.v1.GeneratorService/PushWeights': 'write',
   'juice.v1.GeneratorService/ActivateWeights': 'write',
+  'juice.v1.GeneratorService/RemoveAdapter': 'write',
   'juice.v1.RewardModelService/Score': 'read',
   'juice.v1.RewardModelService/Compare': 'read',
   'juice.v1.RewardModelService/GetModelInfo': 'read',

@@ -124,7 +124,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     auth: opts.auth ? 'tokens' : 'off',
     ...(healthAddress ? { health_address: healthAddress } : {}),
   });
-  if (opts.auth && !opts.tls && !isLoopbackHost(opts.host)) log.warn('tokens are checked but travel in plaintext: give --tls-cert and --tls-key');
+  if (!isLoopbackHost(opts.host)) {
+    if (!opts.auth) log.warn('listening beyond loopback without authentication (--insecure): whatever is in front must authenticate callers');
+    else if (!opts.tls) log.warn('tokens are checked but travel in plaintext: give --tls-cert and --tls-key');
+  }
 
   let stopping: Promise<void> | undefined;
   let forceNow: (() => void) | undefined;

@@ -106,7 +106,8 @@ describe('authorize', () => {
   test('every RPC of every juice service is classified; the issue\'s write list is write, the rest read; unknown methods need write', () => {
     const all = [GeneratorService, RewardModelService, TrainerService, EvaluatorService].flatMap((s) => s.methods.map((m) => `${s.typeName}/${m.name}`));
     assert.deepEqual([...all].sort(), Object.keys(METHOD_SCOPES).sort());
-    const writes = new Set(['PushWeights', 'ActivateWeights', 'StartJob', 'CancelJob', 'ResumeJob', 'Evaluate', 'CancelRun']);
+    // RemoveAdapter (drops a LoRA adapter, a new weight version) changes state like ActivateWeights.
+    const writes = new Set(['PushWeights', 'ActivateWeights', 'RemoveAdapter', 'StartJob', 'CancelJob', 'ResumeJob', 'Evaluate', 'CancelRun']);
     for (const path of all) assert.equal(requiredScope(path), writes.has(path.split('/')[1]!) ? 'write' : 'read', path);
     assert.equal(requiredScope('/juice.v1.GeneratorService/SomethingNew'), 'write');
   });
