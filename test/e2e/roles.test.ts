@@ -4,7 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
@@ -15,6 +16,7 @@ import {
   GeneratorService,
   ModelHead,
   RewardModelService,
+  RunState,
   TaskKind,
   TrainerService,
   WeightChunkSchema,
@@ -159,14 +161,14 @@ describe('trainer', () => {
   });
 
   test('SIGTERM drains an in-flight call and exits 0', async () => {
-    // The dataset is a pipe: validation hashes the data, so the call stays in flight until the pipe closes.
-    const fifo = join(work, 'demos.jsonl');
-    execFileSync('mkfifo', [fifo]);
+    // Validation hashes the data, so a large (sparse) dataset keeps the call in flight for a second or two.
+    // (A FIFO held it open until the test wrote to it; FIFOs are refused now: only regular files are read.)
+    const big = join(work, 'demos.jsonl');
+    const size = 128 * 1024 * 1024;
+    execFileSync('truncate', ['-s', String(size), big]);
     const c = createClient(TrainerService, role.address);
-    const call = c.startJob({ validateOnly: true, spec: { algorithm: Algorithm.SFT, datasets: [{ path: fifo, schema: DataSchema.CHAT }] } });
-    const line = '{"messages":[{"role":"user","content":"2+2?"},{"role":"assistant","content":"4"}]}\n';
-    const write = () => createWriteStream(fifo).end(line);
-    await assertDrainsOnSigterm(role, call.then((r) => assert.equal(r.job?.dataFiles[0]?.sizeBytes, BigInt(line.length))), write, 'ok');
+    const call = c.startJob({ validateOnly: true, spec: { algorithm: Algorithm.SFT, datasets: [{ path: big, schema: DataSchema.CHAT }] } });
+    await assertDrainsOnSigterm(role, call.then((r) => assert.equal(r.job?.dataFiles[0]?.sizeBytes, BigInt(size))), () => undefined, 'ok');
     c.close();
   });
 });
@@ -195,15 +197,28 @@ describe('evaluator', () => {
   });
 
   test('SIGTERM drains an in-flight call and exits 0', async () => {
-    const fifo = join(work, 'task.jsonl');
-    execFileSync('mkfifo', [fifo]);
+    // Evaluate answers at once and reads the data in the run; the run's generator here accepts connections
+    // and never answers, so a WatchRun stream stays in flight until the test closes that generator.
+    const sockets = new Set<Socket>();
+    const silent = createServer((sock) => sockets.add(sock));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const task = join(work, 'task.jsonl');
+    writeFileSync(task, '{"text":"hello"}\n');
     const c = createClient(EvaluatorService, role.address);
-    const call = c.evaluate({
-      target: { kind: { case: 'generatorAddress', value: '127.0.0.1:1' } },
-      tasks: [{ kind: { case: 'definition', value: { name: 'ppl', kind: TaskKind.PERPLEXITY, dataset: { path: fifo } } } }],
+    const { runId } = await c.evaluate({
+      target: { kind: { case: 'generatorAddress', value: `127.0.0.1:${(silent.address() as AddressInfo).port}` } },
+      tasks: [{ kind: { case: 'definition', value: { name: 'ppl', kind: TaskKind.PERPLEXITY, dataset: { path: task } } } }],
     });
-    // The data is read (and hashed) in full before the run is accepted.
-    await assertDrainsOnSigterm(role, call.then((r) => assert.ok(r.runId)), () => createWriteStream(fifo).end('{"text":"hello"}\n'), 'ok');
+    const watched = (async () => {
+      let last: RunState | undefined;
+      for await (const e of c.watchRun({ runId, fromBeginning: true })) if (e.event.case === 'state') last = e.event.value;
+      assert.equal(last, RunState.FAILED);
+    })();
+    const release = () => {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    };
+    await assertDrainsOnSigterm(role, watched, release, 'ok');
     c.close();
   });
 });
