@@ -169,6 +169,19 @@ test('undecodable request bytes are INVALID_ARGUMENT on every role', async () =>
       raw.close();
     }
   }
+  // A streamed request too: a weight push whose chunk is not a WeightChunk.
+  const raw = new grpc.Client(generator.address, mtls());
+  try {
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      const call = raw.makeClientStreamRequest('/juice.v1.GeneratorService/PushWeights', id, id, meta, (e) => resolve(e!));
+      call.write(garbage);
+      call.end();
+    });
+    assert.equal(err.code, status.INVALID_ARGUMENT, err.details);
+    assert.match(err.details, /not a valid juice\.v1\.WeightChunk/);
+  } finally {
+    raw.close();
+  }
 });
 
 test('a role asked to listen beyond loopback without --auth-tokens refuses to start and says why', async () => {
