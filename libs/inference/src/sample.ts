@@ -31,7 +31,7 @@ export function seedOf(requestSeed: bigint, sampleIndex: number): bigint {
   return sampleIndex === 0 ? requestSeed : sampleSeed(requestSeed, sampleIndex);
 }
 
-export async function runSample(host: Pick<ServedLm, 'model' | 'engine' | 'contextLength'>, promptIds: number[], s: ResolvedSampling, seed: bigint, signal: AbortSignal, onPiece?: (p: Piece) => void): Promise<SampleOutput> {
+export async function runSample(host: Pick<ServedLm, 'model' | 'engine' | 'contextLength'>, promptIds: number[], s: ResolvedSampling, seed: bigint, signal: AbortSignal, onPiece?: (p: Piece) => void, adapter = ''): Promise<SampleOutput> {
   const tok = host.model.tokenizer;
   const detok = tok.detokenizer({ skipSpecialTokens: !s.keepSpecial });
   const matcher = new StopStringMatcher(s.stop, s.includeStop);
@@ -50,6 +50,7 @@ export async function runSample(host: Pick<ServedLm, 'model' | 'engine' | 'conte
     sampling: s.options,
     seed,
     signal,
+    ...(adapter ? { adapter } : {}),
     onToken: (token, logprob, alternatives) => {
       if (alternatives) top.push(alternatives);
       const m = matcher.push(detok(token));

@@ -4,7 +4,13 @@
 import { forwardOnly } from '@juice/autograd';
 import { buildCausalLm, buildGenerationGraphs, type LoadedModel } from '@juice/models';
 import { toModelBytes } from '@juice/onnx';
-import { WorkerEngine, WorkerSession, type Feeds, type WeightSetWire } from '@juice/runtime';
+import { WorkerEngine, WorkerSession, type EngineLora, type Feeds, type WeightSetWire } from '@juice/runtime';
+
+/** A weight set with the multi-LoRA stacks and column ranges added (unchanged without adapters). */
+export function withStacks(w: WeightSetWire, multiLora?: { lora: EngineLora; stacks: ReadonlyMap<string, { data: Float32Array; dims: number[] }> }): WeightSetWire {
+  if (!multiLora) return w;
+  return { ...w, lora: multiLora.lora, tensors: { ...w.tensors, ...Object.fromEntries(multiLora.stacks) } };
+}
 
 export type WeightMap = Map<string, Float32Array>;
 
@@ -27,6 +33,11 @@ export interface LmWorkerOptions {
   maxQueue: number;
   /** Label of the initial weight set: its version number as a decimal string (engine results carry it as `weights`). Default "0". */
   label?: string;
+  /**
+   * Serve named LoRA adapters: the generation graphs take stacked adapter inputs and a per-row mask
+   * (@juice/models withStackedLora); `weights` must then hold the stacks too (stackAdapters).
+   */
+  multiLora?: { lora: EngineLora; stacks: ReadonlyMap<string, { data: Float32Array; dims: number[] }> };
 }
 
 /** The model's own weights, tensor by tensor (views into the flat parameter buffer). */
@@ -49,7 +60,7 @@ export function weightWire(label: string, w: WeightMap, model: LoadedModel): Wei
  * emits token_is_greedy next to the log-probs, so lm-eval's is_greedy costs no second pass.
  */
 export async function startLmWorkers(model: LoadedModel, weights: WeightMap, o: LmWorkerOptions): Promise<{ engine: WorkerEngine; scorer: WorkerSession }> {
-  const { prefill, decode } = buildGenerationGraphs(model.config);
+  const { prefill, decode } = buildGenerationGraphs(model.config, 'float32', { multiLora: !!o.multiLora });
   const spec = { layers: model.config.numLayers, kvHeads: model.config.numKvHeads, headDim: model.config.headDim, vocabSize: model.config.vocabSize };
   const scoring = toModelBytes(forwardOnly(buildCausalLm(model.config, { greedy: true }).graph, ['token_logprobs', 'token_is_greedy']));
   // Both workers start at once: each spends most of its start-up compiling its sessions, on its own thread.
@@ -59,7 +70,7 @@ export async function startLmWorkers(model: LoadedModel, weights: WeightMap, o: 
       decode: toModelBytes(decode),
       spec,
       engine: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, contextLength: model.config.maxPositions },
-      weights: weightWire(o.label ?? '0', weights, model),
+      weights: withStacks(weightWire(o.label ?? '0', weights, model), o.multiLora),
     }),
     WorkerSession.create(scoring).then(async (s) => {
       try {

@@ -15,6 +15,7 @@ export { createDefaultModel, DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_NAME, type Crea
 export { loadModel, rewardParamsFromCausalLm, type LoadedModel } from './load.js';
 export { checkConfigKeys, configKeyTable, hfClassOf, HF_CLASSES, type KeyRule } from './config-keys.js';
 export { unusedTensorProblems } from './unused-tensors.js';
+export { LORA_ROW_MASK_INPUT, stackedLoraNames, servingLoraTargets, withStackedLora, stackAdapters, type HeldAdapter } from './lora.js';
 export { defaultLoraTargets, loraTargets, loraParameterShapes, loraScaling, checkLoraSpec, peftTensorNames, initLora, withLora, mergeLora, LoraSpecError, LORA_ENABLED_INPUT, type LoraSpec, type LoraTarget, type LoraGraph, type LoraGraphOptions } from './lora.js';
 export { encodePrompt, encodePromptResponse, promptText, PromptError } from './prompt.js';
 export { describeModel } from './model-info.js';

@@ -232,3 +232,106 @@ export function mergeLora(c: ModelConfig, base: ParamSet, adapters: ParamSet, sp
   }
   return merged;
 }
+
+// ---- Serving many adapters in one batch -------------------------------------------------------------
+// Every Linear of the generation graphs gets a branch over ALL held adapters at once: the adapters' A
+// matrices are concatenated along the rank axis into A_stack [S, in] (S = Σ ranks), their scaled B
+// matrices into B_stack [out, S], and a per-row 0/1 mask [N, S] keeps only the columns of the adapter
+// the row asked for:  y = x·Wᵀ + ((x·A_stackᵀ) ⊙ mask)·B_stackᵀ.  Masked columns add exact zeros, so a row
+// computes exactly its own adapter's x·Aᵀ·(s·B)ᵀ whatever else is in the batch (a dense form of the
+// per-row gather multi-LoRA servers use; for a few adapters the extra S columns are cheap next to the
+// in×out product). An adapter without some module has zero columns there. S and N are dynamic: adapters
+// come and go without rebuilding the graphs.
+
+/** Name of the per-row adapter column mask [N, S] (N = the rows of the Linear inputs: B·T in prefill, B in decode). */
+export const LORA_ROW_MASK_INPUT = 'lora_row_mask';
+
+/** The stacked adapter inputs of one adapted module in the serving graphs. */
+export function stackedLoraNames(module: string): { a: string; b: string } {
+  return { a: `${module}.lora_A_stack`, b: `${module}.lora_B_stack` };
+}
+
+/** Every Linear but the head: what the serving graphs give a stacked branch (adapters may target any subset). */
+export function servingLoraTargets(c: ModelConfig): LoraTarget[] {
+  return loraTargets(c, { rank: 1, alpha: 1, targetModules: ['all-linear'] });
+}
+
+/** Adds the stacked-adapter inputs and the row mask to `g`; returns the builder view for the backbone. */
+export function withStackedLora(g: GraphBuilder, c: ModelConfig, dtype: 'float32' | 'float64'): { g: GraphBuilder; inputs: string[]; check(): void } {
+  const targets = servingLoraTargets(c);
+  const byWeight = new Map(targets.map((t) => [t.weight, t]));
+  const mask = g.input(LORA_ROW_MASK_INPUT, dtype, ['N', 'S']);
+  const stacks = new Map<string, { a: Value; b: Value }>();
+  const inputs: string[] = [LORA_ROW_MASK_INPUT];
+  for (const t of targets) {
+    const n = stackedLoraNames(t.module);
+    stacks.set(t.weight, { a: g.input(n.a, dtype, ['S', t.shape[1]]), b: g.input(n.b, dtype, [t.shape[0], 'S']) });
+    inputs.push(n.a, n.b);
+  }
+  const reached = new Set<string>();
+  const view = new Proxy(g, {
+    get(target, prop) {
+      if (prop === 'gemm') {
+        return (a: Value, b: Value, bias?: Value, attrs: { transA?: number; transB?: number; alpha?: number; beta?: number } = {}) => {
+          const y = target.gemm(a, b, bias, attrs);
+          const t = byWeight.get(b.name);
+          if (!t || attrs.transB !== 1 || attrs.transA || (attrs.alpha ?? 1) !== 1) return y;
+          reached.add(t.weight);
+          const s = stacks.get(t.weight)!;
+          const down = g.mul(target.gemm(a, s.a, undefined, { transB: 1 }), mask); // [N, S]
+          return g.add(y, target.gemm(down, s.b, undefined, { transB: 1 }));
+        };
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return {
+    g: view,
+    inputs,
+    check: () => {
+      const missed = targets.filter((t) => !reached.has(t.weight));
+      if (missed.length) throw new Error(`LoRA serving: the ${c.architecture} backbone does not apply ${missed[0]!.weight} through linear()`);
+    },
+  };
+}
+
+/** One held adapter: its PEFT tensors and spec. */
+export interface HeldAdapter {
+  name: string;
+  spec: LoraSpec;
+  tensors: ReadonlyMap<string, Float32Array>;
+}
+
+/**
+ * The stacked inputs for a set of adapters (in order) and each adapter's column range. With no
+ * adapters, one zero column (S = 1), so the graphs always have a well-formed S.
+ */
+export function stackAdapters(c: ModelConfig, adapters: readonly HeldAdapter[]): { tensors: Map<string, { data: Float32Array; dims: number[] }>; columns: number; ranges: Map<string, { offset: number; rank: number }> } {
+  const ranges = new Map<string, { offset: number; rank: number }>();
+  let S = 0;
+  for (const a of adapters) {
+    ranges.set(a.name, { offset: S, rank: a.spec.rank });
+    S += a.spec.rank;
+  }
+  S = Math.max(S, 1);
+  const tensors = new Map<string, { data: Float32Array; dims: number[] }>();
+  for (const t of servingLoraTargets(c)) {
+    const [out, inn] = t.shape;
+    const A = new Float32Array(S * inn);
+    const B = new Float32Array(out * S);
+    for (const a of adapters) {
+      const A0 = a.tensors.get(t.a);
+      const B0 = a.tensors.get(t.b);
+      if (!A0 || !B0) continue;
+      const { offset, rank } = ranges.get(a.name)!;
+      const s = loraScaling(a.spec);
+      A.set(A0, offset * inn);
+      for (let o = 0; o < out; o++) for (let k = 0; k < rank; k++) B[o * S + offset + k] = B0[o * rank + k]! * s;
+    }
+    const n = stackedLoraNames(t.module);
+    tensors.set(n.a, { data: A, dims: [S, inn] });
+    tensors.set(n.b, { data: B, dims: [out, S] });
+  }
+  return { tensors, columns: S, ranges };
+}

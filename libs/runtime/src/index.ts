@@ -17,6 +17,6 @@ export { matmulModel } from './matmul-model.js';
 export * from './sampling/index.js';
 export { KvCache, type KvShape } from './generation/kv-cache.js';
 export { Decoder, type DecoderSpec, type GenerateOptions, type GeneratedRow, type FinishReason } from './generation/decoder.js';
-export { BatchEngine, QueueFullError, type EngineRequest, type EngineResult, type EngineOptions } from './generation/batch-engine.js';
+export { BatchEngine, QueueFullError, type EngineRequest, type EngineResult, type EngineOptions, type EngineLora, type EngineWeights } from './generation/batch-engine.js';
 export { WorkerEngine } from './generation/worker-engine.js';
 export type { WeightSetWire } from './generation/engine-protocol.js';

@@ -15,6 +15,8 @@ export interface ReceiveOptions {
   /** Refuse pushes whose decoded Float32 size exceeds this (RESOURCE_EXHAUSTED). Default: no limit. */
   maxBytes?: number;
   signal?: AbortSignal;
+  /** The receiver serves LoRA adapters: a lora_adapter_only push is checked against `expected` (the adapter's PEFT tensors). */
+  loraAdapter?: boolean;
 }
 
 export interface ReceivedWeights {
@@ -108,7 +110,7 @@ function checkHeader(h: WeightPushHeader, o: ReceiveOptions): void {
   if (v! <= newest) fail('INVALID_ARGUMENT', `header.version.number ${v} must be greater than the version held (${newest})`);
   if (h.totalTensors === 0) fail('INVALID_ARGUMENT', 'header.total_tensors must be > 0');
   if (h.totalBytes === 0n) fail('INVALID_ARGUMENT', 'header.total_bytes must be > 0');
-  if (h.loraAdapterOnly) fail('FAILED_PRECONDITION', 'header.lora_adapter_only: this model serves no LoRA adapters; push the merged weights');
+  if (h.loraAdapterOnly && !o.loraAdapter) fail('FAILED_PRECONDITION', 'header.lora_adapter_only: this model serves no LoRA adapters; push the merged weights');
   const mode = h.deltaMode;
   if (mode === WeightDeltaMode.REPLACE || mode === WeightDeltaMode.ADD) {
     if (!o.heldVersions.includes(h.baseVersion)) fail('FAILED_PRECONDITION', `header.base_version ${h.baseVersion} is not held here (held: ${o.heldVersions.join(', ')}); send a FULL push`);

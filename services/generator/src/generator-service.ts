@@ -8,7 +8,8 @@ import { InputError, promptTokenIds, resolveSampling, runSample, scoreCompletion
 import { failedPrecondition, internal, invalidArgument, rejectInvalid, unimplemented, type ServiceImpl } from '@juice/service-kit';
 import { randomBytes } from 'node:crypto';
 import type { ModelHost } from './model-host.js';
-import { activate, pushWeights } from './push.js';
+import { activate, pushWeights, removeAdapter } from './push.js';
+import { StatusError } from '@juice/proto/status-error';
 import type { GeneratorMetrics } from './telemetry.js';
 
 /** The library's field errors as INVALID_ARGUMENT naming the field (details.field), like the validators'. */
@@ -53,14 +54,18 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
     const s = resolveSampling(req.sampling);
     const seed = s.seed ?? randomBytes(8).readBigUInt64LE();
     const prompts = fieldErrors(() => promptTokenIds(host, req.prompts));
-    return { s, seed, prompts, n: req.n || 1 };
+    if (req.adapter && !host.adapters?.has(req.adapter)) {
+      throw new StatusError('NOT_FOUND', `adapter: ${JSON.stringify(req.adapter.slice(0, 64))} is not served here${host.adapters ? ` (held: ${host.adapters.list.map((a) => a.name).join(', ') || 'none'})` : ' (this generator serves no LoRA adapters; start it with --max-adapters N)'}`, { retryable: false });
+    }
+    return { s, seed, prompts, n: req.n || 1, adapter: req.adapter };
   };
 
   return {
     async generate(req, ctx) {
       const wantPromptLogprobs = checkPromptLogprobs(req, 'Generate');
-      const { s, seed, prompts, n } = prepare(req);
-      const sampling = Promise.all(prompts.flatMap((ids) => Array.from({ length: n }, (_, j) => runSample(host, ids, s, seedOf(seed, j), ctx.signal))));
+      const { s, seed, prompts, n, adapter } = prepare(req);
+      if (wantPromptLogprobs && adapter) throw unimplemented('sampling.prompt_logprobs with adapter: prompt scoring runs on the base weights only', { field: 'adapter' });
+      const sampling = Promise.all(prompts.flatMap((ids) => Array.from({ length: n }, (_, j) => runSample(host, ids, s, seedOf(seed, j), ctx.signal, undefined, adapter))));
       // Posted in the same tick as the samples, so the scorer runs on the samples' weight version.
       const promptScoring = wantPromptLogprobs ? scorePrompts(host, prompts) : undefined;
       const samples = await sampling;
@@ -106,7 +111,7 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
 
     async *generateStream(req, ctx) {
       checkPromptLogprobs(req, 'GenerateStream');
-      const { s, seed, prompts, n } = prepare(req);
+      const { s, seed, prompts, n, adapter } = prepare(req);
       // Pieces of all samples funnel through one queue; the stream ends when every sample has finished.
       const queue: ReturnType<typeof create<typeof GenerateStreamResponseSchema>>[] = [];
       let wake: (() => void) | undefined;
@@ -123,7 +128,7 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
             push(create(GenerateStreamResponseSchema, { promptIndex: i, sampleIndex: j, tokenIds: p.tokenIds, text: p.text, logprobs: p.logprobs, topLogprobs: p.top.map(top), ...(first && req.echo && j === 0 ? { promptTokenIds: ids, promptText: host.promptText(req.prompts[i]!) } : {}) }));
             first = false;
           };
-          runSample(host, ids, s, seedOf(seed, j), ctx.signal, onPiece)
+          runSample(host, ids, s, seedOf(seed, j), ctx.signal, onPiece, adapter)
             .then((x) => push(create(GenerateStreamResponseSchema, { promptIndex: i, sampleIndex: j, finished: true, finishReason: x.finishReason, matchedStop: x.matchedStop, stopTokenId: x.stopTokenId, seed: x.seed, decodingMode: x.decodingMode, weightVersion: x.weightVersion, usage: { promptTokens: BigInt(ids.length), completionTokens: BigInt(x.tokenIds.length) } })))
             .catch((e) => (failure ??= e))
             .finally(() => {
@@ -143,6 +148,7 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
 
     async scoreCompletions(req, ctx) {
       rejectInvalid(validateScoreCompletions(req, limits));
+      if (req.adapter) throw unimplemented('adapter: ScoreCompletions scores with the base weights only; merge the adapter (juice merge) and serve the merged model to score with it', { field: 'adapter' });
       if (req.minWeightVersion > host.weights.active.number) throw failedPrecondition(`min_weight_version ${req.minWeightVersion} is not served yet (serving ${host.weights.active.number})`);
       const { results, version: scoredBy } = await scoreCompletions(host, req.items, req.tokenLogprobs || req.topLogprobs > 0, ctx.signal).catch(asFieldError);
       const version = { number: scoredBy, label: host.weights.active.number === scoredBy ? host.weights.active.label : '' };
@@ -165,6 +171,10 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
 
     async activateWeights(req) {
       return await activate(host, req.version);
+    },
+
+    async removeAdapter(req) {
+      return await removeAdapter(host, req.name);
     },
   };
 }

@@ -9,6 +9,7 @@ const configSpec = defineConfig({
   model: { type: 'string', flag: 'model', env: 'JUICE_MODEL', help: 'Hugging Face layout model directory to serve (juice creates the embedded default with `juice up`)' },
   maxBatch: { type: 'int', flag: 'max-batch', env: 'JUICE_MAX_BATCH', default: 16, min: 1, max: 1024, help: 'sequences decoded together' },
   maxQueue: { type: 'int', flag: 'max-queue', env: 'JUICE_MAX_QUEUE', default: 1024, min: 1, help: 'waiting samples beyond this are refused with RESOURCE_EXHAUSTED' },
+  maxAdapters: { type: 'int', flag: 'max-adapters', env: 'JUICE_MAX_ADAPTERS', default: 0, min: 0, max: 64, help: 'named LoRA adapters served at once next to the base (lora_adapter_only pushes); 0 = none' },
 });
 
 await runService({
@@ -31,12 +32,13 @@ await runService({
               getModelInfo: async () => { throw noModel(); },
               pushWeights: async () => { throw noModel(); },
               activateWeights: async () => { throw unimplemented('no model is loaded'); },
+              removeAdapter: async () => { throw noModel(); },
             },
           },
         ],
       };
     }
-    const host = await ModelHost.load({ modelDir: config.model, maxBatch: config.maxBatch, maxQueue: config.maxQueue });
+    const host = await ModelHost.load({ modelDir: config.model, maxBatch: config.maxBatch, maxQueue: config.maxQueue, maxAdapters: config.maxAdapters });
     log.info('model loaded', { model: config.model, parameters: host.model.params.numParams, architecture: host.model.config.architecture });
     return { services: [{ desc: GeneratorService, impl: createGeneratorService(host, generatorMetrics(host.engine)) }], onShutdown: () => host.close() };
   },

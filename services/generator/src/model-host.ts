@@ -2,9 +2,10 @@
 // and the versioned weights. Prompts become token ids here (text, chat template, or verbatim tokens).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { modelWeights, startLmWorkers, weightFeeds, weightWire, type ServedLm, type WeightMap } from '@juice/inference';
+import { modelWeights, startLmWorkers, weightFeeds, weightWire, withStacks, type ServedLm, type WeightMap } from '@juice/inference';
+import { AdapterSet } from './adapters.js';
 import { describeModel, encodePrompt, loadModel, promptText, type LoadedModel } from '@juice/models';
-import { ModelHead, WeightVersionSchema, type ModelInfo, type Prompt, type WeightVersion } from '@juice/proto';
+import { AdapterInfoSchema, ModelHead, WeightVersionSchema, type ModelInfo, type Prompt, type WeightVersion } from '@juice/proto';
 import type { Feeds, WorkerEngine, WorkerSession } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
 
@@ -14,6 +15,8 @@ export interface HostOptions {
   modelDir: string;
   maxBatch: number;
   maxQueue: number;
+  /** Named LoRA adapters held at once; 0 = plain graphs, adapter pushes refused. */
+  maxAdapters?: number;
 }
 
 export class ModelHost implements ServedLm {
@@ -26,6 +29,8 @@ export class ModelHost implements ServedLm {
     /** Teacher-forced scoring runs in its own worker thread, with the served weights pinned there. */
     readonly scorer: WorkerSession,
     initial: WeightMap,
+    /** Named LoRA adapters (undefined: started without --max-adapters). */
+    readonly adapters?: AdapterSet,
   ) {
     this.weights = new VersionedWeights(initial, 'loaded');
     this.shapes = new Map(model.params.entries.map((e) => [e.name, e.shape]));
@@ -34,8 +39,9 @@ export class ModelHost implements ServedLm {
   static async load(o: HostOptions): Promise<ModelHost> {
     const model = loadModel(o.modelDir);
     const initial = modelWeights(model);
-    const { engine, scorer } = await startLmWorkers(model, initial, { maxBatch: o.maxBatch, maxQueue: o.maxQueue, label: '0' });
-    return new ModelHost(model, engine, scorer, initial);
+    const adapters = o.maxAdapters ? new AdapterSet(model.config, o.maxAdapters) : undefined;
+    const { engine, scorer } = await startLmWorkers(model, initial, { maxBatch: o.maxBatch, maxQueue: o.maxQueue, label: '0', multiLora: adapters?.stacks() });
+    return new ModelHost(model, engine, scorer, initial, adapters);
   }
 
   get contextLength(): number {
@@ -51,10 +57,19 @@ export class ModelHost implements ServedLm {
 
   /** Hands a weight set to both workers; requests that arrive from now on use it. */
   async serveWeights(version: bigint, w: WeightMap): Promise<void> {
-    this.engine.setWeights(weightWire(String(version), w, this.model));
+    this.engine.setWeights(withStacks(weightWire(String(version), w, this.model), this.adapters?.stacks()));
     // Runs posted before the pin keep the old weights (the worker handles messages in order).
     this.scorerVersion = version;
     await this.scorer.pin(weightFeeds(w, this.model));
+  }
+
+  /**
+   * Serves the held adapters (after a push or removal) as weight version `version`: only the stacked
+   * adapter tensors go to the engine, layered over the base it holds. The scorer keeps the base.
+   */
+  serveAdapters(version: bigint): void {
+    const s = this.adapters!.stacks();
+    this.engine.setWeights({ label: String(version), tensors: Object.fromEntries(s.stacks), lora: s.lora, partial: true });
   }
 
   async close(): Promise<void> {
@@ -76,7 +91,11 @@ export class ModelHost implements ServedLm {
   }
 
   info(): ModelInfo {
-    return describeModel(this.model, { head: ModelHead.CAUSAL_LM, parameterCount: this.model.params.numParams, weightVersion: this.version() });
+    const info = describeModel(this.model, { head: ModelHead.CAUSAL_LM, parameterCount: this.model.params.numParams, weightVersion: this.version() });
+    info.adapters = (this.adapters?.list ?? []).map((a) =>
+      create(AdapterInfoSchema, { name: a.name, version: a.version, bytes: BigInt(a.bytes), lora: { rank: a.spec.rank, alpha: a.spec.alpha, dropout: a.spec.dropout ?? 0, targetModules: [...(a.spec.targetModules ?? [])], useRslora: !!a.spec.useRslora } }),
+    );
+    return info;
   }
 
 }

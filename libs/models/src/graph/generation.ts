@@ -15,6 +15,7 @@ import { GraphBuilder, type Graph, type Value } from '@juice/onnx';
 import { backbone } from '../architectures/registry.js';
 import { lastTokenRows, linear, positionsFromMask } from '../layers.js';
 import { layerWindow, type ModelConfig } from '../model-config.js';
+import { withStackedLora } from '../lora.js';
 import { groupedAttention, layerBiases } from './attention.js';
 import type { FloatType } from './types.js';
 import { weightInputs } from './weights.js';
@@ -25,18 +26,25 @@ export interface GenerationGraphs {
   weights: string[];
 }
 
-export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float32'): GenerationGraphs {
+/**
+ * `multiLora`: every Linear also takes stacked adapter inputs and the per-row column mask
+ * `lora_row_mask` ([B·T, S] in prefill, [B, S] in decode; see withStackedLora), so one batch serves
+ * rows of different adapters.
+ */
+export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float32', o: { multiLora?: boolean } = {}): GenerationGraphs {
   // prefill
   const gp = new GraphBuilder(`${c.architecture}_prefill`);
   const ids = gp.input('input_ids', 'int64', ['B', 'T']);
   const mask = gp.input('attention_mask', 'int64', ['B', 'T']);
   const wp = weightInputs(gp, c, dtype);
   const bias = layerBiases(gp, c, mask, dtype);
-  const hidden = backbone(gp, c, wp.w, ids, positionsFromMask(gp, mask), (i, q, k, v) => {
+  const lp = o.multiLora ? withStackedLora(gp, c, dtype) : undefined;
+  const hidden = backbone(lp?.g ?? gp, c, wp.w, ids, positionsFromMask(gp, mask), (i, q, k, v) => {
     gp.output(k, `present.${i}.key`);
     gp.output(v, `present.${i}.value`);
     return groupedAttention(gp, c, q, k, v, bias(i));
   }, dtype);
+  lp?.check();
   gp.output(linear(gp, lastTokenRows(gp, hidden, mask), wp.head), 'logits');
 
   // decode
@@ -61,13 +69,15 @@ export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float3
     }
     return byWindow.get(w)!;
   };
-  const dh = backbone(gd, c, wd.w, tok, pos, (i, q, k, v) => {
+  const ld = o.multiLora ? withStackedLora(gd, c, dtype) : undefined;
+  const dh = backbone(ld?.g ?? gd, c, wd.w, tok, pos, (i, q, k, v) => {
     gd.output(k, `new.${i}.key`);
     gd.output(v, `new.${i}.value`);
     const pk = gd.input(`past.${i}.key`, dtype, ['B', c.numKvHeads, 'P', c.headDim]);
     const pv = gd.input(`past.${i}.value`, dtype, ['B', c.numKvHeads, 'P', c.headDim]);
     return groupedAttention(gd, c, q, gd.concat([pk, k], 2), gd.concat([pv, v], 2), dbias(i));
   }, dtype);
+  ld?.check();
   gd.output(linear(gd, dh, wd.head), 'logits');
   return { prefill: gp.build(), decode: gd.build(), weights: wp.names };
 }

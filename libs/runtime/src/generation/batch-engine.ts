@@ -22,7 +22,21 @@ export interface EngineRequest {
   /** Each generated token as it is produced; return true to end the row ("stop", e.g. a stop string). */
   onToken?: (token: number, logprob: number, top?: { ids: number[]; logprobs: number[] }) => boolean | void;
   signal?: AbortSignal;
+  /** LoRA adapter of the weight set to generate with ('' or unset = the base); unknown names fail NOT_FOUND. */
+  adapter?: string;
 }
+
+/**
+ * Adapters of a weight set served through the stacked multi-LoRA graphs: S mask columns in all, and
+ * each adapter's column range. Rows feed `lora_row_mask` with 1 on their adapter's columns.
+ */
+export interface EngineLora {
+  columns: number;
+  ranges: Record<string, { offset: number; rank: number }>;
+}
+
+/** The per-row adapter mask input of the multi-LoRA generation graphs (@juice/models LORA_ROW_MASK_INPUT). */
+const LORA_ROW_MASK = 'lora_row_mask';
 
 export interface EngineResult {
   tokens: number[];
@@ -49,6 +63,15 @@ interface Row {
   resolve: (r: EngineResult) => void;
   reject: (e: unknown) => void;
   done: boolean;
+  /** The row's adapter columns in the served weight set (unset: the base). */
+  lora?: { offset: number; rank: number };
+}
+
+/** A weight set the engine serves: its label (version), the feeds, and its adapters when served with multi-LoRA graphs. */
+export interface EngineWeights {
+  label: string;
+  feeds: Feeds;
+  lora?: EngineLora;
 }
 
 export interface EngineOptions {
@@ -67,8 +90,8 @@ export class BatchEngine {
   private readonly maxBatch: number;
   private readonly maxQueue: number;
   private running = false;
-  private weights: { label: string; feeds: Feeds };
-  private pending?: { label: string; feeds: Feeds };
+  private weights: EngineWeights;
+  private pending?: EngineWeights;
   private readonly scratch: Float64Array;
   /** Steps run (prefill or decode), for metrics. */
   steps = 0;
@@ -77,7 +100,7 @@ export class BatchEngine {
     private readonly prefill: Runner,
     private readonly decode: Runner,
     private readonly spec: DecoderSpec,
-    weights: { label: string; feeds: Feeds },
+    weights: EngineWeights,
     private readonly o: EngineOptions,
   ) {
     this.maxBatch = o.maxBatch ?? 16;
@@ -96,7 +119,7 @@ export class BatchEngine {
   }
 
   /** The weight set new requests will run on (after the current batch drains). */
-  setWeights(weights: { label: string; feeds: Feeds }): void {
+  setWeights(weights: EngineWeights): void {
     this.pending = weights;
     this.kick();
   }
@@ -171,6 +194,15 @@ export class BatchEngine {
         r.resolve(r.result);
         return false;
       }
+      if (r.req.adapter) {
+        const range = this.weights.lora?.ranges[r.req.adapter];
+        if (!range || !Object.hasOwn(this.weights.lora!.ranges, r.req.adapter)) {
+          r.done = true;
+          r.reject(new StatusError('NOT_FOUND', `adapter ${JSON.stringify(r.req.adapter.slice(0, 64))} is not served by weight version ${this.weights.label}`, { retryable: false }));
+          return false;
+        }
+        r.lora = range;
+      }
       return true;
     });
     if (!rows.length) return;
@@ -179,7 +211,7 @@ export class BatchEngine {
     const ids = new BigInt64Array(B * T);
     const mask = new BigInt64Array(B * T);
     rows.forEach((r, b) => r.req.promptIds.forEach((t, i) => ((ids[b * T + i] = BigInt(t)), (mask[b * T + i] = 1n))));
-    const out = await this.prefill.run({ ...this.weights.feeds, input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] } });
+    const out = await this.prefill.run({ ...this.weights.feeds, ...this.loraMask(rows, T), input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] } });
     this.steps++;
     const first = this.active.length;
     const present = Array.from({ length: this.spec.layers }, (_, l) => ({ key: out[`present.${l}.key`]!.data as Float32Array, value: out[`present.${l}.value`]!.data as Float32Array }));
@@ -199,13 +231,26 @@ export class BatchEngine {
       tok[i] = BigInt(r.result.tokens.at(-1)!);
       pos[i] = BigInt(this.cache.lengths[i]!);
     });
-    const feeds: Record<string, TensorLike | Feeds[string]> = { ...this.weights.feeds, ...this.cache.feeds(n, this.decode.inputNames.includes('past_positions')), input_ids: { data: tok, dims: [n, 1] }, position_ids: { data: pos, dims: [n, 1] } };
+    const feeds: Record<string, TensorLike | Feeds[string]> = { ...this.weights.feeds, ...this.loraMask(this.active, 1), ...this.cache.feeds(n, this.decode.inputNames.includes('past_positions')), input_ids: { data: tok, dims: [n, 1] }, position_ids: { data: pos, dims: [n, 1] } };
     const out = await this.decode.run(feeds as Feeds);
     this.steps++;
     this.cache.append(Array.from({ length: this.spec.layers }, (_, l) => ({ key: out[`new.${l}.key`]!.data as Float32Array, value: out[`new.${l}.value`]!.data as Float32Array })), n);
     const logits = out.logits!.data as Float32Array;
     this.active.forEach((r, i) => this.take(r, logits, i, i));
     this.compact();
+  }
+
+  /** `lora_row_mask` [rows·T, S]: 1 on each row's adapter columns (all T positions of the row); none without adapters. */
+  private loraMask(rows: readonly Row[], T: number): Feeds {
+    const lora = this.weights.lora;
+    if (!lora) return {};
+    const S = lora.columns;
+    const m = new Float32Array(rows.length * T * S);
+    rows.forEach((r, b) => {
+      if (!r.lora) return;
+      for (let t = 0; t < T; t++) m.fill(1, (b * T + t) * S + r.lora.offset, (b * T + t) * S + r.lora.offset + r.lora.rank);
+    });
+    return { [LORA_ROW_MASK]: { data: m, dims: [rows.length * T, S] } };
   }
 
   /** Samples row r's next token from logits row `i`; `row` is its KV-cache row. */

@@ -2,12 +2,19 @@
 // owns the sessions, the weights and the KV cache, so no step blocks the service or copies weights).
 import type { SessionOptions } from '../session.js';
 import type { SamplingOptions } from '../sampling/sampler.js';
-import type { EngineOptions, EngineResult } from './batch-engine.js';
+import type { EngineLora, EngineOptions, EngineResult } from './batch-engine.js';
 import type { DecoderSpec } from './decoder.js';
 
 export interface WeightSetWire {
   label: string;
   tensors: Record<string, { data: Float32Array; dims: number[] }>;
+  /** Adapters of the set (multi-LoRA graphs). */
+  lora?: EngineLora;
+  /**
+   * Only some tensors are sent (an adapter push): the rest are the worker's latest set's, so the base
+   * weights are not copied to the worker again.
+   */
+  partial?: boolean;
 }
 
 export interface EngineWorkerInit {
@@ -27,6 +34,7 @@ export interface RequestWire {
   stopTokenIds?: number[];
   sampling?: SamplingOptions;
   seed?: bigint;
+  adapter?: string;
 }
 
 export type ToEngine =

@@ -13,9 +13,12 @@ const feedsOf = (w: WeightSetWire): Feeds => Object.fromEntries(Object.entries(w
 async function main(): Promise<void> {
   const init = workerData as EngineWorkerInit;
   let engine: BatchEngine;
+  // The newest weight set's feeds: a partial set (adapter push) is layered over it.
+  let latest: Feeds;
   try {
     const [prefill, decode] = await Promise.all([createSession(init.prefill, init.session), createSession(init.decode, init.session)]);
-    engine = new BatchEngine(prefill, decode, init.spec, { label: init.weights.label, feeds: feedsOf(init.weights) }, init.engine);
+    latest = feedsOf(init.weights);
+    engine = new BatchEngine(prefill, decode, init.spec, { label: init.weights.label, feeds: latest, lora: init.weights.lora }, init.engine);
   } catch (e) {
     post({ kind: 'init-error', message: (e as Error).message });
     return;
@@ -44,7 +47,8 @@ async function main(): Promise<void> {
       if (m.reason === 'cancelled') row?.abort.abort();
       else row?.stop();
     } else if (m.kind === 'weights') {
-      engine.setWeights({ label: m.weights.label, feeds: feedsOf(m.weights) });
+      latest = m.weights.partial ? { ...latest, ...feedsOf(m.weights) } : feedsOf(m.weights);
+      engine.setWeights({ label: m.weights.label, feeds: latest, lora: m.weights.lora });
     } else if (m.kind === 'close') {
       port.close();
     }

@@ -25,7 +25,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file juice/v1/common.proto.
  */
 export const file_juice_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChVqdWljZS92MS9jb21tb24ucHJvdG8SCGp1aWNlLnYxIjoKC0NoYXRNZXNzYWdlEgwKBHJvbGUYASABKAkSDwoHY29udGVudBgCIAEoCRIMCgRuYW1lGAMgASgJIjcKDENvbnZlcnNhdGlvbhInCghtZXNzYWdlcxgBIAMoCzIVLmp1aWNlLnYxLkNoYXRNZXNzYWdlIhcKCFRva2VuSWRzEgsKA2lkcxgBIAMoDSJuCgZQcm9tcHQSDgoEdGV4dBgBIAEoCUgAEiYKBGNoYXQYAiABKAsyFi5qdWljZS52MS5Db252ZXJzYXRpb25IABIkCgZ0b2tlbnMYAyABKAsyEi5qdWljZS52MS5Ub2tlbklkc0gAQgYKBGtpbmQiSgoKQ29tcGxldGlvbhIOCgR0ZXh0GAEgASgJSAASJAoGdG9rZW5zGAIgASgLMhIuanVpY2UudjEuVG9rZW5JZHNIAEIGCgRraW5kImAKDVdlaWdodFZlcnNpb24SDgoGbnVtYmVyGAEgASgEEg0KBWxhYmVsGAIgASgJEjAKDGFjdGl2YXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi+QEKDVRva2VuaXplckluZm8SDAoEa2luZBgBIAEoCRISCgp2b2NhYl9zaXplGAIgASgNEhkKDGJvc190b2tlbl9pZBgDIAEoDUgAiAEBEhUKDWVvc190b2tlbl9pZHMYBCADKA0SGQoMcGFkX3Rva2VuX2lkGAUgASgNSAGIAQESFQoNYWRkX2Jvc190b2tlbhgGIAEoCBIZChFoYXNfY2hhdF90ZW1wbGF0ZRgHIAEoCBIVCg1jaGF0X3RlbXBsYXRlGAggASgJEg4KBnNoYTI1NhgJIAEoCUIPCg1fYm9zX3Rva2VuX2lkQg8KDV9wYWRfdG9rZW5faWQiUgoKTG9yYUNvbmZpZxIMCgRyYW5rGAEgASgNEg0KBWFscGhhGAIgASgCEg8KB2Ryb3BvdXQYAyABKAISFgoOdGFyZ2V0X21vZHVsZXMYBCADKAkihAQKCU1vZGVsSW5mbxIUCgxhcmNoaXRlY3R1cmUYASABKAkSEgoKbW9kZWxfbmFtZRgCIAEoCRISCgptb2RlbF9wYXRoGAMgASgJEi8KDndlaWdodF92ZXJzaW9uGAQgASgLMhcuanVpY2UudjEuV2VpZ2h0VmVyc2lvbhIXCg9wYXJhbWV0ZXJfY291bnQYBSABKAQSEgoKdm9jYWJfc2l6ZRgGIAEoDRIWCg5jb250ZXh0X2xlbmd0aBgHIAEoDRIqCgl0b2tlbml6ZXIYCCABKAsyFy5qdWljZS52MS5Ub2tlbml6ZXJJbmZvEh4KBWR0eXBlGAkgASgOMg8uanVpY2UudjEuRHR5cGUSNwoSZXhlY3V0aW9uX3Byb3ZpZGVyGAogASgOMhsuanVpY2UudjEuRXhlY3V0aW9uUHJvdmlkZXISIQoEaGVhZBgLIAEoDjITLmp1aWNlLnYxLk1vZGVsSGVhZBISCgpudW1fbGF5ZXJzGAwgASgNEhMKC2hpZGRlbl9zaXplGA0gASgNEhsKE251bV9hdHRlbnRpb25faGVhZHMYDiABKA0SGwoTbnVtX2tleV92YWx1ZV9oZWFkcxgPIAEoDRIiCgRsb3JhGBAgASgLMhQuanVpY2UudjEuTG9yYUNvbmZpZxIUCgxtb2RlbF9zaGEyNTYYESABKAkiPgoNQ2hlY2twb2ludFJlZhIOCgZqb2JfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoBBIMCgRiZXN0GAMgASgIIh0KDUVtYmVkZGVkTW9kZWwSDAoEbmFtZRgBIAEoCSKcAQoLTW9kZWxTb3VyY2USEAoGaGZfZGlyGAEgASgJSAASLQoKY2hlY2twb2ludBgCIAEoCzIXLmp1aWNlLnYxLkNoZWNrcG9pbnRSZWZIABIrCghlbWJlZGRlZBgDIAEoCzIXLmp1aWNlLnYxLkVtYmVkZGVkTW9kZWxIABIXCg9leHBlY3RlZF9zaGEyNTYYBCABKAlCBgoEa2luZCL8AwoOU2FtcGxpbmdQYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAJIAIgBARISCgV0b3BfcBgCIAEoAkgBiAEBEg0KBXRvcF9rGAMgASgNEg0KBW1pbl9wGAQgASgCEhoKEnJlcGV0aXRpb25fcGVuYWx0eRgFIAEoAhIZChFmcmVxdWVuY3lfcGVuYWx0eRgGIAEoAhIYChBwcmVzZW5jZV9wZW5hbHR5GAcgASgCEhYKDm1heF9uZXdfdG9rZW5zGAggASgNEhYKDm1pbl9uZXdfdG9rZW5zGAkgASgNEgwKBHN0b3AYCiADKAkSFgoOc3RvcF90b2tlbl9pZHMYCyADKA0SEQoEc2VlZBgMIAEoBEgCiAEBEhIKCmlnbm9yZV9lb3MYDSABKAgSEAoIbG9ncHJvYnMYDiABKAgSFAoMdG9wX2xvZ3Byb2JzGA8gASgNEhcKD3Byb21wdF9sb2dwcm9icxgQIAEoCBIvCg5sb2dwcm9iX3NvdXJjZRgRIAEoDjIXLmp1aWNlLnYxLkxvZ3Byb2JTb3VyY2USHgoWaW5jbHVkZV9zdG9wX2luX291dHB1dBgSIAEoCBIbChNrZWVwX3NwZWNpYWxfdG9rZW5zGBMgASgIQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCBwoFX3NlZWQiMgoLVG9wTG9ncHJvYnMSEQoJdG9rZW5faWRzGAEgAygNEhAKCGxvZ3Byb2JzGAIgAygCIlcKBVVzYWdlEhUKDXByb21wdF90b2tlbnMYASABKAQSGQoRY29tcGxldGlvbl90b2tlbnMYAiABKAQSHAoUY2FjaGVkX3Byb21wdF90b2tlbnMYAyABKAQidgoMRmllbGRNYXBwaW5nEhAKCG1lc3NhZ2VzGAEgASgJEg4KBnByb21wdBgCIAEoCRISCgpjb21wbGV0aW9uGAMgASgJEg4KBmNob3NlbhgEIAEoCRIQCghyZWplY3RlZBgFIAEoCRIOCgZzeXN0ZW0YBiABKAkiyQEKC0RhdGFzZXRTcGVjEgwKBHBhdGgYASABKAkSJAoGZm9ybWF0GAIgASgOMhQuanVpY2UudjEuRGF0YUZvcm1hdBIkCgZzY2hlbWEYAyABKA4yFC5qdWljZS52MS5EYXRhU2NoZW1hEg0KBXNwbGl0GAQgASgJEiYKBmZpZWxkcxgFIAEoCzIWLmp1aWNlLnYxLkZpZWxkTWFwcGluZxIQCghtYXhfcm93cxgGIAEoBBIXCg9leHBlY3RlZF9zaGEyNTYYByABKAki4QEKB0xvZ0xpbmUSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIQoFbGV2ZWwYAiABKA4yEi5qdWljZS52MS5Mb2dMZXZlbBIPCgdtZXNzYWdlGAMgASgJEg4KBmxvZ2dlchgEIAEoCRI1CgphdHRyaWJ1dGVzGAUgAygLMiEuanVpY2UudjEuTG9nTGluZS5BdHRyaWJ1dGVzRW50cnkaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUAoLRXJyb3JEZXRhaWwSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg8KB3N1YmplY3QYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIIoACChBXZWlnaHRQdXNoSGVhZGVyEigKB3ZlcnNpb24YASABKAsyFy5qdWljZS52MS5XZWlnaHRWZXJzaW9uEhUKDXRvdGFsX3RlbnNvcnMYAiABKA0SEwoLdG90YWxfYnl0ZXMYAyABKAQSLQoKZGVsdGFfbW9kZRgEIAEoDjIZLmp1aWNlLnYxLldlaWdodERlbHRhTW9kZRIUCgxiYXNlX3ZlcnNpb24YBSABKAQSGQoRbG9yYV9hZGFwdGVyX29ubHkYBiABKAgSIgoEbG9yYRgHIAEoCzIULmp1aWNlLnYxLkxvcmFDb25maWcSEgoKc3RhZ2Vfb25seRgIIAEoCCJoCgtUZW5zb3JQaWVjZRIMCgRuYW1lGAEgASgJEh4KBWR0eXBlGAIgASgOMg8uanVpY2UudjEuRHR5cGUSDQoFc2hhcGUYAyADKAQSDAoEZGF0YRgEIAEoDBIOCgZvZmZzZXQYBSABKAQigwEKC1dlaWdodENodW5rEioKBmhlYWRlchgBIAEoCzIaLmp1aWNlLnYxLldlaWdodFB1c2hIZWFkZXISJgoHdGVuc29ycxgCIAMoCzIVLmp1aWNlLnYxLlRlbnNvclBpZWNlEg4KBnNoYTI1NhgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBCKoAQoTUHVzaFdlaWdodHNSZXNwb25zZRIxChBhY2NlcHRlZF92ZXJzaW9uGAEgASgLMhcuanVpY2UudjEuV2VpZ2h0VmVyc2lvbhIPCgd0ZW5zb3JzGAIgASgNEg0KBWJ5dGVzGAMgASgEEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCWFjdGl2YXRlZBgFIAEoCCIpChZBY3RpdmF0ZVdlaWdodHNSZXF1ZXN0Eg8KB3ZlcnNpb24YASABKAQibQoXQWN0aXZhdGVXZWlnaHRzUmVzcG9uc2USJwoGYWN0aXZlGAEgASgLMhcuanVpY2UudjEuV2VpZ2h0VmVyc2lvbhIpCghwcmV2aW91cxgCIAEoCzIXLmp1aWNlLnYxLldlaWdodFZlcnNpb24iGQoXR2V0V2VpZ2h0VmVyc2lvblJlcXVlc3QibAoYR2V0V2VpZ2h0VmVyc2lvblJlc3BvbnNlEicKBmFjdGl2ZRgBIAEoCzIXLmp1aWNlLnYxLldlaWdodFZlcnNpb24SJwoGc3RhZ2VkGAIgASgLMhcuanVpY2UudjEuV2VpZ2h0VmVyc2lvbiIVChNHZXRNb2RlbEluZm9SZXF1ZXN0IjoKFEdldE1vZGVsSW5mb1Jlc3BvbnNlEiIKBW1vZGVsGAEgASgLMhMuanVpY2UudjEuTW9kZWxJbmZvKoUCCgVEdHlwZRIVChFEVFlQRV9VTlNQRUNJRklFRBAAEhEKDURUWVBFX0ZMT0FUMzIQARIRCg1EVFlQRV9GTE9BVDE2EAISEgoORFRZUEVfQkZMT0FUMTYQAxIRCg1EVFlQRV9GTE9BVDY0EAQSDgoKRFRZUEVfSU5UOBAFEg8KC0RUWVBFX1VJTlQ4EAYSDwoLRFRZUEVfSU5UMTYQBxIQCgxEVFlQRV9VSU5UMTYQCBIPCgtEVFlQRV9JTlQzMhAJEhAKDERUWVBFX1VJTlQzMhAKEg8KC0RUWVBFX0lOVDY0EAsSEAoMRFRZUEVfVUlOVDY0EAwSDgoKRFRZUEVfQk9PTBANKs8BChFFeGVjdXRpb25Qcm92aWRlchIiCh5FWEVDVVRJT05fUFJPVklERVJfVU5TUEVDSUZJRUQQABIaChZFWEVDVVRJT05fUFJPVklERVJfQ1BVEAESGwoXRVhFQ1VUSU9OX1BST1ZJREVSX0NVREEQAhIfChtFWEVDVVRJT05fUFJPVklERVJfRElSRUNUTUwQAxIdChlFWEVDVVRJT05fUFJPVklERVJfQ09SRU1MEAQSHQoZRVhFQ1VUSU9OX1BST1ZJREVSX1dFQkdQVRAFKl8KCU1vZGVsSGVhZBIaChZNT0RFTF9IRUFEX1VOU1BFQ0lGSUVEEAASGAoUTU9ERUxfSEVBRF9DQVVTQUxfTE0QARIcChhNT0RFTF9IRUFEX1NDQUxBUl9SRVdBUkQQAipjCgxEZWNvZGluZ01vZGUSHQoZREVDT0RJTkdfTU9ERV9VTlNQRUNJRklFRBAAEhgKFERFQ09ESU5HX01PREVfR1JFRURZEAESGgoWREVDT0RJTkdfTU9ERV9TQU1QTElORxACKmUKDUxvZ3Byb2JTb3VyY2USHgoaTE9HUFJPQl9TT1VSQ0VfVU5TUEVDSUZJRUQQABIWChJMT0dQUk9CX1NPVVJDRV9SQVcQARIcChhMT0dQUk9CX1NPVVJDRV9QUk9DRVNTRUQQAirOAQoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEhUKEUZJTklTSF9SRUFTT05fRU9TEAMSIAocRklOSVNIX1JFQVNPTl9DT05URVhUX0xFTkdUSBAEEhsKF0ZJTklTSF9SRUFTT05fQ0FOQ0VMTEVEEAUSFwoTRklOSVNIX1JFQVNPTl9FUlJPUhAGKlkKCkRhdGFGb3JtYXQSGwoXREFUQV9GT1JNQVRfVU5TUEVDSUZJRUQQABIVChFEQVRBX0ZPUk1BVF9KU09OTBABEhcKE0RBVEFfRk9STUFUX1BBUlFVRVQQAip+CgpEYXRhU2NoZW1hEhsKF0RBVEFfU0NIRU1BX1VOU1BFQ0lGSUVEEAASFAoQREFUQV9TQ0hFTUFfQ0hBVBABEiEKHURBVEFfU0NIRU1BX1BST01QVF9DT01QTEVUSU9OEAISGgoWREFUQV9TQ0hFTUFfUFJFRkVSRU5DRRADKncKCExvZ0xldmVsEhkKFUxPR19MRVZFTF9VTlNQRUNJRklFRBAAEhMKD0xPR19MRVZFTF9ERUJVRxABEhIKDkxPR19MRVZFTF9JTkZPEAISEgoOTE9HX0xFVkVMX1dBUk4QAxITCg9MT0dfTEVWRUxfRVJST1IQBCqKAQoPV2VpZ2h0RGVsdGFNb2RlEiEKHVdFSUdIVF9ERUxUQV9NT0RFX1VOU1BFQ0lGSUVEEAASGgoWV0VJR0hUX0RFTFRBX01PREVfRlVMTBABEh0KGVdFSUdIVF9ERUxUQV9NT0RFX1JFUExBQ0UQAhIZChVXRUlHSFRfREVMVEFfTU9ERV9BREQQA2IGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChVqdWljZS92MS9jb21tb24ucHJvdG8SCGp1aWNlLnYxIjoKC0NoYXRNZXNzYWdlEgwKBHJvbGUYASABKAkSDwoHY29udGVudBgCIAEoCRIMCgRuYW1lGAMgASgJIjcKDENvbnZlcnNhdGlvbhInCghtZXNzYWdlcxgBIAMoCzIVLmp1aWNlLnYxLkNoYXRNZXNzYWdlIhcKCFRva2VuSWRzEgsKA2lkcxgBIAMoDSJuCgZQcm9tcHQSDgoEdGV4dBgBIAEoCUgAEiYKBGNoYXQYAiABKAsyFi5qdWljZS52MS5Db252ZXJzYXRpb25IABIkCgZ0b2tlbnMYAyABKAsyEi5qdWljZS52MS5Ub2tlbklkc0gAQgYKBGtpbmQiSgoKQ29tcGxldGlvbhIOCgR0ZXh0GAEgASgJSAASJAoGdG9rZW5zGAIgASgLMhIuanVpY2UudjEuVG9rZW5JZHNIAEIGCgRraW5kImAKDVdlaWdodFZlcnNpb24SDgoGbnVtYmVyGAEgASgEEg0KBWxhYmVsGAIgASgJEjAKDGFjdGl2YXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi+QEKDVRva2VuaXplckluZm8SDAoEa2luZBgBIAEoCRISCgp2b2NhYl9zaXplGAIgASgNEhkKDGJvc190b2tlbl9pZBgDIAEoDUgAiAEBEhUKDWVvc190b2tlbl9pZHMYBCADKA0SGQoMcGFkX3Rva2VuX2lkGAUgASgNSAGIAQESFQoNYWRkX2Jvc190b2tlbhgGIAEoCBIZChFoYXNfY2hhdF90ZW1wbGF0ZRgHIAEoCBIVCg1jaGF0X3RlbXBsYXRlGAggASgJEg4KBnNoYTI1NhgJIAEoCUIPCg1fYm9zX3Rva2VuX2lkQg8KDV9wYWRfdG9rZW5faWQiZgoKTG9yYUNvbmZpZxIMCgRyYW5rGAEgASgNEg0KBWFscGhhGAIgASgCEg8KB2Ryb3BvdXQYAyABKAISFgoOdGFyZ2V0X21vZHVsZXMYBCADKAkSEgoKdXNlX3JzbG9yYRgFIAEoCCKtBAoJTW9kZWxJbmZvEhQKDGFyY2hpdGVjdHVyZRgBIAEoCRISCgptb2RlbF9uYW1lGAIgASgJEhIKCm1vZGVsX3BhdGgYAyABKAkSLwoOd2VpZ2h0X3ZlcnNpb24YBCABKAsyFy5qdWljZS52MS5XZWlnaHRWZXJzaW9uEhcKD3BhcmFtZXRlcl9jb3VudBgFIAEoBBISCgp2b2NhYl9zaXplGAYgASgNEhYKDmNvbnRleHRfbGVuZ3RoGAcgASgNEioKCXRva2VuaXplchgIIAEoCzIXLmp1aWNlLnYxLlRva2VuaXplckluZm8SHgoFZHR5cGUYCSABKA4yDy5qdWljZS52MS5EdHlwZRI3ChJleGVjdXRpb25fcHJvdmlkZXIYCiABKA4yGy5qdWljZS52MS5FeGVjdXRpb25Qcm92aWRlchIhCgRoZWFkGAsgASgOMhMuanVpY2UudjEuTW9kZWxIZWFkEhIKCm51bV9sYXllcnMYDCABKA0SEwoLaGlkZGVuX3NpemUYDSABKA0SGwoTbnVtX2F0dGVudGlvbl9oZWFkcxgOIAEoDRIbChNudW1fa2V5X3ZhbHVlX2hlYWRzGA8gASgNEiIKBGxvcmEYECABKAsyFC5qdWljZS52MS5Mb3JhQ29uZmlnEhQKDG1vZGVsX3NoYTI1NhgRIAEoCRInCghhZGFwdGVycxgSIAMoCzIVLmp1aWNlLnYxLkFkYXB0ZXJJbmZvIl8KC0FkYXB0ZXJJbmZvEgwKBG5hbWUYASABKAkSIgoEbG9yYRgCIAEoCzIULmp1aWNlLnYxLkxvcmFDb25maWcSDwoHdmVyc2lvbhgDIAEoBBINCgVieXRlcxgEIAEoBCI+Cg1DaGVja3BvaW50UmVmEg4KBmpvYl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEgwKBGJlc3QYAyABKAgiHQoNRW1iZWRkZWRNb2RlbBIMCgRuYW1lGAEgASgJIpwBCgtNb2RlbFNvdXJjZRIQCgZoZl9kaXIYASABKAlIABItCgpjaGVja3BvaW50GAIgASgLMhcuanVpY2UudjEuQ2hlY2twb2ludFJlZkgAEisKCGVtYmVkZGVkGAMgASgLMhcuanVpY2UudjEuRW1iZWRkZWRNb2RlbEgAEhcKD2V4cGVjdGVkX3NoYTI1NhgEIAEoCUIGCgRraW5kIvwDCg5TYW1wbGluZ1BhcmFtcxIYCgt0ZW1wZXJhdHVyZRgBIAEoAkgAiAEBEhIKBXRvcF9wGAIgASgCSAGIAQESDQoFdG9wX2sYAyABKA0SDQoFbWluX3AYBCABKAISGgoScmVwZXRpdGlvbl9wZW5hbHR5GAUgASgCEhkKEWZyZXF1ZW5jeV9wZW5hbHR5GAYgASgCEhgKEHByZXNlbmNlX3BlbmFsdHkYByABKAISFgoObWF4X25ld190b2tlbnMYCCABKA0SFgoObWluX25ld190b2tlbnMYCSABKA0SDAoEc3RvcBgKIAMoCRIWCg5zdG9wX3Rva2VuX2lkcxgLIAMoDRIRCgRzZWVkGAwgASgESAKIAQESEgoKaWdub3JlX2VvcxgNIAEoCBIQCghsb2dwcm9icxgOIAEoCBIUCgx0b3BfbG9ncHJvYnMYDyABKA0SFwoPcHJvbXB0X2xvZ3Byb2JzGBAgASgIEi8KDmxvZ3Byb2Jfc291cmNlGBEgASgOMhcuanVpY2UudjEuTG9ncHJvYlNvdXJjZRIeChZpbmNsdWRlX3N0b3BfaW5fb3V0cHV0GBIgASgIEhsKE2tlZXBfc3BlY2lhbF90b2tlbnMYEyABKAhCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIHCgVfc2VlZCIyCgtUb3BMb2dwcm9icxIRCgl0b2tlbl9pZHMYASADKA0SEAoIbG9ncHJvYnMYAiADKAIiVwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoBBIcChRjYWNoZWRfcHJvbXB0X3Rva2VucxgDIAEoBCJ2CgxGaWVsZE1hcHBpbmcSEAoIbWVzc2FnZXMYASABKAkSDgoGcHJvbXB0GAIgASgJEhIKCmNvbXBsZXRpb24YAyABKAkSDgoGY2hvc2VuGAQgASgJEhAKCHJlamVjdGVkGAUgASgJEg4KBnN5c3RlbRgGIAEoCSLJAQoLRGF0YXNldFNwZWMSDAoEcGF0aBgBIAEoCRIkCgZmb3JtYXQYAiABKA4yFC5qdWljZS52MS5EYXRhRm9ybWF0EiQKBnNjaGVtYRgDIAEoDjIULmp1aWNlLnYxLkRhdGFTY2hlbWESDQoFc3BsaXQYBCABKAkSJgoGZmllbGRzGAUgASgLMhYuanVpY2UudjEuRmllbGRNYXBwaW5nEhAKCG1heF9yb3dzGAYgASgEEhcKD2V4cGVjdGVkX3NoYTI1NhgHIAEoCSLhAQoHTG9nTGluZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIhCgVsZXZlbBgCIAEoDjISLmp1aWNlLnYxLkxvZ0xldmVsEg8KB21lc3NhZ2UYAyABKAkSDgoGbG9nZ2VyGAQgASgJEjUKCmF0dHJpYnV0ZXMYBSADKAsyIS5qdWljZS52MS5Mb2dMaW5lLkF0dHJpYnV0ZXNFbnRyeRoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQCgtFcnJvckRldGFpbBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDwoHc3ViamVjdBgDIAEoCRIRCglyZXRyeWFibGUYBCABKAgilgIKEFdlaWdodFB1c2hIZWFkZXISKAoHdmVyc2lvbhgBIAEoCzIXLmp1aWNlLnYxLldlaWdodFZlcnNpb24SFQoNdG90YWxfdGVuc29ycxgCIAEoDRITCgt0b3RhbF9ieXRlcxgDIAEoBBItCgpkZWx0YV9tb2RlGAQgASgOMhkuanVpY2UudjEuV2VpZ2h0RGVsdGFNb2RlEhQKDGJhc2VfdmVyc2lvbhgFIAEoBBIZChFsb3JhX2FkYXB0ZXJfb25seRgGIAEoCBIiCgRsb3JhGAcgASgLMhQuanVpY2UudjEuTG9yYUNvbmZpZxIUCgxhZGFwdGVyX25hbWUYCSABKAkSEgoKc3RhZ2Vfb25seRgIIAEoCCJoCgtUZW5zb3JQaWVjZRIMCgRuYW1lGAEgASgJEh4KBWR0eXBlGAIgASgOMg8uanVpY2UudjEuRHR5cGUSDQoFc2hhcGUYAyADKAQSDAoEZGF0YRgEIAEoDBIOCgZvZmZzZXQYBSABKAQigwEKC1dlaWdodENodW5rEioKBmhlYWRlchgBIAEoCzIaLmp1aWNlLnYxLldlaWdodFB1c2hIZWFkZXISJgoHdGVuc29ycxgCIAMoCzIVLmp1aWNlLnYxLlRlbnNvclBpZWNlEg4KBnNoYTI1NhgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBCKoAQoTUHVzaFdlaWdodHNSZXNwb25zZRIxChBhY2NlcHRlZF92ZXJzaW9uGAEgASgLMhcuanVpY2UudjEuV2VpZ2h0VmVyc2lvbhIPCgd0ZW5zb3JzGAIgASgNEg0KBWJ5dGVzGAMgASgEEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCWFjdGl2YXRlZBgFIAEoCCIpChZBY3RpdmF0ZVdlaWdodHNSZXF1ZXN0Eg8KB3ZlcnNpb24YASABKAQibQoXQWN0aXZhdGVXZWlnaHRzUmVzcG9uc2USJwoGYWN0aXZlGAEgASgLMhcuanVpY2UudjEuV2VpZ2h0VmVyc2lvbhIpCghwcmV2aW91cxgCIAEoCzIXLmp1aWNlLnYxLldlaWdodFZlcnNpb24iGQoXR2V0V2VpZ2h0VmVyc2lvblJlcXVlc3QibAoYR2V0V2VpZ2h0VmVyc2lvblJlc3BvbnNlEicKBmFjdGl2ZRgBIAEoCzIXLmp1aWNlLnYxLldlaWdodFZlcnNpb24SJwoGc3RhZ2VkGAIgASgLMhcuanVpY2UudjEuV2VpZ2h0VmVyc2lvbiIVChNHZXRNb2RlbEluZm9SZXF1ZXN0IjoKFEdldE1vZGVsSW5mb1Jlc3BvbnNlEiIKBW1vZGVsGAEgASgLMhMuanVpY2UudjEuTW9kZWxJbmZvKoUCCgVEdHlwZRIVChFEVFlQRV9VTlNQRUNJRklFRBAAEhEKDURUWVBFX0ZMT0FUMzIQARIRCg1EVFlQRV9GTE9BVDE2EAISEgoORFRZUEVfQkZMT0FUMTYQAxIRCg1EVFlQRV9GTE9BVDY0EAQSDgoKRFRZUEVfSU5UOBAFEg8KC0RUWVBFX1VJTlQ4EAYSDwoLRFRZUEVfSU5UMTYQBxIQCgxEVFlQRV9VSU5UMTYQCBIPCgtEVFlQRV9JTlQzMhAJEhAKDERUWVBFX1VJTlQzMhAKEg8KC0RUWVBFX0lOVDY0EAsSEAoMRFRZUEVfVUlOVDY0EAwSDgoKRFRZUEVfQk9PTBANKs8BChFFeGVjdXRpb25Qcm92aWRlchIiCh5FWEVDVVRJT05fUFJPVklERVJfVU5TUEVDSUZJRUQQABIaChZFWEVDVVRJT05fUFJPVklERVJfQ1BVEAESGwoXRVhFQ1VUSU9OX1BST1ZJREVSX0NVREEQAhIfChtFWEVDVVRJT05fUFJPVklERVJfRElSRUNUTUwQAxIdChlFWEVDVVRJT05fUFJPVklERVJfQ09SRU1MEAQSHQoZRVhFQ1VUSU9OX1BST1ZJREVSX1dFQkdQVRAFKl8KCU1vZGVsSGVhZBIaChZNT0RFTF9IRUFEX1VOU1BFQ0lGSUVEEAASGAoUTU9ERUxfSEVBRF9DQVVTQUxfTE0QARIcChhNT0RFTF9IRUFEX1NDQUxBUl9SRVdBUkQQAipjCgxEZWNvZGluZ01vZGUSHQoZREVDT0RJTkdfTU9ERV9VTlNQRUNJRklFRBAAEhgKFERFQ09ESU5HX01PREVfR1JFRURZEAESGgoWREVDT0RJTkdfTU9ERV9TQU1QTElORxACKmUKDUxvZ3Byb2JTb3VyY2USHgoaTE9HUFJPQl9TT1VSQ0VfVU5TUEVDSUZJRUQQABIWChJMT0dQUk9CX1NPVVJDRV9SQVcQARIcChhMT0dQUk9CX1NPVVJDRV9QUk9DRVNTRUQQAirOAQoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEhUKEUZJTklTSF9SRUFTT05fRU9TEAMSIAocRklOSVNIX1JFQVNPTl9DT05URVhUX0xFTkdUSBAEEhsKF0ZJTklTSF9SRUFTT05fQ0FOQ0VMTEVEEAUSFwoTRklOSVNIX1JFQVNPTl9FUlJPUhAGKlkKCkRhdGFGb3JtYXQSGwoXREFUQV9GT1JNQVRfVU5TUEVDSUZJRUQQABIVChFEQVRBX0ZPUk1BVF9KU09OTBABEhcKE0RBVEFfRk9STUFUX1BBUlFVRVQQAip+CgpEYXRhU2NoZW1hEhsKF0RBVEFfU0NIRU1BX1VOU1BFQ0lGSUVEEAASFAoQREFUQV9TQ0hFTUFfQ0hBVBABEiEKHURBVEFfU0NIRU1BX1BST01QVF9DT01QTEVUSU9OEAISGgoWREFUQV9TQ0hFTUFfUFJFRkVSRU5DRRADKncKCExvZ0xldmVsEhkKFUxPR19MRVZFTF9VTlNQRUNJRklFRBAAEhMKD0xPR19MRVZFTF9ERUJVRxABEhIKDkxPR19MRVZFTF9JTkZPEAISEgoOTE9HX0xFVkVMX1dBUk4QAxITCg9MT0dfTEVWRUxfRVJST1IQBCqKAQoPV2VpZ2h0RGVsdGFNb2RlEiEKHVdFSUdIVF9ERUxUQV9NT0RFX1VOU1BFQ0lGSUVEEAASGgoWV0VJR0hUX0RFTFRBX01PREVfRlVMTBABEh0KGVdFSUdIVF9ERUxUQV9NT0RFX1JFUExBQ0UQAhIZChVXRUlHSFRfREVMVEFfTU9ERV9BREQQA2IGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * One turn of a chat conversation.
@@ -342,6 +342,13 @@ export type LoraConfig = Message<"juice.v1.LoraConfig"> & {
    * @generated from field: repeated string target_modules = 4;
    */
   targetModules: string[];
+
+  /**
+   * rsLoRA (PEFT use_rslora): the update is (alpha / sqrt(rank)) * B A. Default false.
+   *
+   * @generated from field: bool use_rslora = 5;
+   */
+  useRslora: boolean;
 };
 
 /**
@@ -464,6 +471,14 @@ export type ModelInfo = Message<"juice.v1.ModelInfo"> & {
    * @generated from field: string model_sha256 = 17;
    */
   modelSha256: string;
+
+  /**
+   * Named LoRA adapters served next to the base (generator started with --max-adapters), in the
+   * order they were pushed. A request selects one by name (GenerateRequest.adapter); "" = the base.
+   *
+   * @generated from field: repeated juice.v1.AdapterInfo adapters = 18;
+   */
+  adapters: AdapterInfo[];
 };
 
 /**
@@ -472,6 +487,46 @@ export type ModelInfo = Message<"juice.v1.ModelInfo"> & {
  */
 export const ModelInfoSchema: GenMessage<ModelInfo> = /*@__PURE__*/
   messageDesc(file_juice_v1_common, 8);
+
+/**
+ * One LoRA adapter a generator holds on top of its base weights.
+ *
+ * @generated from message juice.v1.AdapterInfo
+ */
+export type AdapterInfo = Message<"juice.v1.AdapterInfo"> & {
+  /**
+   * The name requests select it by (WeightPushHeader.adapter_name).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: juice.v1.LoraConfig lora = 2;
+   */
+  lora?: LoraConfig | undefined;
+
+  /**
+   * The weight version of the push that installed it (versions count base and adapters together).
+   *
+   * @generated from field: uint64 version = 3;
+   */
+  version: bigint;
+
+  /**
+   * Adapter bytes held (float32).
+   *
+   * @generated from field: uint64 bytes = 4;
+   */
+  bytes: bigint;
+};
+
+/**
+ * Describes the message juice.v1.AdapterInfo.
+ * Use `create(AdapterInfoSchema)` to create a new message.
+ */
+export const AdapterInfoSchema: GenMessage<AdapterInfo> = /*@__PURE__*/
+  messageDesc(file_juice_v1_common, 9);
 
 /**
  * A checkpoint in the trainer's versioned checkpoint store.
@@ -506,7 +561,7 @@ export type CheckpointRef = Message<"juice.v1.CheckpointRef"> & {
  * Use `create(CheckpointRefSchema)` to create a new message.
  */
 export const CheckpointRefSchema: GenMessage<CheckpointRef> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 9);
+  messageDesc(file_juice_v1_common, 10);
 
 /**
  * A model shipped inside juice, for laptop demos and tests.
@@ -527,7 +582,7 @@ export type EmbeddedModel = Message<"juice.v1.EmbeddedModel"> & {
  * Use `create(EmbeddedModelSchema)` to create a new message.
  */
 export const EmbeddedModelSchema: GenMessage<EmbeddedModel> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 10);
+  messageDesc(file_juice_v1_common, 11);
 
 /**
  * Where to load model weights, config and tokenizer from.
@@ -581,7 +636,7 @@ export type ModelSource = Message<"juice.v1.ModelSource"> & {
  * Use `create(ModelSourceSchema)` to create a new message.
  */
 export const ModelSourceSchema: GenMessage<ModelSource> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 11);
+  messageDesc(file_juice_v1_common, 12);
 
 /**
  * Decoding parameters. Processing order per step: repetition/frequency/presence penalties,
@@ -740,7 +795,7 @@ export type SamplingParams = Message<"juice.v1.SamplingParams"> & {
  * Use `create(SamplingParamsSchema)` to create a new message.
  */
 export const SamplingParamsSchema: GenMessage<SamplingParams> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 12);
+  messageDesc(file_juice_v1_common, 13);
 
 /**
  * Most likely tokens at one position, in descending log-prob order.
@@ -766,7 +821,7 @@ export type TopLogprobs = Message<"juice.v1.TopLogprobs"> & {
  * Use `create(TopLogprobsSchema)` to create a new message.
  */
 export const TopLogprobsSchema: GenMessage<TopLogprobs> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 13);
+  messageDesc(file_juice_v1_common, 14);
 
 /**
  * Token counts.
@@ -797,7 +852,7 @@ export type Usage = Message<"juice.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 14);
+  messageDesc(file_juice_v1_common, 15);
 
 /**
  * Column names in the file for the canonical fields of a DataSchema. Empty = the canonical
@@ -845,7 +900,7 @@ export type FieldMapping = Message<"juice.v1.FieldMapping"> & {
  * Use `create(FieldMappingSchema)` to create a new message.
  */
 export const FieldMappingSchema: GenMessage<FieldMapping> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 15);
+  messageDesc(file_juice_v1_common, 16);
 
 /**
  * A dataset file and how to read it.
@@ -908,7 +963,7 @@ export type DatasetSpec = Message<"juice.v1.DatasetSpec"> & {
  * Use `create(DatasetSpecSchema)` to create a new message.
  */
 export const DatasetSpecSchema: GenMessage<DatasetSpec> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 16);
+  messageDesc(file_juice_v1_common, 17);
 
 /**
  * A log line emitted by a job or run.
@@ -949,7 +1004,7 @@ export type LogLine = Message<"juice.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 17);
+  messageDesc(file_juice_v1_common, 18);
 
 /**
  * An error as carried inside data (job records, events), mirroring a gRPC status.
@@ -991,7 +1046,7 @@ export type ErrorDetail = Message<"juice.v1.ErrorDetail"> & {
  * Use `create(ErrorDetailSchema)` to create a new message.
  */
 export const ErrorDetailSchema: GenMessage<ErrorDetail> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 18);
+  messageDesc(file_juice_v1_common, 19);
 
 /**
  * First-message header of a weight push.
@@ -1054,6 +1109,17 @@ export type WeightPushHeader = Message<"juice.v1.WeightPushHeader"> & {
   lora?: LoraConfig | undefined;
 
   /**
+   * With lora_adapter_only: the adapter's name (1..64 bytes of [A-Za-z0-9._-]). A push for a name
+   * already held replaces that adapter; the base weights and the other adapters stay. Only FULL
+   * pushes (every tensor of the adapter). The push takes a new weight version number: a version
+   * counts the base and the adapter set together. Empty = the receiver's only adapter slot
+   * "default" (PEFT's adapter name).
+   *
+   * @generated from field: string adapter_name = 9;
+   */
+  adapterName: string;
+
+  /**
    * Stage the weights without serving them; a later ActivateWeights(version) switches.
    * Lets a trainer commit a version only when every replica has it, so samples are never
    * produced by a mix of versions. Default false: activate as soon as the push completes.
@@ -1068,7 +1134,7 @@ export type WeightPushHeader = Message<"juice.v1.WeightPushHeader"> & {
  * Use `create(WeightPushHeaderSchema)` to create a new message.
  */
 export const WeightPushHeaderSchema: GenMessage<WeightPushHeader> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 19);
+  messageDesc(file_juice_v1_common, 20);
 
 /**
  * A tensor, or one contiguous byte range of it.
@@ -1117,7 +1183,7 @@ export type TensorPiece = Message<"juice.v1.TensorPiece"> & {
  * Use `create(TensorPieceSchema)` to create a new message.
  */
 export const TensorPieceSchema: GenMessage<TensorPiece> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 20);
+  messageDesc(file_juice_v1_common, 21);
 
 /**
  * One message of a weight-push client stream.
@@ -1160,7 +1226,7 @@ export type WeightChunk = Message<"juice.v1.WeightChunk"> & {
  * Use `create(WeightChunkSchema)` to create a new message.
  */
 export const WeightChunkSchema: GenMessage<WeightChunk> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 21);
+  messageDesc(file_juice_v1_common, 22);
 
 /**
  * Result of a completed weight push.
@@ -1209,7 +1275,7 @@ export type PushWeightsResponse = Message<"juice.v1.PushWeightsResponse"> & {
  * Use `create(PushWeightsResponseSchema)` to create a new message.
  */
 export const PushWeightsResponseSchema: GenMessage<PushWeightsResponse> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 22);
+  messageDesc(file_juice_v1_common, 23);
 
 /**
  * Switch a staged version into service (for pushes with stage_only).
@@ -1231,7 +1297,7 @@ export type ActivateWeightsRequest = Message<"juice.v1.ActivateWeightsRequest"> 
  * Use `create(ActivateWeightsRequestSchema)` to create a new message.
  */
 export const ActivateWeightsRequestSchema: GenMessage<ActivateWeightsRequest> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 23);
+  messageDesc(file_juice_v1_common, 24);
 
 /**
  * @generated from message juice.v1.ActivateWeightsResponse
@@ -1257,7 +1323,7 @@ export type ActivateWeightsResponse = Message<"juice.v1.ActivateWeightsResponse"
  * Use `create(ActivateWeightsResponseSchema)` to create a new message.
  */
 export const ActivateWeightsResponseSchema: GenMessage<ActivateWeightsResponse> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 24);
+  messageDesc(file_juice_v1_common, 25);
 
 /**
  * @generated from message juice.v1.GetWeightVersionRequest
@@ -1270,7 +1336,7 @@ export type GetWeightVersionRequest = Message<"juice.v1.GetWeightVersionRequest"
  * Use `create(GetWeightVersionRequestSchema)` to create a new message.
  */
 export const GetWeightVersionRequestSchema: GenMessage<GetWeightVersionRequest> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 25);
+  messageDesc(file_juice_v1_common, 26);
 
 /**
  * @generated from message juice.v1.GetWeightVersionResponse
@@ -1296,7 +1362,7 @@ export type GetWeightVersionResponse = Message<"juice.v1.GetWeightVersionRespons
  * Use `create(GetWeightVersionResponseSchema)` to create a new message.
  */
 export const GetWeightVersionResponseSchema: GenMessage<GetWeightVersionResponse> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 26);
+  messageDesc(file_juice_v1_common, 27);
 
 /**
  * @generated from message juice.v1.GetModelInfoRequest
@@ -1309,7 +1375,7 @@ export type GetModelInfoRequest = Message<"juice.v1.GetModelInfoRequest"> & {
  * Use `create(GetModelInfoRequestSchema)` to create a new message.
  */
 export const GetModelInfoRequestSchema: GenMessage<GetModelInfoRequest> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 27);
+  messageDesc(file_juice_v1_common, 28);
 
 /**
  * @generated from message juice.v1.GetModelInfoResponse
@@ -1326,7 +1392,7 @@ export type GetModelInfoResponse = Message<"juice.v1.GetModelInfoResponse"> & {
  * Use `create(GetModelInfoResponseSchema)` to create a new message.
  */
 export const GetModelInfoResponseSchema: GenMessage<GetModelInfoResponse> = /*@__PURE__*/
-  messageDesc(file_juice_v1_common, 28);
+  messageDesc(file_juice_v1_common, 29);
 
 /**
  * Element type of a tensor. Byte sizes: FLOAT64/INT64/UINT64 8, FLOAT32/INT32/UINT32 4,

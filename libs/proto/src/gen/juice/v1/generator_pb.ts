@@ -22,7 +22,45 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file juice/v1/generator.proto.
  */
 export const file_juice_v1_generator: GenFile = /*@__PURE__*/
-  fileDesc("ChhqdWljZS92MS9nZW5lcmF0b3IucHJvdG8SCGp1aWNlLnYxIqkBCg9HZW5lcmF0ZVJlcXVlc3QSIQoHcHJvbXB0cxgBIAMoCzIQLmp1aWNlLnYxLlByb21wdBIJCgFuGAIgASgNEioKCHNhbXBsaW5nGAMgASgLMhguanVpY2UudjEuU2FtcGxpbmdQYXJhbXMSDAoEZWNobxgEIAEoCBIaChJtaW5fd2VpZ2h0X3ZlcnNpb24YBSABKAQSEgoKcmVxdWVzdF9pZBgGIAEoCSLiAgoGU2FtcGxlEhQKDHNhbXBsZV9pbmRleBgBIAEoDRIMCgR0ZXh0GAIgASgJEhEKCXRva2VuX2lkcxgDIAMoDRIQCghsb2dwcm9icxgEIAMoAhIrCgx0b3BfbG9ncHJvYnMYBSADKAsyFS5qdWljZS52MS5Ub3BMb2dwcm9icxIaChJjdW11bGF0aXZlX2xvZ3Byb2IYBiABKAESLQoNZmluaXNoX3JlYXNvbhgHIAEoDjIWLmp1aWNlLnYxLkZpbmlzaFJlYXNvbhIUCgxtYXRjaGVkX3N0b3AYCCABKAkSGgoNc3RvcF90b2tlbl9pZBgJIAEoDUgAiAEBEgwKBHNlZWQYCiABKAQSLQoNZGVjb2RpbmdfbW9kZRgLIAEoDjIWLmp1aWNlLnYxLkRlY29kaW5nTW9kZRIWCg53ZWlnaHRfdmVyc2lvbhgMIAEoBEIQCg5fc3RvcF90b2tlbl9pZCLjAQoMUHJvbXB0UmVzdWx0EhQKDHByb21wdF9pbmRleBgBIAEoDRIhCgdzYW1wbGVzGAIgAygLMhAuanVpY2UudjEuU2FtcGxlEhgKEHByb21wdF90b2tlbl9pZHMYAyADKA0SEwoLcHJvbXB0X3RleHQYBCABKAkSFwoPcHJvbXB0X2xvZ3Byb2JzGAUgAygCEjIKE3Byb21wdF90b3BfbG9ncHJvYnMYBiADKAsyFS5qdWljZS52MS5Ub3BMb2dwcm9icxIeCgV1c2FnZRgHIAEoCzIPLmp1aWNlLnYxLlVzYWdlIowBChBHZW5lcmF0ZVJlc3BvbnNlEicKB3Jlc3VsdHMYASADKAsyFi5qdWljZS52MS5Qcm9tcHRSZXN1bHQSLwoOd2VpZ2h0X3ZlcnNpb24YAiABKAsyFy5qdWljZS52MS5XZWlnaHRWZXJzaW9uEh4KBXVzYWdlGAMgASgLMg8uanVpY2UudjEuVXNhZ2UirwEKFUdlbmVyYXRlU3RyZWFtUmVxdWVzdBIhCgdwcm9tcHRzGAEgAygLMhAuanVpY2UudjEuUHJvbXB0EgkKAW4YAiABKA0SKgoIc2FtcGxpbmcYAyABKAsyGC5qdWljZS52MS5TYW1wbGluZ1BhcmFtcxIMCgRlY2hvGAQgASgIEhoKEm1pbl93ZWlnaHRfdmVyc2lvbhgFIAEoBBISCgpyZXF1ZXN0X2lkGAYgASgJIs0DChZHZW5lcmF0ZVN0cmVhbVJlc3BvbnNlEhQKDHByb21wdF9pbmRleBgBIAEoDRIUCgxzYW1wbGVfaW5kZXgYAiABKA0SEQoJdG9rZW5faWRzGAMgAygNEgwKBHRleHQYBCABKAkSEAoIbG9ncHJvYnMYBSADKAISKwoMdG9wX2xvZ3Byb2JzGAYgAygLMhUuanVpY2UudjEuVG9wTG9ncHJvYnMSEAoIZmluaXNoZWQYByABKAgSLQoNZmluaXNoX3JlYXNvbhgIIAEoDjIWLmp1aWNlLnYxLkZpbmlzaFJlYXNvbhIUCgxtYXRjaGVkX3N0b3AYCSABKAkSGgoNc3RvcF90b2tlbl9pZBgKIAEoDUgAiAEBEgwKBHNlZWQYCyABKAQSLQoNZGVjb2RpbmdfbW9kZRgMIAEoDjIWLmp1aWNlLnYxLkRlY29kaW5nTW9kZRIWCg53ZWlnaHRfdmVyc2lvbhgNIAEoBBIeCgV1c2FnZRgOIAEoCzIPLmp1aWNlLnYxLlVzYWdlEhgKEHByb21wdF90b2tlbl9pZHMYDyADKA0SEwoLcHJvbXB0X3RleHQYECABKAlCEAoOX3N0b3BfdG9rZW5faWQiYgoUU2NvcmVDb21wbGV0aW9uc0l0ZW0SIAoGcHJvbXB0GAEgASgLMhAuanVpY2UudjEuUHJvbXB0EigKCmNvbXBsZXRpb24YAiABKAsyFC5qdWljZS52MS5Db21wbGV0aW9uIqYBChdTY29yZUNvbXBsZXRpb25zUmVxdWVzdBItCgVpdGVtcxgBIAMoCzIeLmp1aWNlLnYxLlNjb3JlQ29tcGxldGlvbnNJdGVtEhYKDnRva2VuX2xvZ3Byb2JzGAIgASgIEhQKDHRvcF9sb2dwcm9icxgDIAEoDRIaChJtaW5fd2VpZ2h0X3ZlcnNpb24YBCABKAQSEgoKcmVxdWVzdF9pZBgFIAEoCSL3AQoWU2NvcmVDb21wbGV0aW9uc1Jlc3VsdBIPCgdsb2dwcm9iGAEgASgBEhEKCWlzX2dyZWVkeRgCIAEoCBISCgpudW1fdG9rZW5zGAMgASgNEhkKEW51bV9wcm9tcHRfdG9rZW5zGAQgASgNEhEKCW51bV9ieXRlcxgFIAEoDRIfChd0cnVuY2F0ZWRfcHJvbXB0X3Rva2VucxgGIAEoDRIRCgl0b2tlbl9pZHMYByADKA0SFgoOdG9rZW5fbG9ncHJvYnMYCCADKAISKwoMdG9wX2xvZ3Byb2JzGAkgAygLMhUuanVpY2UudjEuVG9wTG9ncHJvYnMingEKGFNjb3JlQ29tcGxldGlvbnNSZXNwb25zZRIxCgdyZXN1bHRzGAEgAygLMiAuanVpY2UudjEuU2NvcmVDb21wbGV0aW9uc1Jlc3VsdBIvCg53ZWlnaHRfdmVyc2lvbhgCIAEoCzIXLmp1aWNlLnYxLldlaWdodFZlcnNpb24SHgoFdXNhZ2UYAyABKAsyDy5qdWljZS52MS5Vc2FnZTLQBAoQR2VuZXJhdG9yU2VydmljZRJBCghHZW5lcmF0ZRIZLmp1aWNlLnYxLkdlbmVyYXRlUmVxdWVzdBoaLmp1aWNlLnYxLkdlbmVyYXRlUmVzcG9uc2USVQoOR2VuZXJhdGVTdHJlYW0SHy5qdWljZS52MS5HZW5lcmF0ZVN0cmVhbVJlcXVlc3QaIC5qdWljZS52MS5HZW5lcmF0ZVN0cmVhbVJlc3BvbnNlMAESWQoQU2NvcmVDb21wbGV0aW9ucxIhLmp1aWNlLnYxLlNjb3JlQ29tcGxldGlvbnNSZXF1ZXN0GiIuanVpY2UudjEuU2NvcmVDb21wbGV0aW9uc1Jlc3BvbnNlEk0KDEdldE1vZGVsSW5mbxIdLmp1aWNlLnYxLkdldE1vZGVsSW5mb1JlcXVlc3QaHi5qdWljZS52MS5HZXRNb2RlbEluZm9SZXNwb25zZRJZChBHZXRXZWlnaHRWZXJzaW9uEiEuanVpY2UudjEuR2V0V2VpZ2h0VmVyc2lvblJlcXVlc3QaIi5qdWljZS52MS5HZXRXZWlnaHRWZXJzaW9uUmVzcG9uc2USRQoLUHVzaFdlaWdodHMSFS5qdWljZS52MS5XZWlnaHRDaHVuaxodLmp1aWNlLnYxLlB1c2hXZWlnaHRzUmVzcG9uc2UoARJWCg9BY3RpdmF0ZVdlaWdodHMSIC5qdWljZS52MS5BY3RpdmF0ZVdlaWdodHNSZXF1ZXN0GiEuanVpY2UudjEuQWN0aXZhdGVXZWlnaHRzUmVzcG9uc2ViBnByb3RvMw", [file_juice_v1_common]);
+  fileDesc("ChhqdWljZS92MS9nZW5lcmF0b3IucHJvdG8SCGp1aWNlLnYxIiQKFFJlbW92ZUFkYXB0ZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiQAoVUmVtb3ZlQWRhcHRlclJlc3BvbnNlEicKBmFjdGl2ZRgBIAEoCzIXLmp1aWNlLnYxLldlaWdodFZlcnNpb24iugEKD0dlbmVyYXRlUmVxdWVzdBIhCgdwcm9tcHRzGAEgAygLMhAuanVpY2UudjEuUHJvbXB0EgkKAW4YAiABKA0SKgoIc2FtcGxpbmcYAyABKAsyGC5qdWljZS52MS5TYW1wbGluZ1BhcmFtcxIMCgRlY2hvGAQgASgIEhoKEm1pbl93ZWlnaHRfdmVyc2lvbhgFIAEoBBISCgpyZXF1ZXN0X2lkGAYgASgJEg8KB2FkYXB0ZXIYByABKAki4gIKBlNhbXBsZRIUCgxzYW1wbGVfaW5kZXgYASABKA0SDAoEdGV4dBgCIAEoCRIRCgl0b2tlbl9pZHMYAyADKA0SEAoIbG9ncHJvYnMYBCADKAISKwoMdG9wX2xvZ3Byb2JzGAUgAygLMhUuanVpY2UudjEuVG9wTG9ncHJvYnMSGgoSY3VtdWxhdGl2ZV9sb2dwcm9iGAYgASgBEi0KDWZpbmlzaF9yZWFzb24YByABKA4yFi5qdWljZS52MS5GaW5pc2hSZWFzb24SFAoMbWF0Y2hlZF9zdG9wGAggASgJEhoKDXN0b3BfdG9rZW5faWQYCSABKA1IAIgBARIMCgRzZWVkGAogASgEEi0KDWRlY29kaW5nX21vZGUYCyABKA4yFi5qdWljZS52MS5EZWNvZGluZ01vZGUSFgoOd2VpZ2h0X3ZlcnNpb24YDCABKARCEAoOX3N0b3BfdG9rZW5faWQi4wEKDFByb21wdFJlc3VsdBIUCgxwcm9tcHRfaW5kZXgYASABKA0SIQoHc2FtcGxlcxgCIAMoCzIQLmp1aWNlLnYxLlNhbXBsZRIYChBwcm9tcHRfdG9rZW5faWRzGAMgAygNEhMKC3Byb21wdF90ZXh0GAQgASgJEhcKD3Byb21wdF9sb2dwcm9icxgFIAMoAhIyChNwcm9tcHRfdG9wX2xvZ3Byb2JzGAYgAygLMhUuanVpY2UudjEuVG9wTG9ncHJvYnMSHgoFdXNhZ2UYByABKAsyDy5qdWljZS52MS5Vc2FnZSKMAQoQR2VuZXJhdGVSZXNwb25zZRInCgdyZXN1bHRzGAEgAygLMhYuanVpY2UudjEuUHJvbXB0UmVzdWx0Ei8KDndlaWdodF92ZXJzaW9uGAIgASgLMhcuanVpY2UudjEuV2VpZ2h0VmVyc2lvbhIeCgV1c2FnZRgDIAEoCzIPLmp1aWNlLnYxLlVzYWdlIsABChVHZW5lcmF0ZVN0cmVhbVJlcXVlc3QSIQoHcHJvbXB0cxgBIAMoCzIQLmp1aWNlLnYxLlByb21wdBIJCgFuGAIgASgNEioKCHNhbXBsaW5nGAMgASgLMhguanVpY2UudjEuU2FtcGxpbmdQYXJhbXMSDAoEZWNobxgEIAEoCBIaChJtaW5fd2VpZ2h0X3ZlcnNpb24YBSABKAQSEgoKcmVxdWVzdF9pZBgGIAEoCRIPCgdhZGFwdGVyGAcgASgJIs0DChZHZW5lcmF0ZVN0cmVhbVJlc3BvbnNlEhQKDHByb21wdF9pbmRleBgBIAEoDRIUCgxzYW1wbGVfaW5kZXgYAiABKA0SEQoJdG9rZW5faWRzGAMgAygNEgwKBHRleHQYBCABKAkSEAoIbG9ncHJvYnMYBSADKAISKwoMdG9wX2xvZ3Byb2JzGAYgAygLMhUuanVpY2UudjEuVG9wTG9ncHJvYnMSEAoIZmluaXNoZWQYByABKAgSLQoNZmluaXNoX3JlYXNvbhgIIAEoDjIWLmp1aWNlLnYxLkZpbmlzaFJlYXNvbhIUCgxtYXRjaGVkX3N0b3AYCSABKAkSGgoNc3RvcF90b2tlbl9pZBgKIAEoDUgAiAEBEgwKBHNlZWQYCyABKAQSLQoNZGVjb2RpbmdfbW9kZRgMIAEoDjIWLmp1aWNlLnYxLkRlY29kaW5nTW9kZRIWCg53ZWlnaHRfdmVyc2lvbhgNIAEoBBIeCgV1c2FnZRgOIAEoCzIPLmp1aWNlLnYxLlVzYWdlEhgKEHByb21wdF90b2tlbl9pZHMYDyADKA0SEwoLcHJvbXB0X3RleHQYECABKAlCEAoOX3N0b3BfdG9rZW5faWQiYgoUU2NvcmVDb21wbGV0aW9uc0l0ZW0SIAoGcHJvbXB0GAEgASgLMhAuanVpY2UudjEuUHJvbXB0EigKCmNvbXBsZXRpb24YAiABKAsyFC5qdWljZS52MS5Db21wbGV0aW9uIrcBChdTY29yZUNvbXBsZXRpb25zUmVxdWVzdBItCgVpdGVtcxgBIAMoCzIeLmp1aWNlLnYxLlNjb3JlQ29tcGxldGlvbnNJdGVtEhYKDnRva2VuX2xvZ3Byb2JzGAIgASgIEhQKDHRvcF9sb2dwcm9icxgDIAEoDRIaChJtaW5fd2VpZ2h0X3ZlcnNpb24YBCABKAQSEgoKcmVxdWVzdF9pZBgFIAEoCRIPCgdhZGFwdGVyGAYgASgJIvcBChZTY29yZUNvbXBsZXRpb25zUmVzdWx0Eg8KB2xvZ3Byb2IYASABKAESEQoJaXNfZ3JlZWR5GAIgASgIEhIKCm51bV90b2tlbnMYAyABKA0SGQoRbnVtX3Byb21wdF90b2tlbnMYBCABKA0SEQoJbnVtX2J5dGVzGAUgASgNEh8KF3RydW5jYXRlZF9wcm9tcHRfdG9rZW5zGAYgASgNEhEKCXRva2VuX2lkcxgHIAMoDRIWCg50b2tlbl9sb2dwcm9icxgIIAMoAhIrCgx0b3BfbG9ncHJvYnMYCSADKAsyFS5qdWljZS52MS5Ub3BMb2dwcm9icyKeAQoYU2NvcmVDb21wbGV0aW9uc1Jlc3BvbnNlEjEKB3Jlc3VsdHMYASADKAsyIC5qdWljZS52MS5TY29yZUNvbXBsZXRpb25zUmVzdWx0Ei8KDndlaWdodF92ZXJzaW9uGAIgASgLMhcuanVpY2UudjEuV2VpZ2h0VmVyc2lvbhIeCgV1c2FnZRgDIAEoCzIPLmp1aWNlLnYxLlVzYWdlMqIFChBHZW5lcmF0b3JTZXJ2aWNlEkEKCEdlbmVyYXRlEhkuanVpY2UudjEuR2VuZXJhdGVSZXF1ZXN0GhouanVpY2UudjEuR2VuZXJhdGVSZXNwb25zZRJVCg5HZW5lcmF0ZVN0cmVhbRIfLmp1aWNlLnYxLkdlbmVyYXRlU3RyZWFtUmVxdWVzdBogLmp1aWNlLnYxLkdlbmVyYXRlU3RyZWFtUmVzcG9uc2UwARJZChBTY29yZUNvbXBsZXRpb25zEiEuanVpY2UudjEuU2NvcmVDb21wbGV0aW9uc1JlcXVlc3QaIi5qdWljZS52MS5TY29yZUNvbXBsZXRpb25zUmVzcG9uc2USTQoMR2V0TW9kZWxJbmZvEh0uanVpY2UudjEuR2V0TW9kZWxJbmZvUmVxdWVzdBoeLmp1aWNlLnYxLkdldE1vZGVsSW5mb1Jlc3BvbnNlElkKEEdldFdlaWdodFZlcnNpb24SIS5qdWljZS52MS5HZXRXZWlnaHRWZXJzaW9uUmVxdWVzdBoiLmp1aWNlLnYxLkdldFdlaWdodFZlcnNpb25SZXNwb25zZRJFCgtQdXNoV2VpZ2h0cxIVLmp1aWNlLnYxLldlaWdodENodW5rGh0uanVpY2UudjEuUHVzaFdlaWdodHNSZXNwb25zZSgBElYKD0FjdGl2YXRlV2VpZ2h0cxIgLmp1aWNlLnYxLkFjdGl2YXRlV2VpZ2h0c1JlcXVlc3QaIS5qdWljZS52MS5BY3RpdmF0ZVdlaWdodHNSZXNwb25zZRJQCg1SZW1vdmVBZGFwdGVyEh4uanVpY2UudjEuUmVtb3ZlQWRhcHRlclJlcXVlc3QaHy5qdWljZS52MS5SZW1vdmVBZGFwdGVyUmVzcG9uc2ViBnByb3RvMw", [file_juice_v1_common]);
+
+/**
+ * @generated from message juice.v1.RemoveAdapterRequest
+ */
+export type RemoveAdapterRequest = Message<"juice.v1.RemoveAdapterRequest"> & {
+  /**
+   * The adapter's name, as pushed. Required.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message juice.v1.RemoveAdapterRequest.
+ * Use `create(RemoveAdapterRequestSchema)` to create a new message.
+ */
+export const RemoveAdapterRequestSchema: GenMessage<RemoveAdapterRequest> = /*@__PURE__*/
+  messageDesc(file_juice_v1_generator, 0);
+
+/**
+ * @generated from message juice.v1.RemoveAdapterResponse
+ */
+export type RemoveAdapterResponse = Message<"juice.v1.RemoveAdapterResponse"> & {
+  /**
+   * The version now served (without the adapter).
+   *
+   * @generated from field: juice.v1.WeightVersion active = 1;
+   */
+  active?: WeightVersion | undefined;
+};
+
+/**
+ * Describes the message juice.v1.RemoveAdapterResponse.
+ * Use `create(RemoveAdapterResponseSchema)` to create a new message.
+ */
+export const RemoveAdapterResponseSchema: GenMessage<RemoveAdapterResponse> = /*@__PURE__*/
+  messageDesc(file_juice_v1_generator, 1);
 
 /**
  * @generated from message juice.v1.GenerateRequest
@@ -71,6 +109,14 @@ export type GenerateRequest = Message<"juice.v1.GenerateRequest"> & {
    * @generated from field: string request_id = 6;
    */
   requestId: string;
+
+  /**
+   * LoRA adapter to generate with (a name listed in ModelInfo.adapters); "" = the base weights.
+   * Requests for different adapters share one continuous batch. Unknown name: NOT_FOUND.
+   *
+   * @generated from field: string adapter = 7;
+   */
+  adapter: string;
 };
 
 /**
@@ -78,7 +124,7 @@ export type GenerateRequest = Message<"juice.v1.GenerateRequest"> & {
  * Use `create(GenerateRequestSchema)` to create a new message.
  */
 export const GenerateRequestSchema: GenMessage<GenerateRequest> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 0);
+  messageDesc(file_juice_v1_generator, 2);
 
 /**
  * One generated completion.
@@ -176,7 +222,7 @@ export type Sample = Message<"juice.v1.Sample"> & {
  * Use `create(SampleSchema)` to create a new message.
  */
 export const SampleSchema: GenMessage<Sample> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 1);
+  messageDesc(file_juice_v1_generator, 3);
 
 /**
  * Results for one prompt.
@@ -239,7 +285,7 @@ export type PromptResult = Message<"juice.v1.PromptResult"> & {
  * Use `create(PromptResultSchema)` to create a new message.
  */
 export const PromptResultSchema: GenMessage<PromptResult> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 2);
+  messageDesc(file_juice_v1_generator, 4);
 
 /**
  * @generated from message juice.v1.GenerateResponse
@@ -272,7 +318,7 @@ export type GenerateResponse = Message<"juice.v1.GenerateResponse"> & {
  * Use `create(GenerateResponseSchema)` to create a new message.
  */
 export const GenerateResponseSchema: GenMessage<GenerateResponse> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 3);
+  messageDesc(file_juice_v1_generator, 5);
 
 /**
  * Same fields and limits as GenerateRequest.
@@ -309,6 +355,13 @@ export type GenerateStreamRequest = Message<"juice.v1.GenerateStreamRequest"> & 
    * @generated from field: string request_id = 6;
    */
   requestId: string;
+
+  /**
+   * As GenerateRequest.adapter.
+   *
+   * @generated from field: string adapter = 7;
+   */
+  adapter: string;
 };
 
 /**
@@ -316,7 +369,7 @@ export type GenerateStreamRequest = Message<"juice.v1.GenerateStreamRequest"> & 
  * Use `create(GenerateStreamRequestSchema)` to create a new message.
  */
 export const GenerateStreamRequestSchema: GenMessage<GenerateStreamRequest> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 4);
+  messageDesc(file_juice_v1_generator, 6);
 
 /**
  * A piece of one sample's output.
@@ -426,7 +479,7 @@ export type GenerateStreamResponse = Message<"juice.v1.GenerateStreamResponse"> 
  * Use `create(GenerateStreamResponseSchema)` to create a new message.
  */
 export const GenerateStreamResponseSchema: GenMessage<GenerateStreamResponse> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 5);
+  messageDesc(file_juice_v1_generator, 7);
 
 /**
  * A (prompt, completion) pair to score.
@@ -463,7 +516,7 @@ export type ScoreCompletionsItem = Message<"juice.v1.ScoreCompletionsItem"> & {
  * Use `create(ScoreCompletionsItemSchema)` to create a new message.
  */
 export const ScoreCompletionsItemSchema: GenMessage<ScoreCompletionsItem> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 6);
+  messageDesc(file_juice_v1_generator, 8);
 
 /**
  * @generated from message juice.v1.ScoreCompletionsRequest
@@ -504,6 +557,14 @@ export type ScoreCompletionsRequest = Message<"juice.v1.ScoreCompletionsRequest"
    * @generated from field: string request_id = 5;
    */
   requestId: string;
+
+  /**
+   * LoRA adapter to score with; "" = the base. Scoring with an adapter is not implemented yet:
+   * a non-empty name is refused with UNIMPLEMENTED (generation with adapters is).
+   *
+   * @generated from field: string adapter = 6;
+   */
+  adapter: string;
 };
 
 /**
@@ -511,7 +572,7 @@ export type ScoreCompletionsRequest = Message<"juice.v1.ScoreCompletionsRequest"
  * Use `create(ScoreCompletionsRequestSchema)` to create a new message.
  */
 export const ScoreCompletionsRequestSchema: GenMessage<ScoreCompletionsRequest> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 7);
+  messageDesc(file_juice_v1_generator, 9);
 
 /**
  * @generated from message juice.v1.ScoreCompletionsResult
@@ -588,7 +649,7 @@ export type ScoreCompletionsResult = Message<"juice.v1.ScoreCompletionsResult"> 
  * Use `create(ScoreCompletionsResultSchema)` to create a new message.
  */
 export const ScoreCompletionsResultSchema: GenMessage<ScoreCompletionsResult> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 8);
+  messageDesc(file_juice_v1_generator, 10);
 
 /**
  * @generated from message juice.v1.ScoreCompletionsResponse
@@ -619,7 +680,7 @@ export type ScoreCompletionsResponse = Message<"juice.v1.ScoreCompletionsRespons
  * Use `create(ScoreCompletionsResponseSchema)` to create a new message.
  */
 export const ScoreCompletionsResponseSchema: GenMessage<ScoreCompletionsResponse> = /*@__PURE__*/
-  messageDesc(file_juice_v1_generator, 9);
+  messageDesc(file_juice_v1_generator, 11);
 
 /**
  * @generated from service juice.v1.GeneratorService
@@ -706,6 +767,19 @@ export const GeneratorService: GenService<{
     methodKind: "unary";
     input: typeof ActivateWeightsRequestSchema;
     output: typeof ActivateWeightsResponseSchema;
+  },
+  /**
+   * Drop a named LoRA adapter (pushed with WeightPushHeader.lora_adapter_only). Takes a new weight
+   * version (base + the remaining adapters); requests already running on the adapter finish on the
+   * version they started with, later requests naming it fail with NOT_FOUND, as does removing a
+   * name that is not held.
+   *
+   * @generated from rpc juice.v1.GeneratorService.RemoveAdapter
+   */
+  removeAdapter: {
+    methodKind: "unary";
+    input: typeof RemoveAdapterRequestSchema;
+    output: typeof RemoveAdapterResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_juice_v1_generator, 0);
