@@ -2,11 +2,13 @@
 // algorithms themselves live in libs/algorithms; this module only schedules them, records what happens
 // and fans events out to watchers. Jobs that were RUNNING when the trainer died are resumed on start.
 import { EventEmitter, on } from 'node:events';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { Algorithm, ErrorDetailSchema, JobSchema, JobState, StatusError, statusOf, WatchJobResponseSchema, type ErrorDetail, type Job, type JobSpec, type WatchJobResponse } from '@juice/proto';
 import { abortOf, JobAbort } from './job-abort.js';
+import { CheckpointStore } from '@juice/checkpoint';
 import type { JobStore } from './job-store.js';
 
 export type JobEvent = NonNullable<MessageInitShape<typeof WatchJobResponseSchema>['event']>;
@@ -14,6 +16,10 @@ export type JobEvent = NonNullable<MessageInitShape<typeof WatchJobResponseSchem
 /** What a runner gets: the job record (mutable: progress, metrics, checkpoints), a way to report, a stop signal. */
 export interface RunContext {
   job: Job;
+  /** The trainer's checkpoint store (owned by the job manager): this job's versions live under its id. */
+  checkpoints: CheckpointStore;
+  /** The job's own directory (the embedded default model is built there). */
+  jobDir: string;
   /** True when this run continues from the job's last checkpoint (ResumeJob or a restart). */
   resuming: boolean;
   /** ResumeJob's checkpoint_version (unset = the newest checkpoint with trainer state). */
@@ -36,12 +42,16 @@ export class JobManager {
   private readonly bus = new EventEmitter();
   private readonly sequences = new Map<string, bigint>();
   private readonly byRequestId = new Map<string, string>();
+  /** Every job's checkpoints: <store root>/checkpoints/<job id>/v<version>. */
+  readonly checkpoints: CheckpointStore;
 
   constructor(
     private readonly store: JobStore,
     private readonly runners: Partial<Record<Algorithm, JobRunner>>,
     private readonly log: { warn(msg: string, f?: object): void; info(msg: string, f?: object): void; error(msg: string, f?: object): void },
+    checkpoints?: CheckpointStore,
   ) {
+    this.checkpoints = checkpoints ?? CheckpointStore.open(join(store.root, 'checkpoints'));
     this.bus.setMaxListeners(0);
     for (const job of store.loadAll((id, e) => log.warn('unreadable job record skipped', { job_id: id, error: e.message }))) {
       this.jobs.set(job.id, job);
@@ -185,6 +195,8 @@ export class JobManager {
     this.setState(job, JobState.RUNNING, reason);
     const ctx: RunContext = {
       job,
+      checkpoints: this.checkpoints,
+      jobDir: this.store.jobDir(job.id),
       resuming,
       checkpointVersion,
       skipCheckpointOnStop: () => this.running.get(job.id)?.skipCheckpoint ?? false,

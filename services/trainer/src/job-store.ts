@@ -10,7 +10,7 @@ import { JobSchema, WatchJobResponseSchema, type Job, type WatchJobResponse } fr
 export class JobStore {
   private readonly dir: string;
 
-  constructor(root: string) {
+  constructor(readonly root: string) {
     this.dir = join(root, 'jobs');
     mkdirSync(this.dir, { recursive: true });
   }

@@ -30,7 +30,7 @@ await runService({
   async build(config, log) {
     const roots = setDataRoots(config.dataRoot.length ? config.dataRoot : [config.store, process.cwd()]);
     log.info('data roots', { roots: roots.roots });
-    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(config.store), [Algorithm.DPO]: dpoRunner(config.store), [Algorithm.IRFT]: irftRunner(config.store, config.generator), [Algorithm.SPIN]: irftRunner(config.store, config.generator), [Algorithm.REWARD_MODEL]: rewardModelRunner(config.store), [Algorithm.RFT]: rftRunner(config.store, { generator: config.generator, rewardModel: config.rewardModel }) }, log);
+    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(), [Algorithm.DPO]: dpoRunner(), [Algorithm.IRFT]: irftRunner(config.generator), [Algorithm.SPIN]: irftRunner(config.generator), [Algorithm.REWARD_MODEL]: rewardModelRunner(), [Algorithm.RFT]: rftRunner({ generator: config.generator, rewardModel: config.rewardModel }) }, log);
     jobs.resumeInterrupted();
     return {
       services: [{ desc: TrainerService, impl: createTrainerService(jobs) }],

@@ -4,8 +4,7 @@
 import { clone, create, toBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { CheckpointStore } from '@juice/checkpoint';
+import { join } from 'node:path';
 import type { TrainerService } from '@juice/proto';
 import { Algorithm, FileDigestSchema, TrainingHyperparametersSchema, JobSchema, JobSpecSchema, JobState, echo, unimplementedJobSettings, validateId, validateListJobs, validateStartJob, type DatasetSpec, type FileDigest, type Job, type JobSpec } from '@juice/proto';
 import { fileDigest, requestModelDir } from '@juice/data';
@@ -38,21 +37,9 @@ function pageOffset(token: string): number {
   return Number(m[1]);
 }
 
-/**
- * The checkpoint store a job's checkpoints live in: <store>/<job id>/v<version>, so the store root is two
- * levels above any of its checkpoint paths (the service itself is not told where the store is).
- */
-const stores = new Map<string, CheckpointStore>();
-function checkpointStoreOf(job: Job): CheckpointStore | undefined {
-  const path = job.lastCheckpoint?.path || job.bestCheckpoint?.path;
-  if (!path) return undefined;
-  const root = dirname(dirname(path));
-  let s = stores.get(root);
-  if (!s) stores.set(root, (s = CheckpointStore.open(root)));
-  return s;
-}
-
 export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<typeof TrainerService>> {
+  // The job manager owns the checkpoint store; every job's versions live there under its id.
+  const store = jobs.checkpoints;
   const lookup = (id: string): Job => {
     requireId('job_id', id);
     const job = jobs.get(id);
@@ -79,14 +66,13 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
     const field = 'spec.model.checkpoint';
     const source = jobs.get(ref.jobId);
     if (!source) throw notFound(`${field}.job_id: job "${ref.jobId}" does not exist (ListJobs shows the known jobs)`);
-    const store = checkpointStoreOf(source);
-    const kept = store?.list(source.id) ?? [];
+    const kept = store.list(source.id);
     let version = Number(ref.version);
     if (ref.best) {
       version = Number(source.bestCheckpoint?.version ?? 0n);
       if (!version) throw failedPrecondition(`${field}.best: job "${source.id}" has no best checkpoint (it needs EvalConfig.best_metric or eval_datasets)`);
     } else if (version === 0) version = kept.at(-1) ?? 0;
-    if (!store || !kept.includes(version)) throw notFound(`${field}: job "${source.id}" has no checkpoint${version ? ` v${version}` : 's'} (kept: ${kept.join(', ') || 'none'})`);
+    if (!kept.includes(version)) throw notFound(`${field}: job "${source.id}" has no checkpoint${version ? ` v${version}` : 's'} (kept: ${kept.join(', ') || 'none'})`);
     const loaded = await withField(field, async () => store.load(source.id, version));
     const pinned = clone(JobSpecSchema, spec);
     pinned.model!.kind = { case: 'checkpoint', value: { ...ref, version: BigInt(version), best: false } };
@@ -148,7 +134,7 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
         job.spec!.hyperparameters ??= create(TrainingHyperparametersSchema);
         job.spec!.hyperparameters.maxSteps = req.maxSteps;
       }
-      if (req.checkpointVersion > 0n && !(checkpointStoreOf(job)?.list(job.id) ?? []).includes(Number(req.checkpointVersion))) {
+      if (req.checkpointVersion > 0n && !store.list(job.id).includes(Number(req.checkpointVersion))) {
         throw notFound(`checkpoint_version ${req.checkpointVersion} of job "${job.id}" is not known (ListCheckpoints shows them)`);
       }
       return { job: jobs.resume(job, req.checkpointVersion > 0n ? Number(req.checkpointVersion) : undefined) };
@@ -162,12 +148,9 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
       const seen = new Map<bigint, NonNullable<Job['lastCheckpoint']>>();
       for (const c of [job.bestCheckpoint, job.lastCheckpoint]) if (c) seen.set(c.version, c);
       // Every version still in the store (keep_last prunes), described from its manifest.
-      const store = checkpointStoreOf(job);
-      if (store) {
-        const kept = store.list(job.id);
-        for (const v of seen.keys()) if (!kept.includes(Number(v))) seen.delete(v);
-        for (const v of kept) if (!seen.has(BigInt(v))) seen.set(BigInt(v), checkpointInfoOf(store, job.id, v, job.bestCheckpoint?.version));
-      }
+      const kept = store.list(job.id);
+      for (const v of seen.keys()) if (!kept.includes(Number(v))) seen.delete(v);
+      for (const v of kept) if (!seen.has(BigInt(v))) seen.set(BigInt(v), checkpointInfoOf(store, job.id, v, job.bestCheckpoint?.version));
       return { checkpoints: [...seen.values()].sort((a, b) => (a.version < b.version ? -1 : 1)) };
     },
   };

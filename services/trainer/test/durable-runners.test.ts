@@ -32,7 +32,7 @@ after(async () => {
 });
 
 function runners(root: string): Partial<Record<Algorithm, JobRunner>> {
-  return { [Algorithm.DPO]: dpoRunner(root), [Algorithm.IRFT]: irftRunner(root, generator.address) };
+  return { [Algorithm.DPO]: dpoRunner(), [Algorithm.IRFT]: irftRunner(generator.address) };
 }
 
 async function untilDone(m: JobManager, job: Job): Promise<WatchJobResponse[]> {

@@ -32,7 +32,7 @@ after(async () => {
   await generator.stop();
 });
 
-const manager = (root: string) => new JobManager(new JobStore(root), { [Algorithm.IRFT]: irftRunner(root, generator.address) }, quiet);
+const manager = (root: string) => new JobManager(new JobStore(root), { [Algorithm.IRFT]: irftRunner(generator.address) }, quiet);
 
 async function untilDone(m: JobManager, job: Job): Promise<WatchJobResponse[]> {
   const out: WatchJobResponse[] = [];

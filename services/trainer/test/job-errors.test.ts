@@ -47,7 +47,7 @@ async function finished(m: JobManager, job: Job): Promise<Job> {
 
 test('an IRFT job without a generator fails FAILED_PRECONDITION (not INTERNAL)', async () => {
   const root = mkdtempSync(join(tmpdir(), 'juice-errors-'));
-  const m = new JobManager(new JobStore(root), { [Algorithm.IRFT]: irftRunner(root) }, quiet);
+  const m = new JobManager(new JobStore(root), { [Algorithm.IRFT]: irftRunner() }, quiet);
   const job = await finished(m, m.start(create(JobSpecSchema, { algorithm: Algorithm.IRFT }), { configSha256: 'x', dataFiles: [], trainerVersion: 'test' }));
   assert.equal(job.state, JobState.FAILED);
   assert.equal(job.error?.code, 'FAILED_PRECONDITION');

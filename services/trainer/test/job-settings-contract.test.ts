@@ -34,7 +34,7 @@ before(() => {
   writeFileSync(prefs, rows.map((r) => JSON.stringify({ prompt: r.prompt, chosen: r.completion, rejected: ' 0' })).join('\n') + '\n');
   const config = { ...DEFAULT_MODEL_CONFIG, hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 2, numKvHeads: 1, headDim: 16 };
   createDefaultModel(modelDir, { corpus: rows.map((r) => r.prompt + r.completion), seed: 3, config });
-  manager = new JobManager(new JobStore(root), { [Algorithm.SFT]: sftRunner(root) }, quiet);
+  manager = new JobManager(new JobStore(root), { [Algorithm.SFT]: sftRunner() }, quiet);
   svc = createTrainerService(manager);
 });
 after(async () => {

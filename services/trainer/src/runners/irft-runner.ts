@@ -10,27 +10,25 @@
 // the push is redone), each retry is a job log line. Checkpoints mid-stage hold the stage's negatives and
 // its frozen reference (so a resume neither regenerates nor needs the pruned stage-start checkpoint);
 // the stage-end checkpoint holds neither (the next stage regenerates from those very weights).
-import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { runPairwise, type PairExample } from '@juice/algorithms';
-import { CheckpointStore } from '@juice/checkpoint';
-import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type DataCursor, type TokenizedExample } from '@juice/data';
+import { tokenizeDemonstration, type DataCursor, type Demonstration, type TokenizedExample } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import type { FlatOptimizer, OptimizerState, ParamSet } from '@juice/optim';
 import { Algorithm, GeneratorService, JobProgressSchema, ReferencePolicy, type SamplingParamsSchema } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
 import type { JobRunner, RunContext } from '../job-manager.js';
-import { PAIR_LOSSES } from './enums.js';
-import { accumulationSteps, optimizerSettings, rowsPerStep, scheduleSettings, truncation } from './hyperparameters.js';
-import { badSpec, lostState, unmet, unusableCheckpoint } from './job-error.js';
+import { prepareJob } from '../pipeline/prepare.js';
+import { reportStep } from '../pipeline/report.js';
+import { scheduleSettings } from '../settings/common.js';
+import { resolveIrft } from '../settings/irft.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
-import { JobPoints } from './job-points.js';
-import { resolveModel } from './model-source.js';
-import { resumePoint } from './resume-point.js';
+import { lostState, unmet, unusableCheckpoint } from './job-error.js';
 import { withRetry } from './retry.js';
-import { restoreBuffer, restoreWeights, type StageSamples } from './trainer-state.js';
+import { demonstrationRows } from './sft-runner.js';
+import { restoreBuffer, type StageSamples } from './trainer-state.js';
 
 type Generator = ReturnType<typeof createClient<typeof GeneratorService>>;
 
@@ -48,7 +46,7 @@ interface NegativeSampling {
  * restart between calls loses the pushed weights, so every chunk is redone from a fresh push).
  * responses[i·k + j] is sample j of part[i].
  */
-async function negatives(ctx: RunContext, generator: Generator, model: LoadedModel, part: readonly TokenizedExample[], stage: number, stages: number, o: NegativeSampling, step: number): Promise<StageSamples> {
+async function negatives(ctx: RunContext, generator: Generator, model: LoadedModel, part: readonly TokenizedExample[], stage: number, stages: number, o: NegativeSampling, step: number, logger: string): Promise<StageSamples> {
   const k = o.samplesPerPrompt;
   return withRetry(
     `stage ${stage + 1}/${stages}: push policy + generate negatives`,
@@ -89,57 +87,34 @@ async function negatives(ctx: RunContext, generator: Generator, model: LoadedMod
       attempts: 10,
       signal: ctx.signal,
       onRetry: ({ what, attempt, delayMs, error }) =>
-        jobLog(ctx, 'warn', 'trainer.irft', `${what} failed (${error.message}); retry ${attempt} in ${delayMs} ms`, { stage, attempt, delay_ms: delayMs, code: String((error as { code?: unknown }).code ?? '') }),
+        jobLog(ctx, 'warn', logger, `${what} failed (${error.message}); retry ${attempt} in ${delayMs} ms`, { stage, attempt, delay_ms: delayMs, code: String((error as { code?: unknown }).code ?? '') }),
     },
   );
 }
 
-export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRunner {
-  const store = CheckpointStore.open(join(storeRoot, 'checkpoints'));
+export function irftRunner(defaultGenerator?: string): JobRunner {
   return async (ctx) => {
     const spec = ctx.job.spec!;
-    const h = spec.hyperparameters;
-    const ir = spec.algorithmConfig.case === 'irft' ? spec.algorithmConfig.value : undefined;
-    const algorithm = spec.algorithm === Algorithm.SPIN ? 'SPIN' : 'IRFT';
-    const logger = `trainer.${algorithm.toLowerCase()}`;
     const address = spec.endpoints?.generator[0] || defaultGenerator;
     if (!address) throw unmet('IRFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
-    const demos = (await Promise.all(spec.datasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
-    const seed = Number(h?.seed || 42n);
-    const model = resolveModel(spec.model, join(storeRoot, 'jobs', ctx.job.id), () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed, storeRoot);
-    const limits = truncation(h, model.config.maxPositions);
-    const maxLength = limits.maxLength;
-    const tokenize = (d: (typeof demos)[number]) => tokenizeDemonstration(model.tokenizer, d, limits);
-    // IrftConfig.reference: STAGE_START (default) freezes each stage's starting policy; INITIAL the job's
-    // initial model for every stage (read before a resume restores the checkpoint's weights).
-    const initialReference = ir?.reference === ReferencePolicy.INITIAL ? model.params.clone() : undefined;
-    const examples = demos.map(tokenize);
-    const stages = spec.algorithm === Algorithm.SPIN ? 1 : ir?.stages || 5;
-    const perStage = Math.ceil(examples.length / stages);
-    const batchSize = h?.batchSize || 8;
-    const k = ir?.samplesPerPrompt || 1;
-    if (k > 64) throw badSpec('spec.irft.samples_per_prompt', `must be in 1..64 (0 = 1), got ${k}`);
-    const generationBatchSize = ir?.generationBatchSize || 64;
-    if (generationBatchSize > 1024) throw badSpec('spec.irft.generation_batch_size', `must be in 1..1024 (Generate's prompt limit; 0 = 64), got ${generationBatchSize}`);
-    const sftCoefficient = ir?.sftLossCoefficient ?? 0;
-    if (!(sftCoefficient >= 0 && Number.isFinite(sftCoefficient))) throw badSpec('spec.irft.sft_loss_coefficient', `must be a finite number >= 0, got ${sftCoefficient}`);
-    // An epoch over a stage's part is over its pairs: each demonstration once with each of its k samples.
-    const stepsPerStage = Number(ir?.stepsPerStage ?? 0n) || Math.ceil((perStage * k) / rowsPerStep(h)) * (ir?.epochsPerStage || 1);
-    const maxNew = ir?.generation?.maxNewTokens || Math.max(1, maxLength - Math.max(...examples.map((e) => e.promptIds.length)));
-    const plannedSteps = stages * stepsPerStage;
-    const maxSteps = Number(h?.maxSteps ?? 0n);
-    // max_steps counts the whole job's optimizer steps; the stage it falls in stops there.
-    const totalSteps = maxSteps > 0 ? Math.min(maxSteps, plannedSteps) : plannedSteps;
-    const padTokenId = model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0;
-    const sampling = { ...(ir?.generation ?? { temperature: 0 }), maxNewTokens: ir?.generation?.maxNewTokens || maxNew };
-    const negativeSampling: NegativeSampling = { sampling, samplesPerPrompt: k, batchSize: generationBatchSize };
-    if (k > 1 && sampling.temperature === 0) jobLog(ctx, 'warn', logger, `samples_per_prompt ${k} with greedy decoding (temperature 0): the ${k} samples of a prompt are identical`, { samples_per_prompt: k });
-
-    const restored = resumePoint(ctx, store, algorithm, logger);
-    if (restored) restoreWeights(model.params, restored.checkpoint);
-    const evalDemos = (await Promise.all(spec.evalDatasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
-    const evaluator = evalDemos.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: evalDemos.map(tokenize), padTokenId, batchSize }) : undefined;
-    const points = new JobPoints(ctx, { store, model, algorithm, seed, shuffle: !h?.noShuffle, evaluator, best: restored?.state.best });
+    // IrftConfig.reference INITIAL: the job's initial model is π_ref of every stage (kept before a resume
+    // restores the checkpoint's weights); STAGE_START (default): each stage's starting policy.
+    let initialReference: ParamSet | undefined;
+    const job = await prepareJob(ctx, {
+      algorithm: spec.algorithm === Algorithm.SPIN ? 'SPIN' : 'IRFT',
+      ...demonstrationRows,
+      beforeRestore: (m) => void (spec.algorithmConfig.case === 'irft' && spec.algorithmConfig.value.reference === ReferencePolicy.INITIAL && (initialReference = m.params.clone())),
+    });
+    const { model, restored, logger, seed, padTokenId } = job;
+    const tokenize = (d: Demonstration) => tokenizeDemonstration(model.tokenizer, d, job.limits);
+    const examples = job.rows.map(tokenize);
+    const s = resolveIrft(spec, { rows: examples.length, maxLength: job.limits.maxLength, longestPrompt: Math.max(...examples.map((e) => e.promptIds.length)) });
+    const { stages, perStage, stepsPerStage, plannedSteps, totalSteps, maxSteps, batchSize } = s;
+    const k = s.samplesPerPrompt;
+    const negativeSampling: NegativeSampling = { sampling: s.sampling, samplesPerPrompt: k, batchSize: s.generationBatchSize };
+    if (k > 1 && s.sampling.temperature === 0) jobLog(ctx, 'warn', logger, `samples_per_prompt ${k} with greedy decoding (temperature 0): the ${k} samples of a prompt are identical`, { samples_per_prompt: k });
+    const evaluator = job.evalRows.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: job.evalRows.map(tokenize), padTokenId, batchSize }) : undefined;
+    const points = job.points(evaluator);
 
     // Where this attempt starts: a stage-end checkpoint continues with the next stage (fresh negatives);
     // a mid-stage one continues that stage with its stored negatives, reference, cursor and step.
@@ -148,12 +123,12 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
     let optimizerState: OptimizerState | undefined = restored?.optimizers.policy;
     let step = restored?.state.step ?? 0;
     if (restored) {
-      const s = restored.state;
-      if (s.stageStep >= stepsPerStage) firstStage = s.stage + 1;
-      else if (s.stageSamplesReady && restored.stageSamples) {
-        firstStage = s.stage;
-        resumeInStage = { stageStep: s.stageStep, cursor: s.cursor, samples: restored.stageSamples };
-      } else firstStage = s.stage; // checkpointed before this stage generated (at_start): start it afresh
+      const st = restored.state;
+      if (st.stageStep >= stepsPerStage) firstStage = st.stage + 1;
+      else if (st.stageSamplesReady && restored.stageSamples) {
+        firstStage = st.stage;
+        resumeInStage = { stageStep: st.stageStep, cursor: st.cursor, samples: restored.stageSamples };
+      } else firstStage = st.stage; // checkpointed before this stage generated (at_start): start it afresh
     }
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(totalSteps), totalStages: stages, step: BigInt(step), stage: firstStage, fraction: step / totalSteps });
     ctx.save();
@@ -179,7 +154,7 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
         if (part.length === 0) break;
         const here = resumeInStage;
         resumeInStage = undefined;
-        const samples = here?.samples ?? (await negatives(ctx, generator, model, part, stage, stages, negativeSampling, step));
+        const samples = here?.samples ?? (await negatives(ctx, generator, model, part, stage, stages, negativeSampling, step, logger));
         if (samples.responses.length !== part.length * k) throw unusableCheckpoint(`stage ${stage}: checkpoint holds ${samples.responses.length} negatives, the stage needs ${part.length} demonstrations × ${k} samples_per_prompt = ${part.length * k} (were the datasets or samples_per_prompt changed?)`);
         // Demonstration i with each of its k samples (responses[i·k + j]).
         const pairs: PairExample[] = part.flatMap((e, i) => Array.from({ length: k }, (_, j) => ({ chosen: e, rejected: { promptIds: e.promptIds, responseIds: samples.responses[i * k + j]!, truncated: false } })));
@@ -194,33 +169,26 @@ export function irftRunner(storeRoot: string, defaultGenerator?: string): JobRun
           params: model.params,
           reference,
           pairs,
-          beta: ir?.beta || 0.1,
-          loss: PAIR_LOSSES[ir?.loss ?? 0] ?? 'logistic',
+          beta: s.beta,
+          loss: s.loss,
           padTokenId,
           batchSize,
           steps: stepsPerStage,
           stopAfter,
-          sftCoefficient,
-          learningRate: h?.learningRate || 5e-7,
-          ...scheduleSettings(h, stepsPerStage),
-          optimizerSettings: optimizerSettings(h),
-          gradientAccumulationSteps: accumulationSteps(h),
-          maxGradNorm: h?.maxGradNorm ?? 1,
+          sftCoefficient: s.sftCoefficient,
+          learningRate: s.learningRate,
+          ...scheduleSettings(spec.hyperparameters, stepsPerStage),
+          optimizerSettings: s.optimizerSettings,
+          gradientAccumulationSteps: s.gradientAccumulationSteps,
+          maxGradNorm: s.maxGradNorm,
           seed: seed + stage,
-          noShuffle: h?.noShuffle ?? false,
+          noShuffle: s.noShuffle,
           signal: ctx.signal,
           optimizer,
           optimizerState,
           startStep: here?.stageStep ?? 0,
           cursor: here?.cursor,
-          onStep: (s, metrics) => {
-            const global = stageStart + s;
-            ctx.job.progress!.step = BigInt(global);
-            ctx.job.progress!.stage = stage;
-            ctx.job.progress!.fraction = global / totalSteps;
-            ctx.job.latestMetrics = { ...ctx.job.latestMetrics, ...metrics };
-            ctx.emit({ case: 'stepMetrics', value: { step: BigInt(global), stage, metrics } });
-          },
+          onStep: (at, metrics) => reportStep(ctx, stageStart + at, metrics, { totalSteps, stage }),
           afterStep: (at) => {
             // A stage cut short by max_steps saves its negatives and reference like any mid-stage point,
             // so a ResumeJob that raises max_steps continues the stage instead of regenerating.

@@ -9,7 +9,7 @@ import { status, type createClient } from '@juice/service-kit';
 import { weightChunks, type PushTensor } from '@juice/weight-sync';
 import type { RunContext } from '../job-manager.js';
 import { withRetry } from './retry.js';
-import type { RftSettings } from './rft-config.js';
+import type { RftSettings } from '../settings/rft.js';
 
 const GENERATE_BATCH = 256;
 

@@ -13,28 +13,25 @@
 // Every round ends in a checkpoint (policy weights + trainer state: the policy with its value head, the
 // reward weights, both optimizers, reward moments, KL coefficient, REINFORCE baseline), so a resumed
 // job continues at the next round; a round interrupted midway is redone from its start.
-import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShapes, RewardModelTrainer, RewardNormalizer, RunningMoments, type PairExample, type Rollout } from '@juice/algorithms';
-import { CheckpointStore } from '@juice/checkpoint';
-import { epochOrder, loadDemonstrations, promptToDisplayText, requestModelDir, tokenizeDemonstration } from '@juice/data';
+import { epochOrder, requestModelDir, tokenizeDemonstration } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import { createSchedule, ParamSet } from '@juice/optim';
 import { GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
 import { weightChunks } from '@juice/weight-sync';
 import type { JobRunner } from '../job-manager.js';
+import { prepareJob } from '../pipeline/prepare.js';
+import { scheduleSettings } from '../settings/common.js';
+import { rftSettings } from '../settings/rft.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { badSpec, lostState, unmet } from './job-error.js';
 import { jobLog } from './job-log.js';
-import { JobPoints } from './job-points.js';
-import { optimizerSettings, scheduleSettings, truncation } from './hyperparameters.js';
-import { resolveModel } from './model-source.js';
-import { resumePoint } from './resume-point.js';
 import { withRetry } from './retry.js';
-import { rftSettings } from './rft-config.js';
 import { sample, score, tensorsOf } from './rft-peers.js';
 import { loadRewardParams, rewardParamsFromLm, saveRewardModel } from './reward-weights.js';
+import { demonstrationRows } from './sft-runner.js';
 import { restoreBuffer } from './trainer-state.js';
 
 const LOGGER = 'trainer.rft';
@@ -49,11 +46,7 @@ interface RftResumeState {
 }
 
 
-export function rftRunner(storeRoot: string, defaults: { generator?: string; rewardModel?: string } = {}): JobRunner {
-  return rftJob(CheckpointStore.open(join(storeRoot, 'checkpoints')), storeRoot, defaults);
-}
-
-function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator?: string; rewardModel?: string }): JobRunner {
+export function rftRunner(defaults: { generator?: string; rewardModel?: string } = {}): JobRunner {
   return async (ctx) => {
     const spec = ctx.job.spec!;
     const h = spec.hyperparameters;
@@ -62,16 +55,12 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
     const rmAddress = spec.endpoints?.rewardModel[0] || defaults.rewardModel;
     if (!genAddress) throw unmet('RFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
     if (!rmAddress) throw unmet('RFT needs a reward-model service: set spec.endpoints.reward_model or start the trainer with --reward-model');
-    const demos = (await Promise.all(spec.datasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
-    if (demos.length === 0) throw badSpec('spec.datasets', 'no demonstrations selected');
-    const seed = Number(h?.seed || 42n);
-    const jobDir = join(storeRoot, 'jobs', ctx.job.id);
-    const model = resolveModel(spec.model, jobDir, () => demos.map((d) => `${promptToDisplayText(d.prompt)}\n${d.response}`), seed, storeRoot);
-    const limits = truncation(h, model.config.maxPositions);
+    // The checkpoint's weights are the policy's LM part; the round state is restored from its buffers below.
+    const job = await prepareJob(ctx, { algorithm: 'RFT', ...demonstrationRows, empty: 'no demonstrations selected', restoreWeights: false });
+    const { model, seed, padTokenId, store, limits } = job;
     const maxLength = limits.maxLength;
-    const examples = demos.map((d) => tokenizeDemonstration(model.tokenizer, d, limits));
+    const examples = job.rows.map((d) => tokenizeDemonstration(model.tokenizer, d, limits));
     const s = rftSettings(spec, { rows: examples.length, numLayers: model.config.numLayers, maxNewTokens: Math.min(256, maxLength - Math.max(...examples.map((e) => e.promptIds.length))) });
-    const padTokenId = model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0;
 
     // The policy (with a value head for APA/PPO), π_ref = the initial policy, and the reward weights.
     const policy = new ParamSet(policyParameterShapes(model.config, s.method));
@@ -87,7 +76,7 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
     const plannedUpdates = s.rounds * policySteps;
     const { schedule: kind, warmupSteps, minLrRatio } = scheduleSettings(h, plannedUpdates);
     const lrSchedule = createSchedule({ kind, baseLr: s.learningRate, warmupSteps, minLrRatio, totalSteps: plannedUpdates });
-    const point = resumePoint(ctx, store, 'RFT', LOGGER);
+    const point = job.restored;
     // Only round-end checkpoints carry the round state; one from before round 0 (EvalConfig.at_start)
     // holds the initial weights, so the job simply starts over from them.
     const restored = point?.buffers.policy ? point : undefined;
@@ -111,25 +100,24 @@ function rftJob(store: CheckpointStore, storeRoot: string, defaults: { generator
     const retry = { attempts: 12, signal: ctx.signal, onRetry: (i: { what: string; attempt: number; delayMs: number; error: Error }) => jobLog(ctx, 'warn', LOGGER, `${i.what} failed (${i.error.message}); retry ${i.attempt} in ${i.delayMs} ms`) };
     const policyTrainer = await PolicyTrainer.create({
       config: model.config, params: policy, reference, method: s.method, padTokenId, learningRate: s.learningRate,
-      maxGradNorm: h?.maxGradNorm ?? 1, optimizer: optimizerSettings(h),
+      maxGradNorm: s.maxGradNorm, optimizer: s.optimizerSettings,
       apaLambda: s.apaLambda, ppoClip: s.ppoClip, valueLossCoefficient: s.valueLossCoefficient, valueClip: s.valueClip,
     });
-    const rewardTrainer = s.reward.frozen ? undefined : await RewardModelTrainer.create({ config: model.config, params: rewardParams, padTokenId, learningRate: s.reward.learningRate, frozenLayers: s.reward.frozenLayers, maxGradNorm: h?.maxGradNorm ?? 1 });
+    const rewardTrainer = s.reward.frozen ? undefined : await RewardModelTrainer.create({ config: model.config, params: rewardParams, padTokenId, learningRate: s.reward.learningRate, frozenLayers: s.reward.frozenLayers, maxGradNorm: s.maxGradNorm });
     const saved = restored?.state.extra as RftResumeState | undefined;
     const normalizer = new RewardNormalizer(s.normalization, s.rewardClip, saved ? RunningMoments.restore(saved.rewardMoments) : undefined);
     const kl = s.adaptiveKl ? new AdaptiveKlController(saved?.klCoef ?? s.klCoef, s.adaptiveKl.target, s.adaptiveKl.horizon) : undefined;
     if (saved) policyTrainer.baseline = RunningMoments.restore(saved.baseline);
     if (restored?.optimizers.policy) policyTrainer.optimizer.loadState(restored.optimizers.policy);
     if (restored?.optimizers.reward && rewardTrainer) rewardTrainer.optimizer.loadState(restored.optimizers.reward);
-    const evalDemos = (await Promise.all(spec.evalDatasets.map((d) => loadDemonstrations(d, { signal: ctx.signal })))).flat();
-    const evaluator = evalDemos.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: evalDemos.map((d) => tokenizeDemonstration(model.tokenizer, d, limits)), padTokenId, batchSize: s.batchSize }) : undefined;
-    const points = new JobPoints(ctx, { store, model, algorithm: 'RFT', seed, shuffle: true, evaluator, best: point?.state.best });
+    const evaluator = job.evalRows.length ? await demonstrationEvaluator({ config: model.config, params: model.params, examples: job.evalRows.map((d) => tokenizeDemonstration(model.tokenizer, d, limits)), padTokenId, batchSize: s.batchSize }) : undefined;
+    const points = job.points(evaluator, { shuffle: true });
     // With a frozen reward model the service keeps what it serves, unless the job names one to push.
     // (After a resume the trainer's reward weights are pushed again: the service may have restarted.)
     let rmVersion: bigint | undefined = s.reward.frozen && !rc?.rewardModel ? 0n : undefined;
-    const maxSteps = Number(h?.maxSteps ?? 0n);
+    const maxSteps = s.maxSteps;
     const orders = new Map<number, Uint32Array>();
-    const orderOf = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, epochOrder(examples.length, seed, epoch, !h?.noShuffle)).get(epoch)!;
+    const orderOf = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, epochOrder(examples.length, seed, epoch, !s.noShuffle)).get(epoch)!;
     try {
       if (!point) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
       for (let round = firstRound; round < s.rounds; round++) {

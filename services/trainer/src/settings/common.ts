@@ -1,12 +1,56 @@
 // TrainingHyperparameters with every proto default filled in, in the terms the training loops take: the
 // optimizer (AdamW β1/β2/ε or RMSprop α/ε/momentum, weight decay), the LR schedule (kind, warmup from
-// warmup_steps or warmup_ratio, min_lr_ratio), gradient accumulation and truncation. One place, so every
-// algorithm reads a setting the same way and none is silently dropped.
+// warmup_steps or warmup_ratio, min_lr_ratio), gradient accumulation, clipping and truncation. One place,
+// so every algorithm reads a setting the same way and none is silently dropped; each algorithm's
+// resolve (settings/<algorithm>.ts) builds on it. The proto's documented defaults live here and there
+// only: runners never write `h?.x || default` themselves.
 import type { OptimizerSettings } from '@juice/optim';
 import { truncationFromHyperparameters } from '@juice/data';
-import { Optimizer, type TrainingHyperparameters } from '@juice/proto';
-import { SCHEDULES } from './enums.js';
-import { badSpec } from './job-error.js';
+import { LrSchedule, Optimizer, PairLoss, type JobSpec, type TrainingHyperparameters } from '@juice/proto';
+import { badSpec } from '../runners/job-error.js';
+
+const SCHEDULES = { [LrSchedule.LINEAR]: 'linear', [LrSchedule.COSINE]: 'cosine' } as Record<number, 'linear' | 'cosine'>;
+const PAIR_LOSSES = { [PairLoss.HINGE]: 'hinge', [PairLoss.LINEAR]: 'linear' } as Record<number, 'hinge' | 'linear'>;
+
+/** PairLoss (DPO, IRFT): unset = LOGISTIC. */
+export const pairLossOf = (l: PairLoss | undefined): 'logistic' | 'hinge' | 'linear' => PAIR_LOSSES[l ?? 0] ?? 'logistic';
+
+/** What every algorithm reads from TrainingHyperparameters, defaults filled in (trainer.proto). */
+export interface CommonSettings {
+  /** seed 0 = 42. */
+  seed: number;
+  /** Rows per micro-batch (0 = 8). */
+  batchSize: number;
+  /** Micro-batches per optimizer step (0 = 1). */
+  gradientAccumulationSteps: number;
+  /** Passes over the data (0 = 1). */
+  epochs: number;
+  /** The job's optimizer steps; 0 = from the data. */
+  maxSteps: number;
+  noShuffle: boolean;
+  optimizerSettings: OptimizerSettings;
+  /** max_grad_norm unset = 1.0; 0 = no clipping. */
+  maxGradNorm: number;
+}
+
+export function commonSettings(spec: JobSpec): CommonSettings {
+  const h = spec.hyperparameters;
+  return {
+    seed: Number(h?.seed || 42n),
+    batchSize: h?.batchSize || 8,
+    gradientAccumulationSteps: accumulationSteps(h),
+    epochs: h?.epochs || 1,
+    maxSteps: Number(h?.maxSteps ?? 0n),
+    noShuffle: h?.noShuffle ?? false,
+    optimizerSettings: optimizerSettings(h),
+    maxGradNorm: h?.maxGradNorm ?? 1,
+  };
+}
+
+/** The learning rate (0 = the algorithm's default) and its schedule over the job's `totalSteps`. */
+export function lrSettings(h: TrainingHyperparameters | undefined, defaultLr: number, totalSteps: number): { learningRate: number } & ScheduleSettings {
+  return { learningRate: h?.learningRate || defaultLr, ...scheduleSettings(h, totalSteps) };
+}
 
 /** trainer.proto: OPTIMIZER_ADAMW (β 0.9/0.999) or OPTIMIZER_RMSPROP (α 0.99, momentum 0); ε 1e-8; weight decay 0. */
 export function optimizerSettings(h: TrainingHyperparameters | undefined): OptimizerSettings {

@@ -3,7 +3,8 @@
 import type { RewardNormalizationMode, RftMethod } from '@juice/algorithms';
 import { clone, create } from '@bufbuild/protobuf';
 import { KlControl, PolicyGradientMethod, RewardNormalization, SamplingParamsSchema, type JobSpec, type SamplingParams } from '@juice/proto';
-import { badSpec } from './job-error.js';
+import { badSpec } from '../runners/job-error.js';
+import { commonSettings, type CommonSettings } from './common.js';
 
 const METHODS: Record<number, RftMethod> = {
   [PolicyGradientMethod.APA]: 'apa',
@@ -17,7 +18,7 @@ const NORMALIZATIONS: Record<number, RewardNormalizationMode> = {
   [RewardNormalization.RUNNING_MEAN_STD]: 'running_mean_std',
 };
 
-export interface RftSettings {
+export interface RftSettings extends CommonSettings {
   method: RftMethod;
   rounds: number;
   promptsPerRound: number;
@@ -63,6 +64,7 @@ export function rftSettings(spec: JobSpec, o: { rows: number; numLayers: number;
   // Rollouts are sampled (temperature 1) unless the job says otherwise: greedy would give k identical samples.
   if (generation.temperature === undefined) generation.temperature = 1;
   return {
+    ...commonSettings(spec),
     method,
     // TrainingHyperparameters.epochs passes over the prompts (0 = 1).
     rounds: r?.rounds || Math.ceil((o.rows * (h?.epochs || 1)) / promptsPerRound),
