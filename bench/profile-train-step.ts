@@ -27,7 +27,7 @@ for (let i = 0; i < 4; i++) await s.run(feeds);
 s.endProfiling();
 await s.release();
 const file = join(tmpdir(), readdirSync(tmpdir()).filter((f) => f.startsWith(`juice-prof-${process.pid}`)).sort().at(-1)!);
-const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: unknown } }[];
 const byOp = new Map<string, { us: number; n: number }>();
 let total = 0;
 for (const e of events) {
@@ -41,3 +41,16 @@ for (const e of events) {
 }
 console.log(`nodes: ${g.nodes.length}, kernel time per run: ${(total / 4 / 1000).toFixed(1)} ms`);
 for (const [op, r] of [...byOp].sort((a, b) => b[1].us - a[1].us).slice(0, 20)) console.log(`${op.padEnd(28)} ${(r.us / 4 / 1000).toFixed(1).padStart(7)} ms  ${(r.n / 4).toFixed(0)} nodes`);
+// With JUICE_PROFILE_SHAPES=1: the same time by op and input shapes (which Gemm/Mul shapes are slow).
+if (process.env.JUICE_PROFILE_SHAPES) {
+  const byShape = new Map<string, { us: number; n: number }>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const key = `${e.args?.op_name} ${JSON.stringify(e.args?.input_type_shape ?? '').replace(/"|float|int64/g, '')}`;
+    const r = byShape.get(key) ?? { us: 0, n: 0 };
+    r.us += e.dur;
+    r.n++;
+    byShape.set(key, r);
+  }
+  for (const [k, r] of [...byShape].sort((a, b) => b[1].us - a[1].us).slice(0, 40)) console.log(`${(r.us / 4 / 1000).toFixed(1).padStart(7)} ms ${(r.n / 4).toFixed(0).padStart(3)}x  ${k}`);
+}

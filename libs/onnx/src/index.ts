@@ -6,4 +6,5 @@ export * from './graph.js';
 export * from './builder.js';
 export * from './serialize.js';
 export * from './dump.js';
+export * from './contrib.js';
 export { registerInference, registerShapeValue, hasInference, type InferContext, type InferFn, type ShapeValueFn } from './infer/index.js';

@@ -44,7 +44,11 @@ export function toModelProto(graph: Graph, opts: ModelOptions = {}): ModelProto 
   });
   return create(ModelProtoSchema, {
     irVersion: BigInt(opts.irVersion ?? 10),
-    opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(opset) })],
+    opsetImport: [
+      create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(opset) }),
+      // onnxruntime's contrib ops (FusedMatMul, RotaryEmbedding, ...) are all at version 1 of their domain.
+      ...[...new Set(graph.nodes.map((n) => n.domain).filter((d) => d && d !== 'ai.onnx'))].map((domain) => create(OperatorSetIdProtoSchema, { domain, version: 1n })),
+    ],
     producerName: opts.producerName ?? 'juice',
     graph: g,
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),

@@ -3,3 +3,4 @@ import './elementwise.js';
 import './linalg.js';
 import './reduce.js';
 import './layout.js';
+import './contrib.js';

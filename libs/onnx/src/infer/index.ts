@@ -3,4 +3,5 @@ import './elementwise.js';
 import './linalg.js';
 import './reduce.js';
 import './layout.js';
+import './contrib.js';
 export * from './registry.js';
