@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CheckpointError } from './errors.js';
 import { sha256File } from './file-hash.js';
 import { SafetensorsFile, ST_DTYPE_BYTES, writeSafetensors, type StDtype, type StTensor } from './safetensors.js';
+import { describeJsonError } from '@juice/proto';
 
 export interface HfFileRecord {
   path: string;
@@ -38,10 +39,13 @@ const SHARD_NAME = /^model-\d{5}-of-\d{5}\.safetensors$/;
 function readJsonObject(path: string, what: string): Record<string, unknown> {
   if (!existsSync(path)) throw new CheckpointError('NOT_FOUND', `${path} is missing: ${what}`);
   let json: unknown;
+  let text = '';
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new CheckpointError('INVALID_ARGUMENT', `${path} is not valid JSON: ${(e as Error).message}`);
+    text = readFileSync(path, 'utf8');
+    json = JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes the text; a role reading a file for a caller must not send it back.
+    throw new CheckpointError('INVALID_ARGUMENT', `${path} is ${describeJsonError(text)}`);
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new CheckpointError('INVALID_ARGUMENT', `${path} must hold a JSON object`);
   return json as Record<string, unknown>;

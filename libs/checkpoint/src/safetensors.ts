@@ -6,6 +6,7 @@ import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync
 import { CheckpointError } from './errors.js';
 import { bfloat16ToFloat32Array, float16ToFloat32Array, float32ToBfloat16Array, float32ToFloat16Array } from './half-float.js';
 import { duplicates, topLevelKeys } from './json-keys.js';
+import { describeJsonError } from '@juice/proto';
 
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 export const ST_DTYPE_BYTES: Readonly<Record<StDtype, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
@@ -79,8 +80,8 @@ export function readHeader(fd: number, file: string): StHeader {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (e) {
-    throw corrupt(file, `header is not valid JSON (${(e as Error).message})`);
+  } catch {
+    throw corrupt(file, `header is ${describeJsonError(text)}`);
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw corrupt(file, 'header must be a JSON object of tensors');
   const dup = duplicates(topLevelKeys(text));

@@ -7,6 +7,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { dirname, join, normalize, sep } from 'node:path';
 import { CheckpointError } from './errors.js';
 import { sha256Bytes, sha256File } from './file-hash.js';
+import { describeJsonError } from '@juice/proto';
 
 export interface ManifestFile {
   /** Relative to the version directory, '/'-separated. */
@@ -167,10 +168,12 @@ export class CheckpointStore {
     const p = join(this.dir(namespace, version), MANIFEST);
     if (!existsSync(p)) throw new CheckpointError('NOT_FOUND', `checkpoint ${namespace} v${version} does not exist (no ${p}); versions: [${this.list(namespace).join(', ')}]`);
     let m: Manifest;
+    let text = '';
     try {
-      m = JSON.parse(readFileSync(p, 'utf8')) as Manifest;
-    } catch (e) {
-      throw new CheckpointError('DATA_LOSS', `${p} is corrupt: ${(e as Error).message}`);
+      text = readFileSync(p, 'utf8');
+      m = JSON.parse(text) as Manifest;
+    } catch {
+      throw new CheckpointError('DATA_LOSS', `${p} is corrupt: ${describeJsonError(text)}`);
     }
     if (m.version !== version || !Array.isArray(m.files)) throw new CheckpointError('DATA_LOSS', `${p} is corrupt: expected version ${version} and a files list`);
     return m;

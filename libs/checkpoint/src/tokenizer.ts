@@ -8,6 +8,7 @@ import { Template } from '@huggingface/jinja';
 import { CheckpointError } from './errors.js';
 import { IncrementalDetokenizer } from './incremental-detokenizer.js';
 import { encodeChatPrompt, encodeCompletion, encodeRenderedPrompt, encodeTextPrompt, resolveSpecialTokens, withSpecialTokens, type PromptKind, type SpecialTokenPolicy } from './special-tokens.js';
+import { describeJsonError } from '@juice/proto';
 
 export interface ChatMessage {
   role: string;
@@ -123,10 +124,11 @@ export class Tokenizer {
         if (required) throw new CheckpointError('NOT_FOUND', `${p} is missing: a model directory needs its tokenizer.json`);
         return undefined;
       }
+      const text = readFileSync(p, 'utf8');
       try {
-        return JSON.parse(readFileSync(p, 'utf8')) as Json;
-      } catch (e) {
-        throw new CheckpointError('INVALID_ARGUMENT', `${p} is not valid JSON: ${(e as Error).message}`);
+        return JSON.parse(text) as Json;
+      } catch {
+        throw new CheckpointError('INVALID_ARGUMENT', `${p} is ${describeJsonError(text)}`);
       }
     };
     const tplPath = join(dir, 'chat_template.jinja');

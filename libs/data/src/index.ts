@@ -17,4 +17,4 @@ export { DataOrder, epochOrder, validateCursor, type DataCursor, type DataOrderO
 export * from './synthetic/index.js';
 export * from './corpora/index.js';
 export { PathRoots, setDataRoots, dataRoots, requestFile, requestDataPath, requestModelDir, realpathDeepest, shownPath, type PathKind } from './path-roots.js';
-export { jsonSyntaxError, describeJsonError, type JsonSyntaxError } from './json-error.js';
+export { jsonSyntaxError, describeJsonError, type JsonSyntaxError } from '@juice/proto';

@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { DataFileError } from './file-digest.js';
-import { describeJsonError } from './json-error.js';
+import { describeJsonError } from '@juice/proto';
 
 export type DataRow = Record<string, unknown>;
 

@@ -13,6 +13,7 @@ export * from './gen/juice/v1/trainer_pb.js';
 export * from './gen/juice/v1/evaluator_pb.js';
 export { weightChunkSha256 } from './weight-checksum.js';
 export * from './status-error.js';
+export { jsonSyntaxError, describeJsonError, type JsonSyntaxError } from './json-error.js';
 
 /** Every juice.v1 service descriptor (for server reflection, health and client factories). */
 export const juiceServices = [GeneratorService, RewardModelService, TrainerService, EvaluatorService] as const;
