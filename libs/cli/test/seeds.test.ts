@@ -105,3 +105,13 @@ test('--resume with no saved seed is refused before anything runs', async () => 
   const out = mkdtempSync(join(tmpdir(), 'juice-seeds-'));
   await assert.rejects(runSeeds({ out, plan: QUICK_PLAN, schema: 1, evalVia: 'auto', say: () => undefined, resume: true }, 3), (e: unknown) => e instanceof ConfigError && /no seed of .* has a run-state\.json/.test((e as Error).message));
 });
+
+test('which split chose what: said for synthetic data and for each corpus split', async () => {
+  const { defaultSplits } = await import('../src/pipeline/run-pipeline.js');
+  assert.match(defaultSplits({}).tuning, /same split this table reports/);
+  assert.match(defaultSplits({ corpus: { name: 'wordnet', split: 'test' } }).table, /test split .*used for nothing else/);
+  assert.match(defaultSplits({ corpus: { name: 'wordnet', split: 'validation' } }).table, /not the final table/);
+  const { runCommand } = await import('../src/commands/run.js');
+  await assert.rejects(runCommand(['--corpus', 'wordnet', '--data', 'x.jsonl']), /--corpus and --data both name the training data/);
+  await assert.rejects(runCommand(['--eval-split', 'validation']), /--eval-split applies to --corpus only/);
+});

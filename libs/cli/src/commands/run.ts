@@ -3,7 +3,7 @@
 // as many extra steps) from the same SFT checkpoint, evaluates all four on held-out data and writes the
 // comparison table, results.json and report.html into --out.
 import { resolve } from 'node:path';
-import { defineConfig, parseConfig } from '@juice/service-kit';
+import { ConfigError, defineConfig, parseConfig } from '@juice/service-kit';
 import { DEFAULT_PLAN, QUICK_PLAN, type RunPlan } from '../pipeline/plan.js';
 import { runPipeline, type PipelineInput } from '../pipeline/run-pipeline.js';
 import { runSeeds, writeSeedsReport } from '../pipeline/run-seeds.js';
@@ -19,6 +19,9 @@ export const runSpec = defineConfig({
   evalData: { type: 'string', flag: 'eval-data', help: 'held-out demonstrations (perplexity and implicit-reward margin), with --data' },
   tasks: { type: 'string', help: 'directory of evaluator task files (protobuf JSON TaskDefinition), with --data' },
   schema: { type: 'string', default: 'chat', choices: ['chat', 'prompt-completion'], help: 'row layout of --data and --eval-data' },
+  corpus: { type: 'string', default: 'none', choices: ['none', 'wordnet'], help: 'human-written demonstrations from an installed package instead of synthetic data: wordnet = WordNet definitions (apt-get install wordnet-base); --train-size / --eval-size rows, split by headword' },
+  evalSplit: { type: 'string', flag: 'eval-split', default: 'test', choices: ['validation', 'test'], help: 'with --corpus: the held-out split to evaluate on (validation to choose settings, test for the final table)' },
+  wordnetDir: { type: 'string', flag: 'wordnet-dir', help: 'with --corpus wordnet: the WordNet data directory (default: wordnet-base\'s /usr/share/wordnet)' },
   model: { type: 'string', help: 'Hugging Face model directory to start SFT from (default: the embedded juice-tiny)' },
   trainSize: { type: 'int', flag: 'train-size', default: 0, min: 0, help: 'synthetic training rows' },
   evalSize: { type: 'int', flag: 'eval-size', default: 0, min: 0, help: 'synthetic held-out rows' },
@@ -68,6 +71,8 @@ export function planFrom(c: Run): RunPlan {
 export async function runCommand(argv: string[]): Promise<number> {
   const c = parseConfig(runSpec, argv, process.env, { name: 'juice run', description: 'the main job: SFT, then IRFT, RFT and an SFT control from the SFT checkpoint, evaluated on held-out data' });
   const out = resolve(c.out);
+  if (c.corpus !== 'none' && c.data) throw new ConfigError('--corpus and --data both name the training data; give one');
+  if (c.corpus === 'none' && (c.evalSplit !== 'test' || c.wordnetDir)) throw new ConfigError(`--${c.wordnetDir ? 'wordnet-dir' : 'eval-split'} applies to --corpus only`);
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
@@ -85,6 +90,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       say: (l) => process.stdout.write(`${l}\n`),
       signal: abort.signal,
       resume: c.resume,
+      corpus: c.corpus === 'wordnet' ? { name: 'wordnet', split: c.evalSplit, dir: c.wordnetDir } : undefined,
     };
     if (c.seeds > 1) return await runManySeeds(input, c.seeds);
     const result = await runPipeline(input);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { toJson } from '@bufbuild/protobuf';
-import { fileDigest, loadDemonstrations, promptToDisplayText, writeSyntheticDatasets } from '@juice/data';
+import { CorpusNotInstalledError, fileDigest, loadDemonstrations, promptToDisplayText, writeDemonstrations, writeSyntheticDatasets } from '@juice/data';
 import { createDefaultModel } from '@juice/models';
 import { EvaluatorService, GeneratorService, TaskDefinitionSchema, TrainerService, type TaskDefinition } from '@juice/proto';
 import { ConfigError, createClient } from '@juice/service-kit';
@@ -44,12 +44,26 @@ export interface PipelineInput {
   signal?: AbortSignal;
   /** Insist on continuing the run saved in --out (a rerun with the same settings continues anyway). */
   resume?: boolean;
+  /**
+   * Human-written demonstrations from a packaged corpus instead of synthetic data (libs/data corpora):
+   * rows sized by plan.synthetic (train / eval sizes), split by plan.synthetic.seed; `split` says which
+   * held-out split the tasks read (validation to choose settings, test for the final table).
+   */
+  corpus?: { name: 'wordnet'; split: 'validation' | 'test'; dir?: string };
   /** Which data chose the settings and which the table measures; default: said from the data given. */
   splits?: SplitNote;
 }
 
 /** The honest default: the plan was tuned on the synthetic held-out problems that the table also reports. */
-export function defaultSplits(input: Pick<PipelineInput, 'data' | 'evalData' | 'tasksDir'>): SplitNote {
+export function defaultSplits(input: Pick<PipelineInput, 'data' | 'evalData' | 'tasksDir' | 'corpus'>): SplitNote {
+  if (input.corpus)
+    return {
+      tuning: `the plan's settings (tuned on the synthetic data, or the flags given); to choose settings on this corpus compare runs with --eval-split validation, then report once with --eval-split test`,
+      table:
+        input.corpus.split === 'test'
+          ? `the ${input.corpus.name} test split (headwords never trained on; used for nothing else)`
+          : `the ${input.corpus.name} validation split (for choosing settings: not the final table)`,
+    };
   if (!input.data)
     return {
       tuning: "the plan's learning rates, β and steps (plan.ts) were chosen on the synthetic held-out problems (data seed 0), the same split this table reports: no separate validation split, so the tuned arms' numbers are optimistic",
@@ -76,9 +90,29 @@ async function prepareData(input: PipelineInput): Promise<Data> {
     if (tasks.length === 0) throw new ConfigError('with --data, give --eval-data (held-out demonstrations) and/or --tasks (a directory of task files) to evaluate on');
     return { train: resolve(input.data), heldout: input.evalData ? resolve(input.evalData) : undefined, tasks, synthetic: false };
   }
+  if (input.corpus) return corpusData(input, input.corpus);
   const dir = join(input.out, 'data');
   const written = await writeSyntheticDatasets(dir, input.plan.synthetic);
   return { train: written.files.train, heldout: written.files.heldout, tasks: loadTaskFiles(join(dir, 'tasks')), synthetic: true, trainRows: written.data.train.length };
+}
+
+/** Held-out share of each evaluation split of a packaged corpus (by headword). */
+export const CORPUS_FRACTIONS = { validation: 0.05, test: 0.05 };
+
+function corpusData(input: PipelineInput, corpus: NonNullable<PipelineInput['corpus']>): Data {
+  const dir = join(input.out, 'data');
+  let w;
+  try {
+    w = writeDemonstrations(dir, { seed: input.plan.synthetic.seed, fractions: CORPUS_FRACTIONS, trainLimit: input.plan.synthetic.trainSize, evalLimit: input.plan.synthetic.evalSize, distractors: 3, wordnetDir: corpus.dir });
+  } catch (e) {
+    if (e instanceof CorpusNotInstalledError) throw new ConfigError(`--corpus ${corpus.name}: ${e.message}`);
+    throw e;
+  }
+  const heldout = w[corpus.split];
+  // The multiple-choice file as written; perplexity as heldout_ppl so it reads the length-checked copy.
+  const tasks = loadTaskFiles(join(dir, 'tasks', corpus.split)).filter((t) => !t.name.startsWith('wordnet_ppl'));
+  tasks.push(heldoutPerplexityTask(heldout, 1));
+  return { train: w.train, heldout, tasks, synthetic: false, trainRows: w.rows.train };
 }
 
 /** The settings a saved run must share to be continued: the plan, the model, the data by content. */
