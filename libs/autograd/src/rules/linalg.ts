@@ -1,5 +1,5 @@
 // MatMul, Gemm and two-operand Einsum.
-import type { GraphBuilder, Value } from '@juice/onnx';
+import { fusedMatmul, type GraphBuilder, type Value } from '@juice/onnx';
 import { registerGradient } from '../registry.js';
 
 /** Swaps the last two axes. */
@@ -18,12 +18,15 @@ registerGradient('MatMul', (c) => {
   const { g } = c;
   const [a, b, dy] = [c.x(0), c.x(1), c.dy(0)!];
   if (a.rank < 2 || b.rank < 2) throw new Error(`gradient of MatMul ${c.node.name}: 1-D operands are not supported (${a}, ${b})`);
-  const da = c.wants(0) ? g.matmul(dy, swapLast(g, b)) : undefined;
+  // float32: FusedMatMul reads the transposed operand in place (MLAS packs it transposed) instead of a
+  // Transpose node writing a copy first; onnxruntime's kernel is float32 only.
+  const fused = a.dtype === 'float32';
+  const da = !c.wants(0) ? undefined : fused ? fusedMatmul(g, dy, b, { transB: true }) : g.matmul(dy, swapLast(g, b));
   let db: Value | undefined;
   if (c.wants(1)) {
     // A weight shared over batch dims: one [K, M*] x [M*, N] GEMM instead of a batched product + sum.
     if (b.rank === 2 && a.rank > 2) db = g.gemm(flattenLeading(g, a), flattenLeading(g, dy), undefined, { transA: 1 });
-    else db = g.matmul(swapLast(g, a), dy);
+    else db = fused ? fusedMatmul(g, a, dy, { transA: true }) : g.matmul(swapLast(g, a), dy);
   }
   return [da, db];
 });

@@ -3,7 +3,7 @@
 // mlp_bias) and in sliding-window attention (Mistral, Qwen2), which is why one module serves all three.
 import type { GraphBuilder, Value } from '@juice/onnx';
 import { ModelLoadError } from '../errors.js';
-import { applyRotary, linear, rmsNorm, rotaryTables, swiGlu } from '../layers.js';
+import { linear, residualRmsNorm, rmsNorm, rotaryRows, rotaryTables, swiGlu } from '../layers.js';
 import { ropeScalingToHf } from '../rope.js';
 import type { Architecture, ModelConfig, ParameterShape } from '../model-config.js';
 import type { Attend, FloatType, Weights } from '../graph/types.js';
@@ -218,26 +218,36 @@ export function llamaBackbone(g: GraphBuilder, c: ModelConfig, w: Weights, ids: 
   const bt = g.shape(ids); // [B, T]
   const scale = g.scalar(1 / Math.sqrt(hd), dtype);
 
+  const rope = rotaryRows(g, cos, sin, bt, hd); // [B·T, n·d] → rotated heads [B, n, T, d]
+
   let x = g.reshape(g.gather(w('model.embed_tokens.weight'), ids), [-1, D]);
+  // Each residual add is fused into the norm that follows it (`branch` waits for it).
+  let branch: Value | undefined;
+  const norm = (name: string) => {
+    if (!branch) return rmsNorm(g, x, w(name), c.rmsNormEps);
+    const r = residualRmsNorm(g, x, branch, w(name), c.rmsNormEps);
+    x = r.x;
+    return r.h;
+  };
   for (let i = 0; i < c.numLayers; i++) {
     const p = `${LAYERS}${i}`;
-    const h = rmsNorm(g, x, w(`${p}.input_layernorm.weight`), c.rmsNormEps);
+    const h = norm(`${p}.input_layernorm.weight`);
     const bq = c.qkvBias ? w(`${p}.self_attn.q_proj.bias`) : undefined;
     const bk = c.qkvBias ? w(`${p}.self_attn.k_proj.bias`) : undefined;
     const bv = c.qkvBias ? w(`${p}.self_attn.v_proj.bias`) : undefined;
     // [B·T, heads·d] → [B, heads, T, d]
     const heads = (v: Value, n: number) => g.transpose(g.reshape(v, g.concat([bt, g.ints([n, hd])], 0)), [0, 2, 1, 3]);
-    const q = applyRotary(g, heads(linear(g, h, w(`${p}.self_attn.q_proj.weight`), bq), H), cos, sin, hd);
-    const k = applyRotary(g, heads(linear(g, h, w(`${p}.self_attn.k_proj.weight`), bk), Hkv), cos, sin, hd);
+    const q = rope(linear(g, h, w(`${p}.self_attn.q_proj.weight`), bq), H);
+    const k = rope(linear(g, h, w(`${p}.self_attn.k_proj.weight`), bk), Hkv);
     const v = heads(linear(g, h, w(`${p}.self_attn.v_proj.weight`), bv), Hkv);
     const ctx = attend(i, g.mul(q, scale), k, v);
     const merged = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [-1, H * hd]);
-    x = g.add(x, linear(g, merged, w(`${p}.self_attn.o_proj.weight`), c.oProjBias ? w(`${p}.self_attn.o_proj.bias`) : undefined));
-    const h2 = rmsNorm(g, x, w(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+    branch = linear(g, merged, w(`${p}.self_attn.o_proj.weight`), c.oProjBias ? w(`${p}.self_attn.o_proj.bias`) : undefined);
+    const h2 = norm(`${p}.post_attention_layernorm.weight`);
     const mlpBias = c.mlpBias ? { gate: w(`${p}.mlp.gate_proj.bias`), up: w(`${p}.mlp.up_proj.bias`), down: w(`${p}.mlp.down_proj.bias`) } : undefined;
-    x = g.add(x, swiGlu(g, h2, w(`${p}.mlp.gate_proj.weight`), w(`${p}.mlp.up_proj.weight`), w(`${p}.mlp.down_proj.weight`), mlpBias));
+    branch = swiGlu(g, h2, w(`${p}.mlp.gate_proj.weight`), w(`${p}.mlp.up_proj.weight`), w(`${p}.mlp.down_proj.weight`), mlpBias);
   }
-  return rmsNorm(g, x, w('model.norm.weight'), c.rmsNormEps);
+  return norm('model.norm.weight');
 }
 
 export const llamaFamily: ArchitectureModule = {

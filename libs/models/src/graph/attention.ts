@@ -1,6 +1,6 @@
 // Attention shared by every architecture: grouped-query attention over an additive bias, and the
 // per-layer training/prefill biases (causal + padding, and sliding windows).
-import type { GraphBuilder, Value } from '@juice/onnx';
+import { fusedMatmul, type GraphBuilder, type Value } from '@juice/onnx';
 import { causalPaddingBias } from '../layers.js';
 import { layerWindow, type ModelConfig } from '../model-config.js';
 import type { FloatType } from './types.js';
@@ -16,7 +16,9 @@ export function groupedAttention(g: GraphBuilder, c: ModelConfig, q: Value, k: V
   const Tk = g.shape(k, 2, 3);
   const dims = (...parts: Value[]) => g.concat(parts, 0);
   const qg = g.reshape(q, dims(B, g.ints([c.numKvHeads, -1, c.headDim])));
-  const scores = g.reshape(g.matmul(qg, g.transpose(k, [0, 1, 3, 2])), dims(B, g.ints([c.numHeads]), Tq, Tk));
+  // float32: Kᵀ is read transposed by the GEMM itself (no [B, Hkv, d, Tk] copy forward or backward).
+  const qk = q.dtype === 'float32' ? fusedMatmul(g, qg, k, { transB: true }) : g.matmul(qg, g.transpose(k, [0, 1, 3, 2]));
+  const scores = g.reshape(qk, dims(B, g.ints([c.numHeads]), Tq, Tk));
   const probs = g.softmax(g.add(scores, bias), -1);
   const ctx = g.matmul(g.reshape(probs, dims(B, g.ints([c.numKvHeads, -1]), Tk)), v); // [B, Hkv, rep·Tq, d]
   return g.reshape(ctx, dims(B, g.ints([c.numHeads]), Tq, g.ints([c.headDim])));
