@@ -113,3 +113,4 @@ export {
 } from './peer.js';
 export { status, Metadata } from '@grpc/grpc-js';
 export { checkWireValues } from './wire-values.js';
+export { ServicePool, endpointList, resolveEndpoints, isReplicaFailure, shareCounts, type Replica, type PoolEvent, type PoolOptions, type PoolClient } from './pool.js';

@@ -19,6 +19,8 @@ export interface ChunkOptions {
   deltaMode?: WeightDeltaMode;
   baseVersion?: bigint;
   stageOnly?: boolean;
+  /** The tensors do not change until the push is done (e.g. a snapshot): FLOAT32 data is sent without a copy. */
+  stable?: boolean;
 }
 
 /** Yields the chunks of one push, in order; encode lazily so memory stays at about one chunk. */
@@ -56,7 +58,7 @@ export function* weightChunks(tensors: ReadonlyMap<string, PushTensor>, o: Chunk
   };
 
   for (const [name, t] of tensors) {
-    const data = encodeFloats(t.data, dtype);
+    const data = o.stable && dtype === Dtype.FLOAT32 ? new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) : encodeFloats(t.data, dtype);
     const shape = t.shape.map((d) => BigInt(d));
     let offset = 0;
     while (offset < data.byteLength || (offset === 0 && data.byteLength === 0)) {

@@ -5,3 +5,4 @@ export { VersionedWeights, type WeightSet } from './versions.js';
 export { bytesPerElement, encodeFloats, decodeFloatsInto, FLOAT_WIRE_DTYPES, type FloatWireDtype } from './dtype-bytes.js';
 export { acceptWeightPush, type TensorMap } from './accept.js';
 export { assertFinite, firstNonFinite } from './finite.js';
+export { PoolWeights, type WeightTarget, type WeightReplicaSet, type PoolPushResult, type PoolWeightsOptions } from './pool-sync.js';
