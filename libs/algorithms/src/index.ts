@@ -5,8 +5,9 @@ export { policyGradientLoss, type PolicyMethod, type PolicyGradientOptions, type
 export { rlooAdvantages, whiten, gae, klShapedRewards, RunningMoments, AdaptiveKlController } from './advantages.js';
 export { TrainStep, EvalStep, type TrainStepOptions, type StepResult } from './engine/train-step.js';
 export { runSft, sftGraph, withPromptInLoss, type SftOptions, type SftResult, type SftLossReduction } from './loops/sft.js';
+export { runStepLoop, checkResume, type StepLoopOptions, type StepLoopResult, type StepBatch, type OnStep } from './loops/step-loop.js';
 export { runPairwise, pairwiseGraph, type PairExample, type PairwiseOptions as PairwiseLoopOptions } from './loops/pairwise.js';
-export { type LoopPosition } from './loops/sft.js';
+export { type LoopPosition } from './loops/step-loop.js';
 export { RewardModelTrainer, runRewardModel, rewardModelGraph, frozenLayerParameters, type RewardModelTrainerOptions, type RewardTrainOptions, type RewardModelOptions, type PairwiseRewardEval } from './loops/reward-model.js';
 export { PolicyTrainer, policyGraph, policyParameterShapes, initValueHead, needsValueHead, type RftMethod, type Rollout, type PolicyTrainerOptions, type PolicyStepOptions, type PolicyStepResult } from './loops/policy-step.js';
 export { RewardNormalizer, type RewardNormalizationMode } from './reward-normalizer.js';

@@ -121,7 +121,7 @@ test('DPO: weights after every AdamW step match PyTorch (frozen reference, cosin
   assert.equal(check.errors.length, o.steps, 'every step was compared');
 });
 
-test('IRFT: two stages (reference reset per stage, SFT term, optimizer carried over) match PyTorch after every step', async (t) => {
+test('IRFT: two stages (reference reset per stage, SFT term, optimizer carried over, one job-wide LR schedule) match PyTorch after every step', async (t) => {
   const o = golden.irft.options;
   const params = initialParams();
   // Norm weights get no decay, as in the torch script (HF Trainer's rule).
@@ -131,6 +131,8 @@ test('IRFT: two stages (reference reset per stage, SFT term, optimizer carried o
     await runPairwise({
       config, params, reference: params.clone(), pairs: pairsOf(stage.pairs), beta: o.beta, loss: 'logistic', padTokenId: 0,
       batchSize: o.batch_size, steps: o.steps, sftCoefficient: o.sft_alpha, learningRate: o.lr, schedule: o.schedule,
+      // One schedule over the job: stage i continues it at step i × steps (as the reference script does).
+      scheduleSteps: o.steps * golden.irft.stages.length, scheduleStart: i * o.steps,
       maxGradNorm: o.max_grad_norm, seed: 1 + i, noShuffle: true, optimizer, onStep: check.onStep, afterStep: check.afterStep,
     });
     assert.equal(check.errors.length, o.steps, `stage ${i + 1}: every step was compared`);

@@ -57,7 +57,7 @@ async function train(s: Settings): Promise<{ losses: number[]; lrs: number[]; pa
     maxGradNorm: 1,
     seed: 1,
     noShuffle: true,
-    onStep: (_, __, m) => {
+    onStep: (_, m) => {
       losses.push(m.loss!);
       lrs.push(m.lr!);
     },

@@ -6,12 +6,12 @@
 // IRFT may add α·(token-mean NLL of the chosen rows) to the objective (sftCoefficient).
 import { buildCausalLm, type FloatType, type ModelConfig } from '@juice/models';
 import { GraphBuilder } from '@juice/onnx';
-import { clipGradNorm, createOptimizer, createSchedule, type FlatOptimizer, type OptimizerSettings, type OptimizerState, type ParamSet } from '@juice/optim';
+import { createOptimizer, createSchedule, type FlatOptimizer, type OptimizerSettings, type OptimizerState, type ParamSet } from '@juice/optim';
 import { collatePairBatch, DataOrder, type DataCursor, type TokenizedExample } from '@juice/data';
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { demonstrationNll, pairwiseLoss, type PairLossKind } from '../objectives/pairwise.js';
-import type { LoopPosition } from './sft.js';
-import { Accumulator, checkAccumulationSteps, microBatches } from './accumulate.js';
+import { checkAccumulationSteps, microBatches } from './accumulate.js';
+import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 export interface PairExample {
   chosen: TokenizedExample;
@@ -35,8 +35,14 @@ export interface PairwiseOptions {
    * batch's; the optional SFT term is the pair-weighted mean of the micro-batches' token means.
    */
   gradientAccumulationSteps?: number;
-  /** Steps of this call; the LR schedule spans them. */
+  /** Steps of this call; the LR schedule spans them unless `scheduleSteps` says otherwise. */
   steps: number;
+  /**
+   * The steps the LR schedule spans (default `steps`), and where this call's first step sits in it
+   * (default 0): IRFT's stages continue one job-wide schedule (stage s starts at s × steps_per_stage).
+   */
+  scheduleSteps?: number;
+  scheduleStart?: number;
   /** Stop after this step though `steps` are planned (a job's max_steps cuts a stage short); default `steps`. */
   stopAfter?: number;
   /** α of the added α·NLL(chosen rows) term (IRFT's sft_loss_coefficient), reported as `sft/loss`. Default 0. */
@@ -50,10 +56,11 @@ export interface PairwiseOptions {
   weightDecay?: number;
   /** The optimizer a new one is built with; default AdamW (0.9, 0.999, 1e-8) with weightDecay. */
   optimizerSettings?: OptimizerSettings;
+  /** Unset = 1.0; 0 = no clipping. */
   maxGradNorm?: number;
   seed: number;
   signal?: AbortSignal;
-  onStep?: (step: number, metrics: Record<string, number>) => void;
+  onStep?: OnStep;
   /** Continue an optimizer across calls (IRFT stages share one). */
   optimizer?: FlatOptimizer;
   /** Keep the pairs' order every epoch. Default false. */
@@ -109,42 +116,43 @@ export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: Flat
   const ref = await EvalStep.create(forward, o.reference, ['seq_logprobs']);
   const order = new DataOrder(o.pairs.length, o.cursor ?? { shuffleSeed: o.seed }, { shuffle: !o.noShuffle });
   const opt = o.optimizer ?? createOptimizer(o.params, o.learningRate, o.optimizerSettings ?? { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 0 });
-  const acc = new Accumulator(o.params);
-  const start = o.startStep ?? 0;
   if (o.optimizerState) opt.loadState(o.optimizerState);
-  if (start > 0 && !o.cursor) throw new Error(`runPairwise: resuming at step ${start} needs the saved data cursor`);
-  const schedule = createSchedule({ kind: o.schedule ?? 'constant', baseLr: o.learningRate, warmupSteps: o.warmupSteps ?? 0, totalSteps: o.steps, minLrRatio: o.minLrRatio });
-  let last: Record<string, number> = {};
+  const schedule = createSchedule({ kind: o.schedule ?? 'constant', baseLr: o.learningRate, warmupSteps: o.warmupSteps ?? 0, totalSteps: o.scheduleSteps ?? o.steps, minLrRatio: o.minLrRatio });
+  const offset = o.scheduleStart ?? 0;
   try {
-    for (let s = start; s < stopAfter; s++) {
-      o.signal?.throwIfAborted();
-      const rows = order.nextBatch(o.batchSize * accumulation).map((i) => o.pairs[i]!);
-      const r = await acc.run(
-        microBatches(rows, o.batchSize),
-        async (micro) => {
-          const batch = collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: o.padTokenId });
-          const feeds = {
-            input_ids: { data: batch.inputIds, dims: [batch.batchSize, batch.seqLen] },
-            attention_mask: { data: batch.attentionMask, dims: [batch.batchSize, batch.seqLen] },
-            labels: { data: batch.labels, dims: [batch.batchSize, batch.seqLen] },
-          };
-          const refOut = await ref.run(feeds);
-          return train.run({ ...feeds, ref_logps: { data: refOut.seq_logprobs!.data as Float32Array, dims: [batch.batchSize] } });
-        },
-        (micro) => micro.length,
-      );
-      const gradNorm = (o.maxGradNorm ?? 1) > 0 ? clipGradNorm(r.grads, o.maxGradNorm ?? 1) : NaN;
-      const lr = schedule.lrAt(s);
-      if (Number.isFinite(r.loss)) opt.step(r.grads, lr);
-      last = { loss: r.loss, lr, grad_norm: gradNorm, ...r.metrics };
-      o.onStep?.(s + 1, last);
-      await new Promise<void>((res) => setImmediate(res));
-      const cursor = order.cursor;
-      await o.afterStep?.({ step: s + 1, epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= o.pairs.length, last: s + 1 === stopAfter, stopping: o.signal?.aborted ?? false, cursor, optimizer: opt });
-    }
+    const r = await runStepLoop({
+      what: 'runPairwise',
+      params: o.params,
+      optimizer: opt,
+      lrAt: (k) => schedule.lrAt(offset + k),
+      maxGradNorm: o.maxGradNorm,
+      startStep: o.startStep,
+      stopAfter,
+      // A live optimizer carried over (IRFT's stages) is as good as a restored state.
+      resumable: { cursor: o.cursor !== undefined, optimizerState: o.optimizerState !== undefined || o.optimizer !== undefined },
+      next: () => {
+        const rows = order.nextBatch(o.batchSize * accumulation).map((i) => o.pairs[i]!);
+        const cursor = order.cursor;
+        return { micro: microBatches(rows, o.batchSize), epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= o.pairs.length, cursor };
+      },
+      run: async (micro) => {
+        const batch = collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: o.padTokenId });
+        const feeds = {
+          input_ids: { data: batch.inputIds, dims: [batch.batchSize, batch.seqLen] },
+          attention_mask: { data: batch.attentionMask, dims: [batch.batchSize, batch.seqLen] },
+          labels: { data: batch.labels, dims: [batch.batchSize, batch.seqLen] },
+        };
+        const refOut = await ref.run(feeds);
+        return train.run({ ...feeds, ref_logps: { data: refOut.seq_logprobs!.data as Float32Array, dims: [batch.batchSize] } });
+      },
+      weight: (micro) => micro.length,
+      signal: o.signal,
+      onStep: o.onStep,
+      afterStep: o.afterStep,
+    });
+    return { optimizer: opt, metrics: r.last };
   } finally {
     await train.release();
     await ref.release();
   }
-  return { optimizer: opt, metrics: last };
 }

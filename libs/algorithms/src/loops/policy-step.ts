@@ -10,12 +10,13 @@
 // whole job: its graphs are compiled once and AdamW's moments carry over the rounds.
 import { buildCausalLm, gaussian, parameterShapes, valueHeadShapes, type ModelConfig } from '@juice/models';
 import { GraphBuilder, type Value } from '@juice/onnx';
-import { clipGradNorm, createOptimizer, type FlatOptimizer, type OptimizerSettings, type ParamSet } from '@juice/optim';
+import { createOptimizer, type FlatOptimizer, type OptimizerSettings, type ParamSet } from '@juice/optim';
 import { collateBatch, DataOrder, type TokenBatch } from '@juice/data';
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { policyGradientLoss } from '../objectives/policy-gradient.js';
 import { gae, rlooAdvantages, RunningMoments, whiten } from '../advantages.js';
-import { Accumulator, checkAccumulationSteps, microBatches } from './accumulate.js';
+import { checkAccumulationSteps, microBatches } from './accumulate.js';
+import { runStepLoop, type OnStep } from './step-loop.js';
 
 export type RftMethod = 'apa' | 'ppo_clip' | 'rloo' | 'reinforce';
 
@@ -84,7 +85,7 @@ export interface PolicyStepOptions {
   lrAt?: (update: number) => number;
   seed: number;
   signal?: AbortSignal;
-  onStep?: (step: number, metrics: Record<string, number>) => void;
+  onStep?: OnStep;
 }
 
 export interface PolicyStepResult {
@@ -252,40 +253,37 @@ export class PolicyTrainer {
     }
     const order = new DataOrder(rollouts.length, { shuffleSeed: s.seed });
     const accumulation = checkAccumulationSteps(s.gradientAccumulationSteps);
-    const acc = new Accumulator(this.o.params);
     const perEpoch = Math.ceil(rollouts.length / (s.batchSize * accumulation));
     const baseLr = s.learningRate ?? this.o.learningRate;
-    const sums: Record<string, number> = {};
-    let steps = 0;
-    for (let e = 0; e < Math.max(1, s.epochs); e++) {
-      for (let j = 0; j < perEpoch; j++) {
-        s.signal?.throwIfAborted();
-        const t0 = performance.now();
-        const r = await acc.run(
-          microBatches(order.nextBatch(s.batchSize * accumulation), s.batchSize).map((idx) => ({ idx, batch: collateBatch(idx.map((i) => ({ promptIds: rollouts[i]!.promptIds, responseIds: rollouts[i]!.responseIds, truncated: false })), { padTokenId: this.o.padTokenId }) })),
-          ({ idx, batch }) => {
-            const grid = (f: (x: Analysed) => number[]) => ({ data: toGrid(batch, idx.map((i) => f(analysed[i]!))), dims: [batch.batchSize, batch.seqLen] });
-            const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = { ...lmFeeds(batch), advantages: grid((x) => x.advantages), response_mask: { data: batch.responseMask, dims: [batch.batchSize, batch.seqLen] } };
-            if (this.o.method === 'apa') feeds['ref_logprobs'] = grid((x) => x.ref);
-            if (this.o.method === 'ppo_clip') feeds['old_logprobs'] = grid((x) => x.old);
-            if (needsValueHead(this.o.method)) feeds['returns'] = grid((x) => x.returns);
-            if (this.o.method === 'ppo_clip' && (this.o.valueClip ?? 0) > 0) feeds['old_values'] = grid((x) => x.values);
-            return this.train.run(feeds);
-          },
-          ({ batch }) => batch.responseMask.reduce((a, b) => a + b, 0),
-        );
-        const gradNorm = (this.o.maxGradNorm ?? 1) > 0 ? clipGradNorm(r.grads, this.o.maxGradNorm ?? 1) : NaN;
-        const lr = s.lrAt ? s.lrAt(steps) : baseLr;
-        if (Number.isFinite(r.loss)) this.optimizer.step(r.grads, lr);
-        steps++;
-        const m = { loss: r.loss, lr, grad_norm: gradNorm, ...r.metrics, step_seconds: (performance.now() - t0) / 1000 };
-        for (const [k, v] of Object.entries(m)) sums[k] = (sums[k] ?? 0) + v;
-        s.onStep?.(steps, m);
-        await new Promise<void>((res) => setImmediate(res));
-      }
-    }
-    const means = Object.fromEntries(Object.entries(sums).filter(([k]) => this.metricNames.includes(k) || ['loss', 'grad_norm'].includes(k)).map(([k, v]) => [k, v / steps]));
-    return { steps, metrics: { ...means, ...stats } };
+    // `epochs` passes of perEpoch updates: the order's epochs line up with the passes.
+    const r = await runStepLoop({
+      what: 'PolicyTrainer.step',
+      params: this.o.params,
+      optimizer: this.optimizer,
+      lrAt: (k) => (s.lrAt ? s.lrAt(k) : baseLr),
+      maxGradNorm: this.o.maxGradNorm,
+      stopAfter: Math.max(1, s.epochs) * perEpoch,
+      next: () => {
+        const idx = order.nextBatch(s.batchSize * accumulation);
+        const cursor = order.cursor;
+        const micro = microBatches(idx, s.batchSize).map((m) => ({ idx: m, batch: collateBatch(m.map((i) => ({ promptIds: rollouts[i]!.promptIds, responseIds: rollouts[i]!.responseIds, truncated: false })), { padTokenId: this.o.padTokenId }) }));
+        return { micro, epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= rollouts.length, cursor };
+      },
+      run: ({ idx, batch }) => {
+        const grid = (f: (x: Analysed) => number[]) => ({ data: toGrid(batch, idx.map((i) => f(analysed[i]!))), dims: [batch.batchSize, batch.seqLen] });
+        const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = { ...lmFeeds(batch), advantages: grid((x) => x.advantages), response_mask: { data: batch.responseMask, dims: [batch.batchSize, batch.seqLen] } };
+        if (this.o.method === 'apa') feeds['ref_logprobs'] = grid((x) => x.ref);
+        if (this.o.method === 'ppo_clip') feeds['old_logprobs'] = grid((x) => x.old);
+        if (needsValueHead(this.o.method)) feeds['returns'] = grid((x) => x.returns);
+        if (this.o.method === 'ppo_clip' && (this.o.valueClip ?? 0) > 0) feeds['old_values'] = grid((x) => x.values);
+        return this.train.run(feeds);
+      },
+      weight: ({ batch }) => batch.responseMask.reduce((a, b) => a + b, 0),
+      signal: s.signal,
+      onStep: s.onStep,
+    });
+    const means = Object.fromEntries(Object.entries(r.mean).filter(([k]) => this.metricNames.includes(k) || ['loss', 'grad_norm'].includes(k)));
+    return { steps: r.steps, metrics: { ...means, ...stats } };
   }
 
   async release(): Promise<void> {

@@ -5,12 +5,13 @@
 // are compiled once, and its AdamW moments carry over RFT's rounds.
 import { buildRewardModel, embeddingNames, layerPrefix, type ModelConfig } from '@juice/models';
 import { GraphBuilder } from '@juice/onnx';
-import { clipGradNorm, createOptimizer, createSchedule, type FlatOptimizer, type OptimizerSettings, type ParamSet } from '@juice/optim';
-import { collateBatch, collatePairBatch, DataOrder, type TokenBatch } from '@juice/data';
+import { createOptimizer, createSchedule, type FlatOptimizer, type OptimizerSettings, type OptimizerState, type ParamSet } from '@juice/optim';
+import { collateBatch, collatePairBatch, DataOrder, type DataCursor, type TokenBatch } from '@juice/data';
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { bradleyTerryLoss } from '../objectives/bradley-terry.js';
 import type { PairExample } from './pairwise.js';
-import { Accumulator, checkAccumulationSteps, microBatches } from './accumulate.js';
+import { checkAccumulationSteps, microBatches } from './accumulate.js';
+import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 const METRICS = ['rm/chosen', 'rm/rejected', 'rm/margin', 'rm/accuracy'];
 
@@ -70,7 +71,15 @@ export interface RewardTrainOptions {
   /** Peak LR of this call (default: the trainer's). */
   learningRate?: number;
   signal?: AbortSignal;
-  onStep?: (step: number, metrics: Record<string, number>) => void;
+  onStep?: OnStep;
+  /** Steps of this call already taken (resume of a REWARD_MODEL job); runs steps startStep+1..steps. Default 0. */
+  startStep?: number;
+  /** Data position after startStep steps (resume). */
+  cursor?: DataCursor;
+  /** Optimizer state after startStep steps (resume), loaded into the trainer's optimizer. */
+  optimizerState?: OptimizerState;
+  /** Awaited after every step (evaluate, checkpoint). */
+  afterStep?: (at: LoopPosition) => Promise<void> | void;
 }
 
 export interface PairwiseRewardEval {
@@ -117,33 +126,34 @@ export class RewardModelTrainer {
    */
   async fit(t: RewardTrainOptions): Promise<{ first: Record<string, number>; last: Record<string, number>; mean: Record<string, number> }> {
     if (t.pairs.length === 0) throw new RangeError('reward training needs at least one pair');
-    const order = new DataOrder(t.pairs.length, { shuffleSeed: t.seed }, { shuffle: !t.noShuffle });
+    const order = new DataOrder(t.pairs.length, t.cursor ?? { shuffleSeed: t.seed }, { shuffle: !t.noShuffle });
     const accumulation = checkAccumulationSteps(t.gradientAccumulationSteps);
-    const acc = new Accumulator(this.o.params);
     const lr0 = t.learningRate ?? this.o.learningRate;
     const schedule = createSchedule({ kind: t.schedule ?? 'constant', baseLr: lr0, warmupSteps: t.warmupSteps ?? 0, totalSteps: t.steps, minLrRatio: t.minLrRatio });
-    let first: Record<string, number> = {};
-    let last: Record<string, number> = {};
-    const sums: Record<string, number> = {};
-    for (let s = 0; s < t.steps; s++) {
-      t.signal?.throwIfAborted();
-      const rows = order.nextBatch(Math.min(t.batchSize * accumulation, t.pairs.length)).map((i) => t.pairs[i]!);
-      const t0 = performance.now();
-      const r = await acc.run(
-        microBatches(rows, t.batchSize),
-        (micro) => this.train.run(feedsOf(collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: this.o.padTokenId }))),
-        (micro) => micro.length,
-      );
-      const gradNorm = (this.o.maxGradNorm ?? 1) > 0 ? clipGradNorm(r.grads, this.o.maxGradNorm ?? 1) : NaN;
-      const lr = schedule.lrAt(s);
-      if (Number.isFinite(r.loss)) this.optimizer.step(r.grads, lr);
-      last = { 'rm/loss': r.loss, 'rm/lr': lr, 'rm/grad_norm': gradNorm, ...r.metrics, step_seconds: (performance.now() - t0) / 1000 };
-      for (const [k, v] of Object.entries(last)) sums[k] = (sums[k] ?? 0) + v;
-      if (s === 0) first = last;
-      t.onStep?.(s + 1, last);
-      await new Promise<void>((res) => setImmediate(res));
-    }
-    return { first, last, mean: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, t.steps)])) };
+    if (t.optimizerState) this.optimizer.loadState(t.optimizerState);
+    const r = await runStepLoop({
+      what: 'RewardModelTrainer.fit',
+      params: this.o.params,
+      optimizer: this.optimizer,
+      lrAt: (k) => schedule.lrAt(k),
+      maxGradNorm: this.o.maxGradNorm,
+      startStep: t.startStep,
+      stopAfter: t.steps,
+      // The trainer's optimizer lives across calls (RFT's rounds); a resumed job restores its state.
+      resumable: { cursor: t.cursor !== undefined, optimizerState: t.optimizerState !== undefined },
+      names: { loss: 'rm/loss', lr: 'rm/lr', gradNorm: 'rm/grad_norm' },
+      next: () => {
+        const rows = order.nextBatch(Math.min(t.batchSize * accumulation, t.pairs.length)).map((i) => t.pairs[i]!);
+        const cursor = order.cursor;
+        return { micro: microBatches(rows, t.batchSize), epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= t.pairs.length, cursor };
+      },
+      run: (micro) => this.train.run(feedsOf(collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: this.o.padTokenId }))),
+      weight: (micro) => micro.length,
+      signal: t.signal,
+      onStep: t.onStep,
+      afterStep: t.afterStep,
+    });
+    return { first: r.first, last: r.last, mean: r.mean };
   }
 
   /** Rewards of (prompt + response) sequences under the current weights. */

@@ -7,10 +7,13 @@
 // step k already in `params`), it runs steps k+1.. exactly as an uninterrupted run would.
 import { buildCausalLm, type ModelConfig } from '@juice/models';
 import { GraphBuilder } from '@juice/onnx';
-import { clipGradNorm, createOptimizer, createSchedule, type FlatOptimizer, type OptimizerSettings, type OptimizerState, type ParamSet } from '@juice/optim';
-import { collateBatch, DataOrder, type DataCursor, type TokenizedExample } from '@juice/data';
+import { createOptimizer, createSchedule, type OptimizerSettings, type OptimizerState, type ParamSet } from '@juice/optim';
+import { collateBatch, DataOrder, type DataCursor, type TokenBatch, type TokenizedExample } from '@juice/data';
 import { TrainStep } from '../engine/train-step.js';
-import { Accumulator, checkAccumulationSteps, microBatches } from './accumulate.js';
+import { checkAccumulationSteps, microBatches } from './accumulate.js';
+import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
+
+export type { LoopPosition } from './step-loop.js';
 
 /** SftConfig.loss_reduction: token mean over the batch, or each sequence's sum averaged over sequences. */
 export type SftLossReduction = 'token_mean' | 'sequence_sum';
@@ -53,12 +56,13 @@ export interface SftOptions {
   warmupSteps: number;
   /** Final lr of linear/cosine as a fraction of learningRate. Default 0. */
   minLrRatio?: number;
-  /** Used when `optimizerSettings` is not given (AdamW's decoupled decay). */
-  weightDecay: number;
-  maxGradNorm: number;
+  /** Used when `optimizerSettings` is not given (AdamW's decoupled decay). Default 0. */
+  weightDecay?: number;
+  /** Unset = 1.0; 0 = no clipping. */
+  maxGradNorm?: number;
   seed: number;
   signal?: AbortSignal;
-  onStep?: (step: number, epoch: number, metrics: Record<string, number>) => void;
+  onStep?: OnStep;
   /** Keep file order every epoch (the cursor still tracks progress). Default false. */
   noShuffle?: boolean;
   /** Optimizer steps already taken (resume); the loop runs steps startStep+1..total. Default 0. */
@@ -74,27 +78,17 @@ export interface SftOptions {
   afterStep?: (at: LoopPosition) => Promise<void> | void;
 }
 
-/** Where a loop is after a step: everything a checkpoint must hold besides the weights. */
-export interface LoopPosition {
-  /** Optimizer steps completed. */
-  step: number;
-  /** Epoch of the step just taken. */
-  epoch: number;
-  /** The step just taken finished an epoch. */
-  epochEnd: boolean;
-  /** The last step of the loop. */
-  last: boolean;
-  /** The abort signal fired: the loop stops after this callback. */
-  stopping: boolean;
-  cursor: DataCursor;
-  optimizer: FlatOptimizer;
-}
-
 export interface SftResult {
   steps: number;
   firstLoss: number;
   lastLoss: number;
 }
+
+const feedsOf = (batch: TokenBatch) => ({
+  input_ids: { data: batch.inputIds, dims: [batch.batchSize, batch.seqLen] },
+  attention_mask: { data: batch.attentionMask, dims: [batch.batchSize, batch.seqLen] },
+  labels: { data: batch.labels, dims: [batch.batchSize, batch.seqLen] },
+});
 
 export async function runSft(o: SftOptions): Promise<SftResult> {
   const accumulation = checkAccumulationSteps(o.gradientAccumulationSteps);
@@ -102,53 +96,39 @@ export async function runSft(o: SftOptions): Promise<SftResult> {
   const examples = o.trainOnPrompt ? o.examples.map(withPromptInLoss) : o.examples;
   const { graph, loss } = sftGraph(o.config, reduction);
   const step = await TrainStep.create(graph, o.params, { loss });
-  const acc = new Accumulator(o.params);
   const order = new DataOrder(examples.length, o.cursor ?? { shuffleSeed: o.seed }, { shuffle: !o.noShuffle });
   const rowsPerStep = o.batchSize * accumulation;
   const perEpoch = Math.ceil(examples.length / rowsPerStep);
   const total = o.maxSteps > 0 ? o.maxSteps : perEpoch * Math.max(1, o.epochs);
   const schedule = createSchedule({ kind: o.schedule, baseLr: o.learningRate, warmupSteps: o.warmupSteps, totalSteps: total, minLrRatio: o.minLrRatio });
-  const opt = createOptimizer(o.params, o.learningRate, o.optimizerSettings ?? { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay });
-  const start = o.startStep ?? 0;
+  const opt = createOptimizer(o.params, o.learningRate, o.optimizerSettings ?? { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 0 });
   if (o.optimizerState) opt.loadState(o.optimizerState);
-  if (start > 0 && (!o.cursor || !o.optimizerState)) throw new Error(`runSft: resuming at step ${start} needs both the saved cursor and the optimizer state`);
-  let firstLoss = NaN;
-  let lastLoss = NaN;
   try {
-    for (let s = start; s < total; s++) {
-      o.signal?.throwIfAborted();
-      const rows = order.nextBatch(rowsPerStep);
-      // After nextBatch: the first batch of a new epoch belongs to that epoch.
-      const epoch = order.cursor.epoch;
-      const batches = microBatches(rows, o.batchSize).map((m) => collateBatch(m.map((r) => examples[r]!), { padTokenId: o.padTokenId }));
-      const t0 = performance.now();
-      const r = await acc.run(
-        batches,
-        (batch) =>
-          step.run({
-            input_ids: { data: batch.inputIds, dims: [batch.batchSize, batch.seqLen] },
-            attention_mask: { data: batch.attentionMask, dims: [batch.batchSize, batch.seqLen] },
-            labels: { data: batch.labels, dims: [batch.batchSize, batch.seqLen] },
-          }),
-        // The denominator of the batch's loss: its counted tokens (token mean) or its rows (sequence sum).
-        (batch) => (reduction === 'token_mean' ? batch.responseMask.reduce((a, b) => a + b, 0) : batch.batchSize),
-      );
-      const gradNorm = o.maxGradNorm > 0 ? clipGradNorm(r.grads, o.maxGradNorm) : NaN;
-      const lr = schedule.lrAt(s);
-      if (Number.isFinite(r.loss)) opt.step(r.grads, lr);
-      const seconds = (performance.now() - t0) / 1000;
-      if (s === start) firstLoss = r.loss;
-      lastLoss = r.loss;
-      const tokens = batches.reduce((n, b) => n + b.responseLengths.reduce((a, c) => a + c, 0), 0);
-      o.onStep?.(s + 1, epoch, { loss: r.loss, lr, grad_norm: gradNorm, tokens_per_second: tokens / seconds, step_seconds: seconds });
-      // Let the service's event loop breathe between steps (watchers, cancellation): before afterStep,
-      // so a stop requested meanwhile is seen there and checkpointed.
-      await new Promise<void>((res) => setImmediate(res));
-      const cursor = order.cursor;
-      await o.afterStep?.({ step: s + 1, epoch, epochEnd: cursor.rowsConsumed >= examples.length, last: s + 1 === total, stopping: o.signal?.aborted ?? false, cursor, optimizer: opt });
-    }
+    const r = await runStepLoop({
+      what: 'runSft',
+      params: o.params,
+      optimizer: opt,
+      lrAt: (k) => schedule.lrAt(k),
+      maxGradNorm: o.maxGradNorm,
+      startStep: o.startStep,
+      stopAfter: total,
+      resumable: { cursor: o.cursor !== undefined, optimizerState: o.optimizerState !== undefined },
+      next: () => {
+        const rows = order.nextBatch(rowsPerStep);
+        const cursor = order.cursor;
+        // After nextBatch: the first batch of a new epoch belongs to that epoch.
+        return { micro: microBatches(rows, o.batchSize).map((m) => collateBatch(m.map((i) => examples[i]!), { padTokenId: o.padTokenId })), epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= examples.length, cursor };
+      },
+      run: (batch) => step.run(feedsOf(batch)),
+      // The denominator of the batch's loss: its counted tokens (token mean) or its rows (sequence sum).
+      weight: (batch) => (reduction === 'token_mean' ? batch.responseMask.reduce((a, b) => a + b, 0) : batch.batchSize),
+      extraMetrics: (batches, seconds) => ({ tokens_per_second: batches.reduce((n, b) => n + b.responseLengths.reduce((a, c) => a + c, 0), 0) / seconds }),
+      signal: o.signal,
+      onStep: o.onStep,
+      afterStep: o.afterStep,
+    });
+    return { steps: total, firstLoss: r.firstLoss, lastLoss: r.lastLoss };
   } finally {
     await step.release();
   }
-  return { steps: total, firstLoss, lastLoss };
 }

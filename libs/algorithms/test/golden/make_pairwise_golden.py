@@ -6,7 +6,9 @@ Writes pairwise_golden.json, read by libs/algorithms/test/pairwise-parity.test.t
     in float64 and float32;
   * dpo: a tiny Llama trained by DPO (frozen reference = the initial weights) for several AdamW steps;
   * irft: two IRFT stages (reference = the stage's starting weights, demonstration vs a sampled response,
-    plus the SFT term), the optimizer carried over from stage 1 to stage 2.
+    plus the SFT term), the optimizer carried over from stage 1 to stage 2, and ONE learning-rate schedule
+    spanning both stages (trainer.proto: for IRFT the schedule spans the whole job), so stage 2 continues
+    the decay where stage 1 left it.
 The weights after every optimizer step are recorded. Regenerate with:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 libs/algorithms/test/golden/make_pairwise_golden.py
@@ -143,8 +145,10 @@ def pair_loss(cfg, W, ref_W, pairs, beta, sft_alpha):
     return loss
 
 
-def train(cfg, W, optimizer, ref_W, pairs, o, record):
-    """One runPairwise call: o = beta, batch_size, steps, lr, schedule, max_grad_norm, sft_alpha."""
+def train(cfg, W, optimizer, ref_W, pairs, o, record, schedule_start=0, schedule_steps=None):
+    """One runPairwise call: o = beta, batch_size, steps, lr, schedule, max_grad_norm, sft_alpha. The call's
+    step s has the lr of step schedule_start + s of a schedule over schedule_steps (default: this call's)."""
+    total = schedule_steps or o["steps"]
     names = list(W)
     for s, rows in enumerate(batches(len(pairs), o["batch_size"], o["steps"])):
         loss = pair_loss(cfg, W, ref_W, [pairs[i] for i in rows], o["beta"], o["sft_alpha"])
@@ -152,7 +156,7 @@ def train(cfg, W, optimizer, ref_W, pairs, o, record):
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_([W[n] for n in names], o["max_grad_norm"])
         for group in optimizer.param_groups:
-            group["lr"] = o["lr"] * lr_factor(o["schedule"], s, o["steps"])
+            group["lr"] = o["lr"] * lr_factor(o["schedule"], schedule_start + s, total)
         optimizer.step()
         record.append({"rows": rows, "loss": loss.item(), "grad_norm": norm.item(),
                        "weights": {n: W[n].detach().flatten().tolist() for n in names}})
@@ -218,9 +222,9 @@ def run(dt):
     W = initial_weights(dt)
     opt = adamw(W, IRFT)
     irft = []
-    for stage in IRFT_STAGES:
+    for i, stage in enumerate(IRFT_STAGES):
         records = []
-        train(CFG, W, opt, frozen(W), stage, IRFT, records)
+        train(CFG, W, opt, frozen(W), stage, IRFT, records, i * IRFT["steps"], len(IRFT_STAGES) * IRFT["steps"])
         irft.append(records)
     return init, dpo, irft
 

@@ -21,7 +21,6 @@ import { weightChunks } from '@juice/weight-sync';
 import type { JobRunner, RunContext } from '../job-manager.js';
 import { prepareJob } from '../pipeline/prepare.js';
 import { reportStep } from '../pipeline/report.js';
-import { scheduleSettings } from '../settings/common.js';
 import { resolveIrft } from '../settings/irft.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
@@ -162,7 +161,7 @@ export function irftRunner(defaultGenerator?: string): JobRunner {
         const reference: ParamSet = initialReference ?? model.params.clone();
         if (here && !initialReference && !restoreBuffer(reference, restored!, 'reference')) throw lostState(`checkpoint v${restored!.checkpoint.version} resumes mid-stage but holds no reference policy`);
         const stageStart = step - (here?.stageStep ?? 0);
-        // The schedule still spans the whole stage: a capped stage is a prefix of the uncapped one.
+        // The schedule spans the whole job's planned steps: a capped stage is a prefix of the uncapped one.
         const stopAfter = Math.min(stepsPerStage, totalSteps - stageStart);
         const out = await runPairwise({
           config: model.config,
@@ -177,7 +176,12 @@ export function irftRunner(defaultGenerator?: string): JobRunner {
           stopAfter,
           sftCoefficient: s.sftCoefficient,
           learningRate: s.learningRate,
-          ...scheduleSettings(spec.hyperparameters, stepsPerStage),
+          // One schedule over the whole job (trainer.proto): stage s continues where stage s−1 left it.
+          schedule: s.schedule,
+          warmupSteps: s.warmupSteps,
+          minLrRatio: s.minLrRatio,
+          scheduleSteps: plannedSteps,
+          scheduleStart: stage * stepsPerStage,
           optimizerSettings: s.optimizerSettings,
           gradientAccumulationSteps: s.gradientAccumulationSteps,
           maxGradNorm: s.maxGradNorm,

@@ -41,10 +41,9 @@ export function sftRunner(): JobRunner {
         padTokenId: job.padTokenId,
         signal: ctx.signal,
         ...loopResume(restored, examples.length),
-        weightDecay: 0,
-        onStep: (step, epoch, metrics) => {
+        onStep: (step, metrics, at) => {
           tokens += BigInt(Math.round(metrics.tokens_per_second! * metrics.step_seconds!));
-          reportStep(ctx, step, metrics, { totalSteps: s.totalSteps, epoch, tokens });
+          reportStep(ctx, step, metrics, { totalSteps: s.totalSteps, epoch: at.epoch, tokens });
         },
         afterStep: loopAfterStep(ctx, points, () => ({ tokens })),
       });
