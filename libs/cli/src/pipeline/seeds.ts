@@ -100,7 +100,8 @@ export function summarizeSeeds(runs: readonly { seed: number; out: string; resul
       );
       vsControl[key] = { ...d, seeds };
     }
-    rows.push({ label, digits: e.digits, better: e.better, arms, vsControl });
+    // A row no arm measured (e.g. the margin when there is no held-out file) is left out.
+    if (Object.keys(arms).length > 0) rows.push({ label, digits: e.digits, better: e.better, arms, vsControl });
   }
   return {
     version: 1,
@@ -115,7 +116,7 @@ export function summarizeSeeds(runs: readonly { seed: number; out: string; resul
 /** "0.405 ± 0.021", with the seed count when fewer seeds than the run's gave a value. */
 export function formatInterval(v: ArmInterval | undefined, digits: number, seeds: number, signed = false): string {
   if (!v) return '—';
-  const d = Math.max(digits, 3);
+  const d = digits;
   const m = signed && v.mean > 0 ? `+${v.mean.toFixed(d)}` : v.mean.toFixed(d);
   const hw = Number.isFinite(v.halfWidth) ? ` ± ${v.halfWidth.toFixed(d)}` : '';
   return `${m}${hw}${v.n < seeds ? ` (n=${v.n})` : ''}`;
