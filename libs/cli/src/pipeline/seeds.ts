@@ -1,7 +1,8 @@
 // `juice run --seeds N`: the whole main job N times, seed s = plan seed + k (k = 0..N-1), each seed its
 // own SFT and every other arm started from that seed's SFT checkpoint, so seed-to-seed variation is
 // measured rather than guessed. The data (and its split) stay the same for every seed: the spread is
-// the training's. Each seed runs in <out>/seed-<s> with its own run-state.json, so a rerun keeps every
+// the training's (data order, sampling, and with the embedded default base its initial weights, which
+// the pipeline draws from the job seed; a --model base is shared by every seed). Each seed runs in <out>/seed-<s> with its own run-state.json, so a rerun keeps every
 // finished seed × arm (and a rerun with a larger N only runs the new seeds). N = 1 keeps the single-run
 // layout (<out>/results.json) unchanged.
 //
