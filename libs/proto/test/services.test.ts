@@ -19,6 +19,7 @@ test('GeneratorService methods and streaming kinds', () => {
     GetWeightVersion: 'unary',
     PushWeights: 'client_streaming',
     ActivateWeights: 'unary',
+    RemoveAdapter: 'unary',
   });
   assert.equal(GeneratorService.method.pushWeights.input.typeName, 'juice.v1.WeightChunk');
   assert.equal(GeneratorService.method.pushWeights.output.typeName, 'juice.v1.PushWeightsResponse');
