@@ -16,7 +16,7 @@ import { backbone } from '../architectures/registry.js';
 import { lastTokenRows, linear, positionsFromMask } from '../layers.js';
 import { layerWindow, type ModelConfig } from '../model-config.js';
 import { withStackedLora } from '../lora.js';
-import { groupedAttention, layerBiases } from './attention.js';
+import { cachedAttention, groupedAttention, layerBiases } from './attention.js';
 import type { FloatType } from './types.js';
 import { weightInputs } from './weights.js';
 
@@ -55,16 +55,15 @@ export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float3
   const wd = weightInputs(gd, c, dtype);
   const sliding = Array.from({ length: c.numLayers }, (_, i) => layerWindow(c, i)).some((w) => w !== undefined);
   const pastPositions = sliding ? gd.input('past_positions', 'int64', ['B', 'P']) : undefined;
-  // The new token attends to every valid cached position and to itself; in a sliding layer only to
-  // cached keys whose position is above position_ids − w (itself always is).
-  const selfKey = gd.constantOfShape(gd.concat([gd.shape(pastMask, 0, 1), gd.ints([1])], 0), 1, 'bool');
+  // The new token attends to every valid cached position and to itself (cachedAttention); in a sliding
+  // layer only to cached keys whose position is above position_ids − w (itself always is).
   const byWindow = new Map<number | undefined, Value>();
   const dbias = (layer: number): Value => {
     const w = layerWindow(c, layer);
     if (!byWindow.has(w)) {
       let past = gd.cast(pastMask, 'bool');
       if (w !== undefined) past = gd.and(past, gd.greater(pastPositions!, gd.sub(pos, gd.constant({ dtype: 'int64', dims: [], data: new Uint8Array(BigInt64Array.of(BigInt(w)).buffer) }, `window_${w}`))));
-      const allowed = gd.unsqueeze(gd.concat([past, selfKey], 1), [1, 2]); // [B, 1, 1, P+1]
+      const allowed = gd.unsqueeze(past, [1, 2]); // [B, 1, 1, P]
       byWindow.set(w, gd.where(allowed, gd.scalar(0, dtype), gd.scalar(-1e9, dtype)));
     }
     return byWindow.get(w)!;
@@ -75,7 +74,7 @@ export function buildGenerationGraphs(c: ModelConfig, dtype: FloatType = 'float3
     gd.output(v, `new.${i}.value`);
     const pk = gd.input(`past.${i}.key`, dtype, ['B', c.numKvHeads, 'P', c.headDim]);
     const pv = gd.input(`past.${i}.value`, dtype, ['B', c.numKvHeads, 'P', c.headDim]);
-    return groupedAttention(gd, c, q, gd.concat([pk, k], 2), gd.concat([pv, v], 2), dbias(i));
+    return cachedAttention(gd, c, q, pk, pv, k, v, dbias(i));
   }, dtype);
   ld?.check();
   gd.output(linear(gd, dh, wd.head), 'logits');
