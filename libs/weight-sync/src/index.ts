@@ -6,3 +6,4 @@ export { bytesPerElement, encodeFloats, decodeFloatsInto, FLOAT_WIRE_DTYPES, typ
 export { acceptWeightPush, type TensorMap } from './accept.js';
 export { assertFinite, firstNonFinite } from './finite.js';
 export { PoolWeights, type WeightTarget, type WeightReplicaSet, type PoolPushResult, type PoolWeightsOptions } from './pool-sync.js';
+export { pushNextVersion, type PushTarget, type NamedTensors, type PushResult } from './push.js';

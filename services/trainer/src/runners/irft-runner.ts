@@ -17,7 +17,7 @@ import type { LoadedModel } from '@juice/models';
 import type { FlatOptimizer, OptimizerState, ParamSet } from '@juice/optim';
 import { Algorithm, GeneratorService, JobProgressSchema, ReferencePolicy, type SamplingParamsSchema } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
-import { weightChunks } from '@juice/weight-sync';
+import { pushNextVersion } from '@juice/weight-sync';
 import type { JobRunner, RunContext } from '../job-manager.js';
 import { prepareJob } from '../pipeline/prepare.js';
 import { reportStep } from '../pipeline/report.js';
@@ -26,6 +26,7 @@ import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
 import { lostState, unmet, unusableCheckpoint } from './job-error.js';
 import { withRetry } from './retry.js';
+import { tensorsOf } from './rft-peers.js';
 import { demonstrationRows } from './sft-runner.js';
 import { restoreBuffer, type StageSamples } from './trainer-state.js';
 
@@ -51,12 +52,9 @@ async function negatives(ctx: RunContext, generator: Generator, model: LoadedMod
     `stage ${stage + 1}/${stages}: push policy + generate negatives`,
     async () => {
       // 1. The generator serves the current policy (re-pushed on every attempt).
-      const served = (await generator.getWeightVersion({})).active?.number ?? 0n;
-      const version = served + 1n;
-      const t0 = Date.now();
-      const tensors = new Map(model.params.entries.map((e) => [e.name, { shape: e.shape, data: model.params.view(e.name) }]));
-      const pushed = await generator.pushWeights(weightChunks(tensors, { version, label: `${ctx.job.id}/stage${stage}` }));
-      ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: (Date.now() - t0) / 1000, replicas: 1 } });
+      const pushed = await pushNextVersion(generator, tensorsOf(model.params, model.params.names), { label: `${ctx.job.id}/stage${stage}` });
+      const version = pushed.version;
+      ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: pushed.seconds, replicas: 1 } });
       // 2. k negatives per demonstration prompt, generation_batch_size prompts per call, all from that version.
       const g0 = Date.now();
       const responses: number[][] = [];

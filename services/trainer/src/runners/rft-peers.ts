@@ -6,7 +6,7 @@ import { FinishReason, type GeneratorService, type RewardModelService } from '@j
 import type { ParamSet } from '@juice/optim';
 import type { TokenizedExample } from '@juice/data';
 import { status, type createClient } from '@juice/service-kit';
-import { weightChunks, type PushTensor } from '@juice/weight-sync';
+import { pushNextVersion, type NamedTensors, type PushTensor } from '@juice/weight-sync';
 import type { RunContext } from '../job-manager.js';
 import { withRetry } from './retry.js';
 import type { RftSettings } from '../settings/rft.js';
@@ -21,7 +21,8 @@ export interface Sampled {
   responses: { ids: number[]; missingEos: boolean; version: bigint }[];
 }
 
-export const tensorsOf = (params: ParamSet, names: readonly string[]) => new Map<string, PushTensor>(names.map((n) => [n, { shape: params.entry(n).shape, data: params.view(n) }]));
+/** The named tensors of a ParamSet (views, no copy), as every push sends them. */
+export const tensorsOf = (params: ParamSet, names: readonly string[]): NamedTensors => new Map<string, PushTensor>(names.map((n) => [n, { shape: params.entry(n).shape, data: params.view(n) }]));
 
 /** A peer that answers "min_weight_version not served" has restarted and lost our push: retry the unit. */
 function retryable(e: unknown): never {
@@ -34,10 +35,8 @@ function retryable(e: unknown): never {
 /** Push the policy and sample from exactly that version, as one retried unit. */
 export async function sample(ctx: RunContext, generator: GeneratorClient, policy: ParamSet, names: readonly string[], prompts: TokenizedExample[], s: RftSettings, samplingSeed: bigint, maxLength: number, round: number, retry: Parameters<typeof withRetry>[2]) {
   return withRetry('push the policy and generate', async () => {
-    const t0 = Date.now();
-    const version = ((await generator.getWeightVersion({})).active?.number ?? 0n) + 1n;
-    const pushed = await generator.pushWeights(weightChunks(tensorsOf(policy, names), { version, label: `${ctx.job.id}/round${round}` }));
-    const syncSeconds = (Date.now() - t0) / 1000;
+    const pushed = await pushNextVersion(generator, tensorsOf(policy, names), { label: `${ctx.job.id}/round${round}` });
+    const { version, seconds: syncSeconds } = pushed;
     ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: 1 } });
     const oldest = version - BigInt(s.maxStaleness) > 0n ? version - BigInt(s.maxStaleness) : 1n;
     const g0 = Date.now();
@@ -75,10 +74,9 @@ export async function score(ctx: RunContext, client: RewardClient, params: Param
     let version = served ?? 0n;
     let syncSeconds: number | undefined;
     if (served === undefined || (attempt > 1 && served > 0n)) {
-      const t0 = Date.now();
-      version = ((await client.getWeightVersion({})).active?.number ?? 0n) + 1n;
-      const pushed = await client.pushWeights(weightChunks(tensorsOf(params, names), { version, label: `${ctx.job.id}/round${round}` }));
-      syncSeconds = (Date.now() - t0) / 1000;
+      const pushed = await pushNextVersion(client, tensorsOf(params, names), { label: `${ctx.job.id}/round${round}` });
+      version = pushed.version;
+      syncSeconds = pushed.seconds;
       ctx.emit({ case: 'weightsPushed', value: { target: 'reward_model', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: 1 } });
     }
     const rewards: number[] = [];

@@ -20,7 +20,7 @@ import type { LoadedModel } from '@juice/models';
 import { createSchedule, ParamSet } from '@juice/optim';
 import { GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
 import { createClient } from '@juice/service-kit';
-import { weightChunks } from '@juice/weight-sync';
+import { pushNextVersion } from '@juice/weight-sync';
 import type { JobRunner } from '../job-manager.js';
 import { prepareJob } from '../pipeline/prepare.js';
 import { scheduleSettings } from '../settings/common.js';
@@ -206,10 +206,8 @@ export function rftRunner(defaults: { generator?: string; rewardModel?: string }
       }
       // The generator ends up serving the trained policy (and the reward-model service the trained reward).
       await withRetry('push the final policy', async () => {
-        const t0 = Date.now();
-        const version = ((await generator.getWeightVersion({})).active?.number ?? 0n) + 1n;
-        const pushed = await generator.pushWeights(weightChunks(tensorsOf(policy, lmNames), { version, label: `${ctx.job.id}/final` }));
-        ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: (Date.now() - t0) / 1000, replicas: 1 } });
+        const pushed = await pushNextVersion(generator, tensorsOf(policy, lmNames), { label: `${ctx.job.id}/final` });
+        ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version: pushed.version, bytes: pushed.bytes, seconds: pushed.seconds, replicas: 1 } });
       }, retry);
     } finally {
       generator.close();
