@@ -8,13 +8,15 @@ const TEN_MB = 'x'.repeat(10 * 1024 * 1024);
 
 test('a 10 MB text prompt is refused by the validator, naming the field and the limit, in milliseconds', () => {
   const limits = { vocabSize: 100, contextLength: 512 };
+  const genReq = create(GenerateRequestSchema, { prompts: [{ kind: { case: 'text', value: TEN_MB } }] });
   let t = performance.now();
-  const g = validateGenerate(create(GenerateRequestSchema, { prompts: [{ kind: { case: 'text', value: TEN_MB } }] }), limits);
+  const g = validateGenerate(genReq, limits);
   const genMs = performance.now() - t;
   assert.equal(g.list[0]?.field, 'prompts[0].text');
   assert.match(g.list[0]!.problem, new RegExp(`at most ${maxTextBytes(limits)} bytes`));
+  const scoreReq = create(ScoreCompletionsRequestSchema, { items: [{ prompt: { kind: { case: 'text', value: TEN_MB } }, completion: { kind: { case: 'text', value: 'a' } } }] });
   t = performance.now();
-  const s = validateScoreCompletions(create(ScoreCompletionsRequestSchema, { items: [{ prompt: { kind: { case: 'text', value: TEN_MB } }, completion: { kind: { case: 'text', value: 'a' } } }] }), limits);
+  const s = validateScoreCompletions(scoreReq, limits);
   const scoreMs = performance.now() - t;
   assert.equal(s.list[0]?.field, 'items[0].prompt.text');
   assert.ok(genMs < 200 && scoreMs < 200, `validation took ${genMs} / ${scoreMs} ms`);
@@ -26,9 +28,11 @@ test('a 10 MB text prompt is refused by the validator, naming the field and the 
 const spec = (datasets: number) => ({ algorithm: Algorithm.SFT, datasets: Array.from({ length: datasets }, () => ({ path: 'd.jsonl', schema: 2 })) });
 
 test('100,000 datasets are refused at once by count; long ids, names, labels and paths are refused by length', () => {
+  const req = create(StartJobRequestSchema, { spec: spec(100_000) });
   const t = performance.now();
-  const v = validateStartJob(create(StartJobRequestSchema, { spec: spec(100_000) }));
-  assert.ok(performance.now() - t < 1000);
+  const v = validateStartJob(req);
+  const ms = performance.now() - t;
+  assert.ok(ms < 1000, `validation took ${ms} ms`);
   assert.equal(v.list[0]?.field, 'spec.datasets');
   assert.match(v.list[0]!.problem, /0\.\.64 entries, got 100000/);
   const long = 'j'.repeat(1 << 20);
