@@ -395,7 +395,9 @@ test('catastrophic regex and a 10 MB prompt: answered in milliseconds, the event
     assert.ok(e && (e.code === status.INVALID_ARGUMENT || e.code === status.RESOURCE_EXHAUSTED), `10 MB prompt: ${e?.code}`);
     assert.match(e.message, /at most \d+ bytes/);
     console.log(`10 MB prompt refused in ${ms.toFixed(0)} ms (${status[e.code]})`);
-    assert.ok(ms < 1500, `took ${ms} ms`);
+    // Before the limit it took 11 s (9 s for ScoreCompletions); ~0.5 s is moving 10 MB over loopback, and a
+    // loaded 2-core machine can triple that, so the bound separates the two cases without timing noise.
+    assert.ok(ms < 5000, `took ${ms} ms`);
   }
   generator.close();
 
