@@ -10,6 +10,7 @@ import { matmulPeakSection } from './sections/matmul-peak.js';
 import { generationSection } from './sections/generation.js';
 import { servingSection } from './sections/serving.js';
 import { irftRoundSection } from './sections/irft-round.js';
+import { pushSection } from './sections/push.js';
 import { loadSection } from './sections/load.js';
 import { torchSection } from './sections/torch.js';
 import type { BenchContext, Section } from './sections/types.js';
@@ -21,6 +22,7 @@ const sections: Record<string, Section> = {
   generation: generationSection,
   serving: servingSection,
   'irft-round': irftRoundSection,
+  push: pushSection,
   load: loadSection,
   // Last: it prints juice's figures from the sections above beside PyTorch's.
   torch: torchSection,

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { GeneratorService, type WeightChunk } from '@juice/proto';
-import { PoolWeights } from '@juice/weight-sync';
+import { PoolWeights, pushNextVersion } from '@juice/weight-sync';
 import { createLogger, defineService, endpointList, resolveEndpoints, ServicePool, shareCounts, startServer, status, ServiceError, type PoolEvent, type RunningServer } from '../src/index.js';
 
 const log = createLogger('pool-test', 'error', () => undefined);
@@ -132,6 +132,12 @@ describe('ServicePool', () => {
       assert.equal(pool.ready().length, 3);
       await generateOver(pool, 5n);
       assert.equal(fakes[0]!.prompts, 10);
+
+      // The pool as the trainer's one push target: next version, staged on all, then activated on all.
+      const next = await pushNextVersion(weights.target(pool), tensors, { label: 'job/stage1' });
+      assert.equal(next.version, 6n);
+      assert.equal(next.bytes, 3n * 64n);
+      for (const f of fakes) assert.deepEqual([f.active, f.pushes.at(-1)], [6n, { stageOnly: true, version: 6n }]);
     } finally {
       pool.close();
     }

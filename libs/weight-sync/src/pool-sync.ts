@@ -57,22 +57,50 @@ export class PoolWeights {
   }
 
   /**
+   * The pool as one push target (pushNextVersion's PushTarget): getWeightVersion answers the newest version
+   * any replica holds (active or staged) or last pushed, so current + 1 is new to all; pushWeights stages the
+   * chunks on every ready replica, then activates the version on every one that staged it.
+   */
+  target<T extends WeightTarget>(pool: WeightReplicaSet<T>) {
+    return {
+      getWeightVersion: async (): Promise<{ active: { number: bigint } }> => {
+        let newest = this.version;
+        for (const h of await pool.each((c) => c.getWeightVersion({}))) if (served(h.value) > newest) newest = served(h.value);
+        return { active: { number: newest } };
+      },
+      pushWeights: async (chunks: Iterable<WeightChunk>) => {
+        const r = await this.pushChunks(pool, [...chunks]);
+        return { bytes: r.bytes, replicas: r.replicas, activated: true, stageSeconds: r.stageSeconds, activateSeconds: r.activateSeconds };
+      },
+    };
+  }
+
+  /**
    * Pushes `tensors` as a new version to every ready replica: stage on all, then activate on all. The
-   * version is one above anything a replica holds (active or staged) and above the last push. The tensors
-   * are copied once (training continues while replicas that join later still need this version).
+   * tensors are copied once (training continues while replicas that join later still need this version).
    */
   async push<T extends WeightTarget>(pool: WeightReplicaSet<T>, tensors: ReadonlyMap<string, PushTensor>, label: string): Promise<PoolPushResult> {
     const t0 = performance.now();
-    const held = await pool.each((c) => c.getWeightVersion({}));
-    let version = this.version + 1n;
-    for (const h of held) if (served(h.value) >= version) version = served(h.value) + 1n;
+    const { active } = await this.target(pool).getWeightVersion();
+    const version = active.number + 1n;
     const snapshot = new Map<string, PushTensor>([...tensors].map(([n, t]) => [n, { shape: t.shape, data: t.data.slice() }]));
-    const chunks = [...weightChunks(snapshot, { ...this.o.chunk, version, label, stageOnly: true, stable: true })];
+    const r = await this.pushChunks(pool, [...weightChunks(snapshot, { ...this.o.chunk, version, label, stable: true })]);
+    return { ...r, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Two-phase push of ready-made chunks (the same chunk objects go to every replica: encoded and hashed once). */
+  private async pushChunks<T extends WeightTarget>(pool: WeightReplicaSet<T>, chunks: WeightChunk[]): Promise<PoolPushResult> {
+    const t0 = performance.now();
+    const header = chunks[0]?.header;
+    if (!header?.version) throw Object.assign(new Error('the first chunk must carry the header'), { code: 3 /* INVALID_ARGUMENT */ });
+    const version = header.version.number;
+    // The checksum covers the tensors only, so the same chunks are marked stage-only without re-hashing.
+    if (!header.stageOnly) chunks[0] = { ...chunks[0]!, header: { ...header, stageOnly: true } };
     const staged = await pool.each((c) => c.pushWeights(chunks));
     const t1 = performance.now();
     const bytes = staged.reduce((a, s) => a + s.value.bytes, 0n);
-    // Replicas that failed staging are out of the pool now; activate the version on those that hold it.
-    this.current = { version, label, chunks };
+    // Replicas that failed staging are out of the pool now (re-admitted later with this version).
+    this.current = { version, label: header.version.label, chunks };
     const active = await pool.each((c) => this.activate(c, version));
     const t2 = performance.now();
     return { version, replicas: active.length, bytes, seconds: (t2 - t0) / 1000, stageSeconds: (t1 - t0) / 1000, activateSeconds: (t2 - t1) / 1000 };
