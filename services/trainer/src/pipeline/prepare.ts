@@ -10,7 +10,7 @@ import type { DatasetSpec, JobSpec, ModelSource } from '@juice/proto';
 import type { RunContext } from '../job-manager.js';
 import type { HeldOutEvaluator } from '../runners/held-out-eval.js';
 import { badSpec } from '../runners/job-error.js';
-import { JobPoints } from '../runners/job-points.js';
+import { JobPoints, type JobPointsOptions } from '../runners/job-points.js';
 import { resolveModel } from '../runners/model-source.js';
 import { resumePoint } from '../runners/resume-point.js';
 import { restoreWeights, type RestoredTrainerState } from '../runners/trainer-state.js';
@@ -49,7 +49,7 @@ export interface PreparedJob<Row> {
   /** The checkpoint this attempt continues from (undefined: a fresh start). */
   restored?: RestoredTrainerState;
   /** Evaluation and checkpoint points of the job, with the held-out evaluator of the algorithm (if any). */
-  points(evaluator?: HeldOutEvaluator, o?: { shuffle?: boolean }): JobPoints;
+  points(evaluator?: HeldOutEvaluator, o?: { shuffle?: boolean; weights?: JobPointsOptions['weights'] }): JobPoints;
 }
 
 async function rowsOf<Row>(sets: readonly DatasetSpec[], p: Preparation<Row>, signal: AbortSignal): Promise<Row[]> {
@@ -85,6 +85,6 @@ export async function prepareJob<Row>(ctx: RunContext, p: Preparation<Row>): Pro
     limits,
     padTokenId: model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0,
     restored,
-    points: (evaluator, o = {}) => new JobPoints(ctx, { store, model, algorithm: p.algorithm, seed, shuffle: o.shuffle ?? !noShuffle, evaluator, best: restored?.state.best }),
+    points: (evaluator, o = {}) => new JobPoints(ctx, { store, model, algorithm: p.algorithm, seed, shuffle: o.shuffle ?? !noShuffle, evaluator, best: restored?.state.best, weights: o.weights }),
   };
 }

@@ -8,7 +8,7 @@
 import type { CheckpointStore } from '@juice/checkpoint';
 import type { DataCursor } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
-import type { OptimizerState } from '@juice/optim';
+import type { OptimizerState, ParamSet } from '@juice/optim';
 import type { RunContext } from '../job-manager.js';
 import { BestTracker, bestSelectionOf } from './best-metric.js';
 import type { HeldOutEvaluator } from './held-out-eval.js';
@@ -41,6 +41,8 @@ export interface JobPointsOptions {
   evaluator?: HeldOutEvaluator;
   /** The best so far, from the restored trainer state. */
   best?: BestRecord;
+  /** Weights and config.json to save instead of the model's (a reward model: backbone + score head). */
+  weights?: { params: ParamSet; config: Record<string, unknown> };
 }
 
 export class JobPoints {
@@ -80,7 +82,7 @@ export class JobPoints {
 
   /** Runs the held-out evaluation and reports it (an `evaluation` event, merged into latest metrics). */
   async evaluate(p: Pick<JobPoint, 'step'>): Promise<{ metrics: Record<string, number>; newBest: boolean }> {
-    const metrics = await this.o.evaluator!.evaluate(this.o.model.params);
+    const metrics = await this.o.evaluator!.evaluate(this.o.weights?.params ?? this.o.model.params);
     const newBest = this.best !== undefined && this.best.beats(metrics[this.best.selection.metric]);
     this.ctx.job.latestMetrics = { ...this.ctx.job.latestMetrics, ...metrics };
     this.ctx.emit({ case: 'evaluation', value: { step: BigInt(p.step), metrics, newBest } });
@@ -123,6 +125,7 @@ export class JobPoints {
       metrics,
       best,
       dataPosition: dataPositionOf(p, p.stageSamples !== undefined),
+      ...this.o.weights,
     });
     this.lastSaved = p.step;
     if (this.keepLast > 0) {
