@@ -22,6 +22,8 @@ export interface RunContext {
   jobDir: string;
   /** True when this run continues from the job's last checkpoint (ResumeJob or a restart). */
   resuming: boolean;
+  /** The trainer's default evaluator address (--evaluator), for jobs whose spec.endpoints name none. */
+  evaluator?: string;
   /** ResumeJob's checkpoint_version (unset = the newest checkpoint with trainer state). */
   checkpointVersion?: number;
   /** True after CancelJob with skip_checkpoint: a stopping job must not checkpoint its current step. */
@@ -44,14 +46,17 @@ export class JobManager {
   private readonly byRequestId = new Map<string, string>();
   /** Every job's checkpoints: <store root>/checkpoints/<job id>/v<version>. */
   readonly checkpoints: CheckpointStore;
+  /** The default evaluator address (--evaluator) for jobs with EvalConfig.tasks that name none. */
+  readonly defaultEvaluator?: string;
 
   constructor(
     private readonly store: JobStore,
     private readonly runners: Partial<Record<Algorithm, JobRunner>>,
     private readonly log: { warn(msg: string, f?: object): void; info(msg: string, f?: object): void; error(msg: string, f?: object): void },
-    checkpoints?: CheckpointStore,
+    o: { checkpoints?: CheckpointStore; evaluator?: string } = {},
   ) {
-    this.checkpoints = checkpoints ?? CheckpointStore.open(join(store.root, 'checkpoints'));
+    this.checkpoints = o.checkpoints ?? CheckpointStore.open(join(store.root, 'checkpoints'));
+    this.defaultEvaluator = o.evaluator || undefined;
     this.bus.setMaxListeners(0);
     for (const job of store.loadAll((id, e) => log.warn('unreadable job record skipped', { job_id: id, error: e.message }))) {
       this.jobs.set(job.id, job);
@@ -198,6 +203,7 @@ export class JobManager {
       checkpoints: this.checkpoints,
       jobDir: this.store.jobDir(job.id),
       resuming,
+      evaluator: this.defaultEvaluator,
       checkpointVersion,
       skipCheckpointOnStop: () => this.running.get(job.id)?.skipCheckpoint ?? false,
       signal: abort.signal,

@@ -1,5 +1,5 @@
 // `juice-trainer`: runs training jobs (SFT, reward model, DPO, IRFT/SPIN, RFT) and calls the generator
-// and reward-model over gRPC.
+// and reward-model over gRPC, and the evaluator for in-loop evaluation tasks.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Algorithm, TrainerService } from '@juice/proto';
@@ -20,6 +20,7 @@ const configSpec = defineConfig({
   store: { type: 'string', flag: 'store', env: 'JUICE_STORE', default: join(homedir(), '.juice'), help: 'checkpoint store and job records directory' },
   generator: { type: 'string', flag: 'generator', env: 'JUICE_GENERATOR_ADDRESS', help: 'default generator address (host:port or dns:///name:port) for jobs that do not name one' },
   rewardModel: { type: 'string', flag: 'reward-model', env: 'JUICE_REWARD_MODEL_ADDRESS', help: 'default reward-model address for RFT jobs that do not name one' },
+  evaluator: { type: 'string', flag: 'evaluator', env: 'JUICE_EVALUATOR_ADDRESS', help: 'default evaluator address for jobs with evaluation.tasks that do not name one (it must share this trainer\'s --store to load its checkpoints)' },
   dataRoot: { type: 'list', flag: 'data-root', env: 'JUICE_DATA_ROOTS', default: [], help: 'directory whose files jobs may read (datasets, models); repeat the flag or comma-separate for several. Symlinks are resolved first; anything else is PERMISSION_DENIED. Empty = the store and the working directory' },
 });
 
@@ -30,7 +31,7 @@ await runService({
   async build(config, log) {
     const roots = setDataRoots(config.dataRoot.length ? config.dataRoot : [config.store, process.cwd()]);
     log.info('data roots', { roots: roots.roots });
-    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(), [Algorithm.DPO]: dpoRunner(), [Algorithm.IRFT]: irftRunner(config.generator), [Algorithm.SPIN]: irftRunner(config.generator), [Algorithm.REWARD_MODEL]: rewardModelRunner(), [Algorithm.RFT]: rftRunner({ generator: config.generator, rewardModel: config.rewardModel }) }, log);
+    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(), [Algorithm.DPO]: dpoRunner(), [Algorithm.IRFT]: irftRunner(config.generator), [Algorithm.SPIN]: irftRunner(config.generator), [Algorithm.REWARD_MODEL]: rewardModelRunner(), [Algorithm.RFT]: rftRunner({ generator: config.generator, rewardModel: config.rewardModel }) }, log, { evaluator: config.evaluator });
     jobs.resumeInterrupted();
     return {
       services: [{ desc: TrainerService, impl: createTrainerService(jobs) }],

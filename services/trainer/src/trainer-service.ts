@@ -12,6 +12,7 @@ import { failedPrecondition, invalidArgument, notFound, rejectInvalid, unimpleme
 import type { JobManager } from './job-manager.js';
 import { checkpointInfoOf } from './runners/checkpoint-info.js';
 import { modelDirDigests } from './runners/model-source.js';
+import { checkEvaluationTasks } from './pipeline/evaluator-tasks.js';
 
 export const TRAINER_VERSION = '0.1.0';
 
@@ -84,6 +85,7 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
       rejectInvalid(validateStartJob(req));
       const notYet = unimplementedJobSettings(req.spec).list[0];
       if (notYet) throw unimplemented(`${notYet.field}: ${notYet.problem}`, { field: notYet.field });
+      checkEvaluationTasks(req.spec, jobs.defaultEvaluator);
       if (req.requestId) {
         const prior = jobs.findByRequestId(req.requestId);
         if (prior) return { job: prior };

@@ -95,7 +95,7 @@ const HONOURED: { field: string; set: Partial<Hyper>; base?: Partial<Hyper>; res
 ];
 
 // Fields refused at StartJob (validate_only too), with the status and the field the message must name.
-const REFUSED: { field: string; code: 'UNIMPLEMENTED' | 'INVALID_ARGUMENT'; spec: Spec }[] = [
+const REFUSED: { field: string; code: 'UNIMPLEMENTED' | 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION'; spec: Spec }[] = [
   { field: 'spec.hyperparameters.lora', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4 } }) },
   { field: 'spec.hyperparameters.min_lr_ratio', code: 'INVALID_ARGUMENT', spec: sftSpec({ minLrRatio: 0.1 }) },
   { field: 'spec.weight_sync.every_n_steps', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { everyNSteps: 5n } }) },
@@ -103,9 +103,11 @@ const REFUSED: { field: string; code: 'UNIMPLEMENTED' | 'INVALID_ARGUMENT'; spec
   { field: 'spec.weight_sync.chunk_bytes', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { chunkBytes: 1024 } }) },
   { field: 'spec.weight_sync.two_phase', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { twoPhase: true } }) },
   { field: 'spec.weight_sync.timeout_seconds', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { timeoutSeconds: 30 } }) },
-  { field: 'spec.endpoints.evaluator', code: 'UNIMPLEMENTED', spec: sftSpec({}, { endpoints: { evaluator: 'localhost:1' } }) },
-  { field: 'spec.evaluation.tasks', code: 'UNIMPLEMENTED', spec: sftSpec({}, { evaluation: { tasks: [{ kind: { case: 'name', value: 'arith' } }] } }) },
-  { field: 'spec.evaluation.limit', code: 'UNIMPLEMENTED', spec: sftSpec({}, { evaluation: { limit: 10 } }) },
+  // evaluation.tasks are honoured through the evaluator service (test/e2e/trainer-in-loop-eval.test.ts);
+  // this trainer has no default evaluator, so tasks without spec.endpoints.evaluator are refused, and
+  // limit alone (it bounds the tasks' documents) would do nothing.
+  { field: 'spec.endpoints.evaluator', code: 'FAILED_PRECONDITION', spec: sftSpec({}, { evaluation: { tasks: [{ kind: { case: 'name', value: 'arith' } }] } }) },
+  { field: 'spec.evaluation.limit', code: 'INVALID_ARGUMENT', spec: sftSpec({}, { evaluation: { limit: 10 } }) },
   {
     field: 'spec.dpo.reference',
     code: 'UNIMPLEMENTED',
@@ -123,7 +125,7 @@ test('each refused setting: StartJob and validate_only answer with the status, n
     for (const validateOnly of [true, false]) {
       await assert.rejects(startJob(r.spec, validateOnly), (e: Error & { code?: number }) => {
         assert.match(e.message, new RegExp(r.field.replace(/[.[\]]/g, '\\$&')), `${r.field}: ${e.message}`);
-        assert.equal(e.code, r.code === 'UNIMPLEMENTED' ? 12 : 3, `${r.field}: ${e.message}`);
+        assert.equal(e.code, { UNIMPLEMENTED: 12, INVALID_ARGUMENT: 3, FAILED_PRECONDITION: 9 }[r.code], `${r.field}: ${e.message}`);
         return true;
       });
     }

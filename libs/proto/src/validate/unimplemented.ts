@@ -28,10 +28,5 @@ export function unimplementedJobSettings(spec: JobSpec | undefined, field = 'spe
     if (ws.timeoutSeconds !== 0) v.add(`${sync}.timeout_seconds`, 'is not implemented yet (pushes use spec.endpoints.call_timeout_seconds); leave it 0');
   }
 
-  if (spec.endpoints?.evaluator) v.add(`${field}.endpoints.evaluator`, 'in-loop evaluator tasks are not implemented yet; leave it empty (eval_datasets give eval/loss)');
-  const e = spec.evaluation;
-  if (e && e.tasks.length > 0) v.add(`${field}.evaluation.tasks`, 'in-loop evaluator tasks are not implemented yet; evaluate checkpoints with the evaluator service (eval_datasets give eval/loss)');
-  if (e && e.limit !== 0) v.add(`${field}.evaluation.limit`, 'applies to evaluator tasks, which are not implemented yet; leave it 0');
-
   return v;
 }
