@@ -76,6 +76,7 @@ test('summary: mean ± t-interval per arm, arm − control paired by seed, a fai
   assert.ok(row.arms.irft!.low < row.arms.control!.high);
   assert.equal(row.vsControl.rft!.n, 2, 'paired only where both were measured');
   assert.equal(row.vsControl.control, undefined);
+  assert.deepEqual(s.rows.find((r) => r.label.startsWith('optimizer steps'))!.vsControl, {}, 'no difference of planned step counts');
   assert.deepEqual(s.runs[2]!.failed, ['rft']);
 
   const table = formatSeedsTable(s);

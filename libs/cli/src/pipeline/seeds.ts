@@ -89,8 +89,10 @@ export function summarizeSeeds(runs: readonly { seed: number; out: string; resul
       if (perSeed && perSeed.size > 0) arms[key] = interval([...perSeed.values()], [...perSeed.keys()], level);
     }
     const control = e.values.get('control');
+    // Step counts are the plan, not a result: no difference is taken.
+    const planned = label.startsWith('optimizer steps');
     for (const key of SEED_ARMS) {
-      if (key === 'control' || !control) continue;
+      if (key === 'control' || !control || planned) continue;
       const perSeed = e.values.get(key);
       const seeds = [...(perSeed?.keys() ?? [])].filter((s) => control.has(s));
       if (seeds.length === 0) continue;
