@@ -15,6 +15,7 @@ import { resolveModel } from '../runners/model-source.js';
 import { resumePoint } from '../runners/resume-point.js';
 import { restoreWeights, type RestoredTrainerState } from '../runners/trainer-state.js';
 import { commonSettings, truncation } from '../settings/common.js';
+import { taskEvaluation } from './evaluator-tasks.js';
 
 export interface Preparation<Row> {
   /** Trainer-state name (SFT, DPO, IRFT, SPIN, RFT, REWARD_MODEL): a checkpoint of another algorithm is refused. */
@@ -73,6 +74,8 @@ export async function prepareJob<Row>(ctx: RunContext, p: Preparation<Row>): Pro
   const restored = resumePoint(ctx, store, p.algorithm, logger);
   if (restored && p.restoreWeights !== false) restoreWeights(params, restored.checkpoint);
   const evalRows = await rowsOf(spec.evalDatasets, p, ctx.signal);
+  // EvalConfig.tasks, run by the evaluator service on the job's checkpoints at its evaluation points.
+  const tasks = taskEvaluation(ctx, logger);
   return {
     spec,
     logger,
@@ -85,6 +88,6 @@ export async function prepareJob<Row>(ctx: RunContext, p: Preparation<Row>): Pro
     limits,
     padTokenId: model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0,
     restored,
-    points: (evaluator, o = {}) => new JobPoints(ctx, { store, model, algorithm: p.algorithm, seed, shuffle: o.shuffle ?? !noShuffle, evaluator, best: restored?.state.best, weights: o.weights }),
+    points: (evaluator, o = {}) => new JobPoints(ctx, { store, model, algorithm: p.algorithm, seed, shuffle: o.shuffle ?? !noShuffle, evaluator, tasks, best: restored?.state.best, weights: o.weights }),
   };
 }
