@@ -23,8 +23,11 @@ export async function upCommand(argv: string[]): Promise<number> {
     roles.push(generator);
     const rewardModel = await startRoleProcess('reward-model', model, { logFile: log('reward-model') });
     roles.push(rewardModel);
-    roles.push(await startRoleProcess('trainer', ['--store', store, '--generator', generator.address, '--reward-model', rewardModel.address], { logFile: log('trainer') }));
-    roles.push(await startRoleProcess('evaluator', ['--store', store], { logFile: log('evaluator') }));
+    // The evaluator first: the trainer sends jobs' EvalConfig.tasks to it, and both share the store, so
+    // the checkpoint references the trainer passes resolve where it writes them.
+    const evaluator = await startRoleProcess('evaluator', ['--store', store], { logFile: log('evaluator') });
+    roles.push(evaluator);
+    roles.push(await startRoleProcess('trainer', ['--store', store, '--generator', generator.address, '--reward-model', rewardModel.address, '--evaluator', evaluator.address], { logFile: log('trainer') }));
   } catch (e) {
     await Promise.all(roles.map((r) => r.stop()));
     throw e;
