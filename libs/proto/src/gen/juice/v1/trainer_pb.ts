@@ -629,8 +629,9 @@ export type ServiceEndpoints = Message<"juice.v1.ServiceEndpoints"> & {
   rewardModel: string[];
 
   /**
-   * Evaluator for in-loop evaluation tasks. Empty = configured default (or none: only the
-   * trainer's own eval loss is computed).
+   * Evaluator for in-loop evaluation tasks (EvalConfig.tasks); it must share the trainer's
+   * checkpoint store. Empty = the trainer's configured default (--evaluator /
+   * JUICE_EVALUATOR_ADDRESS); FAILED_PRECONDITION if none and tasks are set.
    *
    * @generated from field: string evaluator = 3;
    */
@@ -747,14 +748,16 @@ export type EvalConfig = Message<"juice.v1.EvalConfig"> & {
   atStart: boolean;
 
   /**
-   * Evaluator tasks (run through ServiceEndpoints.evaluator against a checkpoint).
+   * Evaluator tasks, run through ServiceEndpoints.evaluator on the checkpoint saved at each
+   * evaluation point; each task's metrics are reported as "<task>/<metric>". Task names must
+   * be unique. Not for REWARD_MODEL jobs (INVALID_ARGUMENT).
    *
    * @generated from field: repeated juice.v1.TaskSelector tasks = 3;
    */
   tasks: TaskSelector[];
 
   /**
-   * Documents per task. 0 = all.
+   * Documents per task. 0 = all. Only with tasks (INVALID_ARGUMENT otherwise).
    *
    * @generated from field: uint32 limit = 4;
    */
