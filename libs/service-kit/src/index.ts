@@ -114,3 +114,4 @@ export {
 export { status, Metadata } from '@grpc/grpc-js';
 export { checkWireValues } from './wire-values.js';
 export { ServicePool, endpointList, resolveEndpoints, isReplicaFailure, shareCounts, type Replica, type PoolEvent, type PoolOptions, type PoolClient } from './pool.js';
+export { GeneratorPool, RewardModelPool } from './role-pools.js';

@@ -11,7 +11,8 @@ export type NamedTensors = ReadonlyMap<string, PushTensor>;
 /** A role that takes weight pushes (a generator or reward-model client; later a pool of replicas). */
 export interface PushTarget {
   getWeightVersion(req: object): Promise<{ active?: { number: bigint } }>;
-  pushWeights(chunks: Iterable<WeightChunk>): Promise<{ bytes: bigint }>;
+  /** A pool answers how many replicas took the push (a single role: 1). */
+  pushWeights(chunks: Iterable<WeightChunk>): Promise<{ bytes: bigint; replicas?: number }>;
 }
 
 export interface PushResult {
@@ -19,6 +20,8 @@ export interface PushResult {
   version: bigint;
   bytes: bigint;
   seconds: number;
+  /** Replicas now serving the version. */
+  replicas: number;
 }
 
 /** Pushes `tensors` as the target's next version (current + 1). */
@@ -26,5 +29,5 @@ export async function pushNextVersion(target: PushTarget, tensors: NamedTensors,
   const t0 = Date.now();
   const version = ((await target.getWeightVersion({})).active?.number ?? 0n) + 1n;
   const pushed = await target.pushWeights(weightChunks(tensors, { version, label: o.label, chunkBytes: o.chunkBytes }));
-  return { version, bytes: pushed.bytes, seconds: (Date.now() - t0) / 1000 };
+  return { version, bytes: pushed.bytes, seconds: (Date.now() - t0) / 1000, replicas: pushed.replicas ?? 1 };
 }

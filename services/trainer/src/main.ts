@@ -18,8 +18,9 @@ const configSpec = defineConfig({
   // TLS and token for calling the generator / reward-model (runService installs them for every client).
   ...peerConfigSpec,
   store: { type: 'string', flag: 'store', env: 'JUICE_STORE', default: join(homedir(), '.juice'), help: 'checkpoint store and job records directory' },
-  generator: { type: 'string', flag: 'generator', env: 'JUICE_GENERATOR_ADDRESS', help: 'default generator address (host:port or dns:///name:port) for jobs that do not name one' },
-  rewardModel: { type: 'string', flag: 'reward-model', env: 'JUICE_REWARD_MODEL_ADDRESS', help: 'default reward-model address for RFT jobs that do not name one' },
+  // Repeatable: the addresses form one pool (each host:port a replica; dns:///name:port = every address of name).
+  generator: { type: 'list', flag: 'generator', env: 'JUICE_GENERATOR_ADDRESS', default: [], help: 'default generator pool for jobs that do not name one: host:port or dns:///name:port (every address it resolves to); repeat the flag or comma-separate for several replicas' },
+  rewardModel: { type: 'list', flag: 'reward-model', env: 'JUICE_REWARD_MODEL_ADDRESS', default: [], help: 'default reward-model pool for RFT jobs that do not name one (as --generator)' },
   evaluator: { type: 'string', flag: 'evaluator', env: 'JUICE_EVALUATOR_ADDRESS', help: 'default evaluator address for jobs with evaluation.tasks that do not name one (it must share this trainer\'s --store to load its checkpoints)' },
   dataRoot: { type: 'list', flag: 'data-root', env: 'JUICE_DATA_ROOTS', default: [], help: 'directory whose files jobs may read (datasets, models); repeat the flag or comma-separate for several. Symlinks are resolved first; anything else is PERMISSION_DENIED. Empty = the store and the working directory' },
 });

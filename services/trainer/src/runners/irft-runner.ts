@@ -15,8 +15,7 @@ import { runPairwise, type PairExample } from '@juice/algorithms';
 import { tokenizeDemonstration, type DataCursor, type Demonstration, type TokenizedExample } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import type { FlatOptimizer, OptimizerState, ParamSet } from '@juice/optim';
-import { Algorithm, GeneratorService, JobProgressSchema, ReferencePolicy, type SamplingParamsSchema } from '@juice/proto';
-import { createClient } from '@juice/service-kit';
+import { Algorithm, JobProgressSchema, ReferencePolicy, type SamplingParamsSchema } from '@juice/proto';
 import { pushNextVersion } from '@juice/weight-sync';
 import type { JobRunner, RunContext } from '../job-manager.js';
 import { prepareJob } from '../pipeline/prepare.js';
@@ -25,12 +24,13 @@ import { resolveIrft } from '../settings/irft.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
 import { lostState, unmet, unusableCheckpoint } from './job-error.js';
+import { generatorPeer, roleEndpoints, type GeneratorPeer } from './peer-pools.js';
 import { withRetry } from './retry.js';
 import { tensorsOf } from './rft-peers.js';
 import { demonstrationRows } from './sft-runner.js';
 import { restoreBuffer, type StageSamples } from './trainer-state.js';
 
-type Generator = ReturnType<typeof createClient<typeof GeneratorService>>;
+type Generator = GeneratorPeer;
 
 /** How a stage's negatives are generated. */
 interface NegativeSampling {
@@ -54,7 +54,7 @@ async function negatives(ctx: RunContext, generator: Generator, model: LoadedMod
       // 1. The generator serves the current policy (re-pushed on every attempt).
       const pushed = await pushNextVersion(generator, tensorsOf(model.params, model.params.names), { label: `${ctx.job.id}/stage${stage}` });
       const version = pushed.version;
-      ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: pushed.seconds, replicas: 1 } });
+      ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: pushed.seconds, replicas: pushed.replicas } });
       // 2. k negatives per demonstration prompt, generation_batch_size prompts per call, all from that version.
       const g0 = Date.now();
       const responses: number[][] = [];
@@ -89,11 +89,12 @@ async function negatives(ctx: RunContext, generator: Generator, model: LoadedMod
   );
 }
 
-export function irftRunner(defaultGenerator?: string): JobRunner {
+export function irftRunner(defaultGenerator?: string | readonly string[]): JobRunner {
   return async (ctx) => {
     const spec = ctx.job.spec!;
-    const address = spec.endpoints?.generator[0] || defaultGenerator;
-    if (!address) throw unmet('IRFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
+    // Every address is one replica of the generator pool (issue #13).
+    const addresses = roleEndpoints(spec.endpoints?.generator, defaultGenerator);
+    if (!addresses.length) throw unmet('IRFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
     // IrftConfig.reference INITIAL: the job's initial model is π_ref of every stage (kept before a resume
     // restores the checkpoint's weights); STAGE_START (default): each stage's starting policy.
     let initialReference: ParamSet | undefined;
@@ -130,12 +131,8 @@ export function irftRunner(defaultGenerator?: string): JobRunner {
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(totalSteps), totalStages: stages, step: BigInt(step), stage: firstStage, fraction: step / totalSteps });
     ctx.save();
 
-    const generator = createClient(GeneratorService, address, {
-      defaultDeadlineMs: (spec.endpoints?.callTimeoutSeconds || 600) * 1000,
-      // grpc-js backs reconnects off up to 120 s; a generator that restarts should be reached again within
-      // ~2 s of coming back, and withRetry's own back-off already paces the calls.
-      channelOptions: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 },
-    });
+    // Reconnects within ~2 s of a replica coming back; withRetry's own back-off already paces the calls.
+    const generator = await generatorPeer(ctx, addresses, logger, (spec.endpoints?.callTimeoutSeconds || 600) * 1000);
     let optimizer: FlatOptimizer | undefined;
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });

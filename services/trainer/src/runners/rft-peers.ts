@@ -6,15 +6,16 @@ import { FinishReason, type GeneratorService, type RewardModelService } from '@j
 import type { ParamSet } from '@juice/optim';
 import type { TokenizedExample } from '@juice/data';
 import { status, type createClient } from '@juice/service-kit';
-import { pushNextVersion, type NamedTensors, type PushTensor } from '@juice/weight-sync';
+import { pushNextVersion, type NamedTensors, type PushTarget, type PushTensor } from '@juice/weight-sync';
 import type { RunContext } from '../job-manager.js';
 import { withRetry } from './retry.js';
 import type { RftSettings } from '../settings/rft.js';
 
 const GENERATE_BATCH = 256;
 
-export type GeneratorClient = ReturnType<typeof createClient<typeof GeneratorService>>;
-export type RewardClient = ReturnType<typeof createClient<typeof RewardModelService>>;
+/** A generator or reward-model pool (peer-pools.ts), or anything with the same calls. */
+export type GeneratorClient = Pick<ReturnType<typeof createClient<typeof GeneratorService>>, 'generate'> & PushTarget;
+export type RewardClient = Pick<ReturnType<typeof createClient<typeof RewardModelService>>, 'score'> & PushTarget;
 
 export interface Sampled {
   example: TokenizedExample;
@@ -37,7 +38,7 @@ export async function sample(ctx: RunContext, generator: GeneratorClient, policy
   return withRetry('push the policy and generate', async () => {
     const pushed = await pushNextVersion(generator, tensorsOf(policy, names), { label: `${ctx.job.id}/round${round}` });
     const { version, seconds: syncSeconds } = pushed;
-    ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: 1 } });
+    ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: pushed.replicas } });
     const oldest = version - BigInt(s.maxStaleness) > 0n ? version - BigInt(s.maxStaleness) : 1n;
     const g0 = Date.now();
     // Generate takes up to 1024 prompts a call; the seed differs per call so no two calls repeat a stream.
@@ -77,7 +78,7 @@ export async function score(ctx: RunContext, client: RewardClient, params: Param
       const pushed = await pushNextVersion(client, tensorsOf(params, names), { label: `${ctx.job.id}/round${round}` });
       version = pushed.version;
       syncSeconds = pushed.seconds;
-      ctx.emit({ case: 'weightsPushed', value: { target: 'reward_model', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: 1 } });
+      ctx.emit({ case: 'weightsPushed', value: { target: 'reward_model', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: pushed.replicas } });
     }
     const rewards: number[] = [];
     let scoredBy = version;

@@ -18,8 +18,7 @@ import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShap
 import { epochOrder, requestModelDir, tokenizeDemonstration } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import { createSchedule, ParamSet } from '@juice/optim';
-import { GeneratorService, JobProgressSchema, RewardModelService, type ModelSource } from '@juice/proto';
-import { createClient } from '@juice/service-kit';
+import { JobProgressSchema, type ModelSource } from '@juice/proto';
 import { pushNextVersion } from '@juice/weight-sync';
 import type { JobRunner } from '../job-manager.js';
 import { prepareJob } from '../pipeline/prepare.js';
@@ -28,6 +27,7 @@ import { rftSettings } from '../settings/rft.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { badSpec, lostState, unmet } from './job-error.js';
 import { jobLog } from './job-log.js';
+import { generatorPeer, rewardPeer, roleEndpoints } from './peer-pools.js';
 import { withRetry } from './retry.js';
 import { sample, score, tensorsOf } from './rft-peers.js';
 import { loadRewardParams, rewardParamsFromLm, saveRewardModel } from './reward-weights.js';
@@ -46,15 +46,16 @@ interface RftResumeState {
 }
 
 
-export function rftRunner(defaults: { generator?: string; rewardModel?: string } = {}): JobRunner {
+export function rftRunner(defaults: { generator?: string | readonly string[]; rewardModel?: string | readonly string[] } = {}): JobRunner {
   return async (ctx) => {
     const spec = ctx.job.spec!;
     const h = spec.hyperparameters;
     const rc = spec.algorithmConfig.case === 'rft' ? spec.algorithmConfig.value : undefined;
-    const genAddress = spec.endpoints?.generator[0] || defaults.generator;
-    const rmAddress = spec.endpoints?.rewardModel[0] || defaults.rewardModel;
-    if (!genAddress) throw unmet('RFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
-    if (!rmAddress) throw unmet('RFT needs a reward-model service: set spec.endpoints.reward_model or start the trainer with --reward-model');
+    // Each role is a pool: every address is one replica (issue #13).
+    const genAddress = roleEndpoints(spec.endpoints?.generator, defaults.generator);
+    const rmAddress = roleEndpoints(spec.endpoints?.rewardModel, defaults.rewardModel);
+    if (!genAddress.length) throw unmet('RFT needs a generator: set spec.endpoints.generator or start the trainer with --generator');
+    if (!rmAddress.length) throw unmet('RFT needs a reward-model service: set spec.endpoints.reward_model or start the trainer with --reward-model');
     // The checkpoint's weights are the policy's LM part; the round state is restored from its buffers below.
     const job = await prepareJob(ctx, { algorithm: 'RFT', ...demonstrationRows, empty: 'no demonstrations selected', restoreWeights: false });
     const { model, seed, padTokenId, store, limits } = job;
@@ -94,8 +95,11 @@ export function rftRunner(defaults: { generator?: string; rewardModel?: string }
     jobLog(ctx, 'info', LOGGER, `RFT: ${s.rounds} rounds of ${s.promptsPerRound} prompts × ${s.samplesPerPrompt} samples, method ${s.method}${s.reward.frozen ? ', reward model frozen' : ''}${restored ? `, continuing at round ${firstRound}` : ''}`);
 
     const deadline = (spec.endpoints?.callTimeoutSeconds || 600) * 1000;
-    const generator = createClient(GeneratorService, genAddress, { defaultDeadlineMs: deadline });
-    const rewardClient = createClient(RewardModelService, rmAddress, { defaultDeadlineMs: deadline });
+    const generator = await generatorPeer(ctx, genAddress, LOGGER, deadline);
+    const rewardClient = await rewardPeer(ctx, rmAddress, LOGGER, deadline).catch((e: unknown) => {
+      generator.close();
+      throw e;
+    });
     // 12 attempts ≈ a minute of back-off (capped at 10 s): a restarting peer on a busy node needs that long.
     const retry = { attempts: 12, signal: ctx.signal, onRetry: (i: { what: string; attempt: number; delayMs: number; error: Error }) => jobLog(ctx, 'warn', LOGGER, `${i.what} failed (${i.error.message}); retry ${i.attempt} in ${i.delayMs} ms`) };
     const policyTrainer = await PolicyTrainer.create({
@@ -207,7 +211,7 @@ export function rftRunner(defaults: { generator?: string; rewardModel?: string }
       // The generator ends up serving the trained policy (and the reward-model service the trained reward).
       await withRetry('push the final policy', async () => {
         const pushed = await pushNextVersion(generator, tensorsOf(policy, lmNames), { label: `${ctx.job.id}/final` });
-        ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version: pushed.version, bytes: pushed.bytes, seconds: pushed.seconds, replicas: 1 } });
+        ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version: pushed.version, bytes: pushed.bytes, seconds: pushed.seconds, replicas: pushed.replicas } });
       }, retry);
     } finally {
       generator.close();

@@ -1,0 +1,60 @@
+// The generator and the reward model of a job, each a pool of replicas (issue #13): the endpoint list
+// (spec.endpoints or the trainer's --generator / --reward-model, repeatable, comma lists and dns:/// names
+// alike), one PoolWeights per role so every push is staged on all replicas and then activated on all, and
+// a replica that joins or restarts is brought to the current version before it takes work. Pool events
+// (a replica down, back, gone) are job log lines and a metric, because the job goes on with fewer.
+import { GeneratorPool, meter, RewardModelPool, endpointList, type PoolEvent } from '@juice/service-kit';
+import { PoolWeights } from '@juice/weight-sync';
+import type { RunContext } from '../job-manager.js';
+import { jobLog } from './job-log.js';
+
+let events: ReturnType<typeof meter['createCounter']> | undefined;
+
+/** Addresses of a role: the job's list if it names any, else the trainer's defaults. */
+export function roleEndpoints(fromSpec: readonly string[] | undefined, defaults: string | readonly string[] | undefined): string[] {
+  const spec = endpointList(fromSpec ?? []);
+  return spec.length ? spec : endpointList([defaults ?? []].flat());
+}
+
+function onEvent(ctx: RunContext, role: string, logger: string) {
+  return (e: PoolEvent) => {
+    events ??= meter.createCounter('juice.trainer.pool_events', { description: 'replica joins, admissions, failures and departures of the generator / reward-model pools' });
+    events.add(1, { role, kind: e.kind });
+    const level = e.kind === 'down' || e.kind === 'left' ? 'warn' : 'info';
+    const what = { joined: 'joined', ready: 'serves the pool version and takes work', down: 'failed; its work goes to the others', left: 'left the pool' }[e.kind];
+    jobLog(ctx, level, logger, `${role} replica ${e.address} ${what}${e.reason ? ` (${e.reason})` : ''}: ${e.ready} of ${e.known} ready`, { role, replica: e.address, event: e.kind, replicas_ready: e.ready, replicas_known: e.known });
+  };
+}
+
+const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 };
+
+/** The generator pool as the runners use it: the push target (two-phase, all replicas) + Generate spread by load. */
+export async function generatorPeer(ctx: RunContext, addresses: readonly string[], logger: string, defaultDeadlineMs: number) {
+  const weights = new PoolWeights();
+  const gen = await GeneratorPool.open(addresses, { defaultDeadlineMs, channelOptions, admit: (r) => weights.admit(r.client), onEvent: onEvent(ctx, 'generator', logger) });
+  const target = weights.target(gen.pool);
+  return {
+    getWeightVersion: target.getWeightVersion,
+    pushWeights: target.pushWeights,
+    generate: gen.generate.bind(gen),
+    close: () => gen.close(),
+    pool: gen.pool,
+  };
+}
+
+/** The reward-model pool: push target (two-phase) + Score spread by load. */
+export async function rewardPeer(ctx: RunContext, addresses: readonly string[], logger: string, defaultDeadlineMs: number) {
+  const weights = new PoolWeights();
+  const rm = await RewardModelPool.open(addresses, { defaultDeadlineMs, channelOptions, admit: (r) => weights.admit(r.client), onEvent: onEvent(ctx, 'reward model', logger) });
+  const target = weights.target(rm.pool);
+  return {
+    getWeightVersion: target.getWeightVersion,
+    pushWeights: target.pushWeights,
+    score: rm.score.bind(rm),
+    close: () => rm.close(),
+    pool: rm.pool,
+  };
+}
+
+export type GeneratorPeer = Awaited<ReturnType<typeof generatorPeer>>;
+export type RewardPeer = Awaited<ReturnType<typeof rewardPeer>>;
