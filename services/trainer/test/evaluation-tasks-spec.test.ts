@@ -94,7 +94,7 @@ test('an unreachable evaluator fails the job at its first evaluation point with 
   assert.equal(done.state, JobState.FAILED);
   assert.equal(done.error?.code, 'UNAVAILABLE', done.error?.message);
   assert.equal(done.error?.retryable, true);
-  assert.match(done.error!.message, /evaluate checkpoint v1 on the evaluator at 127\.0\.0\.1:1/);
+  assert.match(done.error!.message, /the evaluator at 127\.0\.0\.1:1 \(spec\.evaluation\.tasks on checkpoint v1\)/);
   assert.match(done.error!.message, /after 4 attempts/);
   // The checkpoint the evaluator was asked for was written before the call.
   assert.equal(done.lastCheckpoint?.version, 1n);

@@ -75,7 +75,7 @@ export function taskEvaluation(ctx: RunContext, logger: string): TaskEvaluation 
     taskNames,
     evaluate: ({ version, step }) =>
       withRetry(
-        `evaluate checkpoint v${version} on the evaluator at ${address}`,
+        'in-loop evaluation',
         (attempt) => runOnce(ctx, address, { version, step, attempt, deadlineMs }),
         {
           attempts: 4,
@@ -106,7 +106,8 @@ async function runOnce(ctx: RunContext, address: string, o: { version: number; s
         target: { kind: { case: 'model', value: { kind: { case: 'checkpoint', value: { jobId, version: BigInt(o.version) } } } } },
         tasks: spec.evaluation!.tasks,
         limit: spec.evaluation!.limit,
-        name: `${spec.name || jobId} step ${o.step}`,
+        // The job id, not spec.name: a 128-byte job name plus the step would exceed the run name's limit.
+        name: `${jobId} step ${o.step}`,
         labels: { job_id: jobId, step: String(o.step), checkpoint_version: String(o.version) },
       },
       { signal, deadlineMs: o.deadlineMs },
@@ -129,6 +130,9 @@ async function runOnce(ctx: RunContext, address: string, o: { version: number; s
     // A stopping job or an expired deadline leaves no run computing on the evaluator.
     if (runId && signal.aborted) await client.cancelRun({ runId }, { deadlineMs: 5000 }).catch(() => undefined);
     if (deadline.aborted && !ctx.signal.aborted) throw new StatusError('DEADLINE_EXCEEDED', `evaluator run ${runId || '(not started)'} on checkpoint v${o.version} took longer than spec.endpoints.call_timeout_seconds (${o.deadlineMs / 1000} s)`);
+    // The evaluator's refusal keeps its status; the message says which call it answered (its field
+    // names, e.g. tasks[0], are those of spec.evaluation).
+    if (!ctx.signal.aborted && e instanceof Error && !(e instanceof StatusError && e.message.startsWith('evaluator run '))) e.message = `the evaluator at ${address} (spec.evaluation.tasks on checkpoint v${o.version}): ${e.message}`;
     throw e;
   } finally {
     client.close();
