@@ -9,5 +9,5 @@ export { runStepLoop, checkResume, type StepLoopOptions, type StepLoopResult, ty
 export { runPairwise, pairwiseGraph, type PairExample, type PairwiseOptions as PairwiseLoopOptions } from './loops/pairwise.js';
 export { type LoopPosition } from './loops/step-loop.js';
 export { RewardModelTrainer, runRewardModel, rewardModelGraph, frozenLayerParameters, type RewardModelTrainerOptions, type RewardTrainOptions, type RewardModelOptions, type PairwiseRewardEval } from './loops/reward-model.js';
-export { PolicyTrainer, policyGraph, policyParameterShapes, initValueHead, needsValueHead, type RftMethod, type Rollout, type PolicyTrainerOptions, type PolicyStepOptions, type PolicyStepResult } from './loops/policy-step.js';
+export { PolicyTrainer, policyGraph, policyParameterShapes, initValueHead, needsValueHead, type RftMethod, type Rollout, type PolicyTrainerOptions, type PolicyStepOptions, type PolicyStepResult, type PreparedRound, type AnalysedRollout, type PolicyUpdateResume } from './loops/policy-step.js';
 export { RewardNormalizer, type RewardNormalizationMode } from './reward-normalizer.js';

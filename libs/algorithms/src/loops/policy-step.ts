@@ -11,12 +11,12 @@
 import { buildCausalLm, gaussian, parameterShapes, valueHeadShapes, type ModelConfig } from '@juice/models';
 import { GraphBuilder, type Value } from '@juice/onnx';
 import { createOptimizer, type FlatOptimizer, type OptimizerSettings, type ParamSet } from '@juice/optim';
-import { collateBatch, DataOrder, type TokenBatch } from '@juice/data';
+import { collateBatch, DataOrder, type DataCursor, type TokenBatch } from '@juice/data';
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { policyGradientLoss } from '../objectives/policy-gradient.js';
 import { gae, rlooAdvantages, RunningMoments, whiten } from '../advantages.js';
 import { checkAccumulationSteps, microBatches } from './accumulate.js';
-import { runStepLoop, type OnStep } from './step-loop.js';
+import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 export type RftMethod = 'apa' | 'ppo_clip' | 'rloo' | 'reinforce';
 
@@ -88,6 +88,14 @@ export interface PolicyStepOptions {
   onStep?: OnStep;
 }
 
+/** Where an interrupted round's updates continue (RFT resume inside a round). */
+export interface PolicyUpdateResume {
+  /** Updates of this round already taken; runs startStep+1..epochs·perEpoch. */
+  startStep: number;
+  /** The round's minibatch order after startStep updates. */
+  cursor: DataCursor;
+}
+
 export interface PolicyStepResult {
   steps: number;
   /** Rollout statistics (kl per sequence, advantage/mean before whitening) and means over the updates. */
@@ -95,7 +103,7 @@ export interface PolicyStepResult {
 }
 
 /** Per rollout, over its response tokens. */
-interface Analysed {
+export interface AnalysedRollout {
   old: number[];
   ref: number[];
   values: number[];
@@ -162,6 +170,18 @@ function toGrid(batch: TokenBatch, rows: readonly number[][]): Float32Array {
   return out;
 }
 
+/** What PolicyTrainer.prepare reads of a round's options. */
+export type PrepareOptions = Pick<PolicyStepOptions, 'rollouts' | 'samplesPerPrompt' | 'klCoef' | 'whitenAdvantages' | 'gaeGamma' | 'gaeLambda' | 'batchSize'>;
+
+/** A round made ready for its updates (PolicyTrainer.prepare). */
+export interface PreparedRound {
+  /** The rollouts with a non-empty response, in the given order. */
+  rollouts: Rollout[];
+  analysed: AnalysedRollout[];
+  /** kl (mean per-sequence KL to π_ref) and advantage/mean (before whitening). */
+  stats: Record<string, number>;
+}
+
 export class PolicyTrainer {
   /** REINFORCE's running baseline (kept across rounds; saved with the trainer state for resume). */
   baseline = new RunningMoments();
@@ -188,8 +208,8 @@ export class PolicyTrainer {
   }
 
   /** π_old and π_ref log-probs and values of every rollout's response tokens. */
-  private async analyse(rollouts: readonly Rollout[], batchSize: number): Promise<Omit<Analysed, 'advantages' | 'returns'>[]> {
-    const out: Omit<Analysed, 'advantages' | 'returns'>[] = [];
+  private async analyse(rollouts: readonly Rollout[], batchSize: number): Promise<Omit<AnalysedRollout, 'advantages' | 'returns'>[]> {
+    const out: Omit<AnalysedRollout, 'advantages' | 'returns'>[] = [];
     for (let i = 0; i < rollouts.length; i += batchSize) {
       const rows = rollouts.slice(i, i + batchSize);
       const batch = collateBatch(rows.map((r) => ({ promptIds: r.promptIds, responseIds: r.responseIds, truncated: false })), { padTokenId: this.o.padTokenId });
@@ -208,7 +228,7 @@ export class PolicyTrainer {
   }
 
   /** Advantages and returns per rollout, by the method's rule. */
-  private advantages(rollouts: readonly Rollout[], a: Omit<Analysed, 'advantages' | 'returns'>[], s: PolicyStepOptions): Analysed[] {
+  private advantages(rollouts: readonly Rollout[], a: Omit<AnalysedRollout, 'advantages' | 'returns'>[], s: PrepareOptions): AnalysedRollout[] {
     const m = this.o.method;
     const kl = (i: number) => a[i]!.old.map((lp, k) => lp - a[i]!.ref[k]!);
     if (m === 'apa' || m === 'ppo_clip') {
@@ -237,7 +257,18 @@ export class PolicyTrainer {
     return a.map((x, i) => ({ ...x, advantages: togo[i]!.map((g) => g - b), returns: togo[i]! }));
   }
 
+  /** A round's updates: `prepare` (π_old, π_ref, values, advantages) then `update`. */
   async step(s: PolicyStepOptions): Promise<PolicyStepResult> {
+    return this.update(await this.prepare(s), s);
+  }
+
+  /**
+   * Everything the round's updates need from the weights as they were when it sampled: per rollout the
+   * π_old and π_ref log-probs, values, advantages (whitened when asked) and returns, plus the rollout
+   * statistics. Plain numbers, so a checkpoint inside the round can hold it: the updates change π_old's
+   * weights, so a resumed round must not recompute it. (REINFORCE's running baseline moves here.)
+   */
+  async prepare(s: PrepareOptions): Promise<PreparedRound> {
     const rollouts = s.rollouts.filter((r) => r.responseIds.length > 0);
     if (rollouts.length === 0) throw new RangeError('the policy step needs at least one rollout with a non-empty response');
     if (this.o.method === 'rloo' && rollouts.length !== s.rollouts.length) throw new RangeError('RLOO needs every sample of a prompt; drop whole prompts, not single empty samples');
@@ -251,7 +282,17 @@ export class PolicyTrainer {
       let k = 0;
       for (const x of analysed) x.advantages = x.advantages.map(() => w[k++]!);
     }
-    const order = new DataOrder(rollouts.length, { shuffleSeed: s.seed });
+    return { rollouts, analysed, stats };
+  }
+
+  /**
+   * `epochs` passes of minibatch updates over a prepared round. `resume` continues a round interrupted
+   * after some updates (with the optimizer's state of that moment already loaded); `afterStep` is awaited
+   * after every update with the position a checkpoint needs.
+   */
+  async update(p: PreparedRound, s: PolicyStepOptions, resume?: PolicyUpdateResume, afterStep?: (at: LoopPosition) => Promise<void> | void): Promise<PolicyStepResult> {
+    const { rollouts, analysed, stats } = p;
+    const order = new DataOrder(rollouts.length, resume?.cursor ?? { shuffleSeed: s.seed });
     const accumulation = checkAccumulationSteps(s.gradientAccumulationSteps);
     const perEpoch = Math.ceil(rollouts.length / (s.batchSize * accumulation));
     const baseLr = s.learningRate ?? this.o.learningRate;
@@ -262,6 +303,7 @@ export class PolicyTrainer {
       optimizer: this.optimizer,
       lrAt: (k) => (s.lrAt ? s.lrAt(k) : baseLr),
       maxGradNorm: this.o.maxGradNorm,
+      startStep: resume?.startStep,
       stopAfter: Math.max(1, s.epochs) * perEpoch,
       next: () => {
         const idx = order.nextBatch(s.batchSize * accumulation);
@@ -270,7 +312,7 @@ export class PolicyTrainer {
         return { micro, epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= rollouts.length, cursor };
       },
       run: ({ idx, batch }) => {
-        const grid = (f: (x: Analysed) => number[]) => ({ data: toGrid(batch, idx.map((i) => f(analysed[i]!))), dims: [batch.batchSize, batch.seqLen] });
+        const grid = (f: (x: AnalysedRollout) => number[]) => ({ data: toGrid(batch, idx.map((i) => f(analysed[i]!))), dims: [batch.batchSize, batch.seqLen] });
         const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = { ...lmFeeds(batch), advantages: grid((x) => x.advantages), response_mask: { data: batch.responseMask, dims: [batch.batchSize, batch.seqLen] } };
         if (this.o.method === 'apa') feeds['ref_logprobs'] = grid((x) => x.ref);
         if (this.o.method === 'ppo_clip') feeds['old_logprobs'] = grid((x) => x.old);
@@ -281,6 +323,7 @@ export class PolicyTrainer {
       weight: ({ batch }) => batch.responseMask.reduce((a, b) => a + b, 0),
       signal: s.signal,
       onStep: s.onStep,
+      afterStep,
     });
     const means = Object.fromEntries(Object.entries(r.mean).filter(([k]) => this.metricNames.includes(k) || ['loss', 'grad_norm'].includes(k)));
     return { steps: r.steps, metrics: { ...means, ...stats } };

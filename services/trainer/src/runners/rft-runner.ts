@@ -12,10 +12,15 @@
 // directory under the "<job id>.reward-model" namespace of the store (its path is in the job's log).
 // Every round ends in a checkpoint (policy weights + trainer state: the policy with its value head, the
 // reward weights, both optimizers, reward moments, KL coefficient, REINFORCE baseline), so a resumed
-// job continues at the next round; a round interrupted midway is redone from its start.
+// job continues at the next round. Inside a round, a checkpoint (CheckpointConfig.every_n_steps during
+// the policy updates, or a stop at any point after sampling) also holds what the round already has
+// (rft-round.ts: its samples, the reward step's progress, the scored rewards, the prepared advantages and
+// the updates' position within policy_epochs), so a resumed job continues the round without sampling it
+// again. The generator may have restarted meanwhile: every generate is preceded by a push of the current
+// policy (rft-peers.ts), so nothing is sampled from weights the generator kept or lost.
 import { create } from '@bufbuild/protobuf';
 import { AdaptiveKlController, initValueHead, PolicyTrainer, policyParameterShapes, RewardModelTrainer, RewardNormalizer, RunningMoments, type PairExample, type Rollout } from '@juice/algorithms';
-import { epochOrder, requestModelDir, tokenizeDemonstration } from '@juice/data';
+import { epochOrder, requestModelDir, tokenizeDemonstration, type TokenizedExample } from '@juice/data';
 import type { LoadedModel } from '@juice/models';
 import { createSchedule, ParamSet } from '@juice/optim';
 import { JobProgressSchema, type ModelSource } from '@juice/proto';
@@ -29,7 +34,9 @@ import { badSpec, lostState, unmet } from './job-error.js';
 import { jobLog } from './job-log.js';
 import { generatorPeer, rewardPeer, roleEndpoints } from './peer-pools.js';
 import { withRetry } from './retry.js';
+import type { JobPoint } from './job-points.js';
 import { sample, score, tensorsOf } from './rft-peers.js';
+import { addMetrics, meansOf, roundOf, roundSamples, type LoopProgress, type RoundInProgress, type RoundRollout } from './rft-round.js';
 import { loadRewardParams, rewardParamsFromLm, saveRewardModel } from './reward-weights.js';
 import { demonstrationRows } from './sft-runner.js';
 import { restoreBuffer } from './trainer-state.js';
@@ -43,6 +50,8 @@ interface RftResumeState {
   baseline: { count: number; mean: number; m2: number };
   /** The last completed round. */
   round: number;
+  /** Set at a checkpoint inside a round: that round (its progress is in stage_samples.json, rft-round.ts). */
+  inRound?: number;
 }
 
 
@@ -78,10 +87,13 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
     const { schedule: kind, warmupSteps, minLrRatio } = scheduleSettings(h, plannedUpdates);
     const lrSchedule = createSchedule({ kind, baseLr: s.learningRate, warmupSteps, minLrRatio, totalSteps: plannedUpdates });
     const point = job.restored;
-    // Only round-end checkpoints carry the round state; one from before round 0 (EvalConfig.at_start)
+    // Only checkpoints from round 0 on carry the round state; one from before round 0 (EvalConfig.at_start)
     // holds the initial weights, so the job simply starts over from them.
     const restored = point?.buffers.policy ? point : undefined;
-    const firstRound = restored ? restored.state.stage + 1 : 0;
+    const saved = restored?.state.extra as RftResumeState | undefined;
+    // A checkpoint inside a round: that round continues from what it already has (no second sampling).
+    const resumedRound = saved?.inRound !== undefined ? roundOf(restored!.stageSamples, examples, `checkpoint v${restored!.checkpoint.version}`) : undefined;
+    const firstRound = restored ? (saved?.inRound ?? restored.state.stage + 1) : 0;
     if (restored) {
       // The checkpoint's weights are the policy's LM part; the buffers hold what the next round needs.
       if (!restoreBuffer(policy, restored, 'policy') || !restoreBuffer(rewardParams, restored, 'reward')) {
@@ -92,7 +104,8 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
     let step = restored?.state.step ?? 0;
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(s.rounds * policySteps), totalStages: s.rounds, step: BigInt(step), stage: firstRound });
     ctx.save();
-    jobLog(ctx, 'info', LOGGER, `RFT: ${s.rounds} rounds of ${s.promptsPerRound} prompts × ${s.samplesPerPrompt} samples, method ${s.method}${s.reward.frozen ? ', reward model frozen' : ''}${restored ? `, continuing at round ${firstRound}` : ''}`);
+    const where = resumedRound ? `, continuing inside round ${firstRound} (${resumedRound.progress.policy ? `policy update ${resumedRound.progress.policy.step}` : `reward update ${resumedRound.progress.reward?.step ?? 0}`}; its samples kept)` : restored ? `, continuing at round ${firstRound}` : '';
+    jobLog(ctx, 'info', LOGGER, `RFT: ${s.rounds} rounds of ${s.promptsPerRound} prompts × ${s.samplesPerPrompt} samples, method ${s.method}${s.reward.frozen ? ', reward model frozen' : ''}${where}`);
 
     const deadline = (spec.endpoints?.callTimeoutSeconds || 600) * 1000;
     const generator = await generatorPeer(ctx, genAddress, LOGGER, deadline);
@@ -108,7 +121,6 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
       apaLambda: s.apaLambda, ppoClip: s.ppoClip, valueLossCoefficient: s.valueLossCoefficient, valueClip: s.valueClip,
     });
     const rewardTrainer = s.reward.frozen ? undefined : await RewardModelTrainer.create({ config: model.config, params: rewardParams, padTokenId, learningRate: s.reward.learningRate, frozenLayers: s.reward.frozenLayers, maxGradNorm: s.maxGradNorm });
-    const saved = restored?.state.extra as RftResumeState | undefined;
     const normalizer = new RewardNormalizer(s.normalization, s.rewardClip, saved ? RunningMoments.restore(saved.rewardMoments) : undefined);
     const kl = s.adaptiveKl ? new AdaptiveKlController(saved?.klCoef ?? s.klCoef, s.adaptiveKl.target, s.adaptiveKl.horizon) : undefined;
     if (saved) policyTrainer.baseline = RunningMoments.restore(saved.baseline);
@@ -122,71 +134,148 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
     const maxSteps = s.maxSteps;
     const orders = new Map<number, Uint32Array>();
     const orderOf = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, epochOrder(examples.length, seed, epoch, !s.noShuffle)).get(epoch)!;
+    const skipOnStop = () => ctx.skipCheckpointOnStop?.() ?? false;
     try {
       if (!point) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
       for (let round = firstRound; round < s.rounds; round++) {
-        if (maxSteps > 0 && step >= maxSteps) {
+        const resumed = round === firstRound ? resumedRound : undefined;
+        // A round already under way runs to its end, as it would have without the interruption.
+        if (!resumed && maxSteps > 0 && step >= maxSteps) {
           jobLog(ctx, 'info', LOGGER, `max_steps ${maxSteps} reached after round ${round - 1}`, { step });
           break;
         }
         ctx.signal.throwIfAborted();
         // Round r takes the next prompts_per_round rows of a seeded per-epoch order (no_shuffle: file order).
-        const prompts = Array.from({ length: s.promptsPerRound }, (_, i) => {
+        const promptIndex = Array.from({ length: s.promptsPerRound }, (_, i) => {
           const g = round * s.promptsPerRound + i;
-          return examples[orderOf(Math.floor(g / examples.length))[g % examples.length]!]!;
+          return orderOf(Math.floor(g / examples.length))[g % examples.length]!;
         });
-        // 1. Rollouts from the policy as it is now.
-        // Seeded per round unless the job set a seed: the round's samples are reproducible for that version.
-        const samplingSeed = s.generation.seed ?? BigInt(seed) * 1_000_003n + BigInt(round);
-        const gen = await sample(ctx, generator, policy, lmNames, prompts, s, samplingSeed, maxLength, round, retry);
-        const metrics: Record<string, number> = { 'gen/seed': Number(samplingSeed % 2n ** 53n), 'gen/seconds': gen.seconds, 'gen/weight_version': Number(gen.version), 'sync/seconds': gen.syncSeconds, 'sync/bytes': gen.syncBytes, 'gen/stale_rejected': gen.stale };
-        const sampled = gen.sampled;
-        const rollouts = sampled.flatMap((p) => p.responses.map((r) => ({ example: p.example, ...r })));
-        metrics['gen/mean_length'] = rollouts.reduce((a, r) => a + r.ids.length, 0) / Math.max(1, rollouts.length);
-        if (rollouts.length === 0) {
-          jobLog(ctx, 'warn', LOGGER, `round ${round}: no usable samples (all stale or empty); skipping the round`);
-          continue;
+        const indexOfPrompt = new Map<TokenizedExample, number>(promptIndex.map((i) => [examples[i]!, i]));
+        const progress: RoundInProgress = resumed?.progress ?? { round, stepBefore: step, metrics: {} };
+        const metrics = progress.metrics;
+        const before = progress.stepBefore;
+        let rollouts: RoundRollout[];
+        let genVersion: bigint;
+        if (resumed) {
+          rollouts = resumed.rollouts;
+          genVersion = resumed.weightVersion;
+        } else {
+          // 1. Rollouts from the policy as it is now.
+          // Seeded per round unless the job set a seed: the round's samples are reproducible for that version.
+          const samplingSeed = s.generation.seed ?? BigInt(seed) * 1_000_003n + BigInt(round);
+          const prompts = promptIndex.map((i) => examples[i]!);
+          const gen = await sample(ctx, generator, policy, lmNames, prompts, s, samplingSeed, maxLength, round, retry);
+          Object.assign(metrics, { 'gen/seed': Number(samplingSeed % 2n ** 53n), 'gen/seconds': gen.seconds, 'gen/weight_version': Number(gen.version), 'sync/seconds': gen.syncSeconds, 'sync/bytes': gen.syncBytes, 'gen/stale_rejected': gen.stale });
+          rollouts = gen.sampled.flatMap((p) => p.responses.map((r) => ({ example: p.example, ...r })));
+          genVersion = gen.version;
+          metrics['gen/mean_length'] = rollouts.reduce((a, r) => a + r.ids.length, 0) / Math.max(1, rollouts.length);
+          if (rollouts.length === 0) {
+            jobLog(ctx, 'warn', LOGGER, `round ${round}: no usable samples (all stale or empty); skipping the round`);
+            continue;
+          }
         }
+        // A checkpoint inside this round: the live weights, optimizers and statistics plus the round's progress.
+        const inRound = (): JobPoint => {
+          for (const n of lmNames) model.params.set(n, policy.view(n));
+          const state: RftResumeState = { rewardMoments: normalizer.moments.state(), klCoef: kl?.value ?? s.klCoef, baseline: policyTrainer.baseline.state(), round: round - 1, inRound: round };
+          return {
+            step,
+            epoch: 0,
+            stage: round,
+            stageStep: step - before,
+            cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed },
+            optimizers: () => ({ policy: policyTrainer.optimizer.state(), ...(rewardTrainer ? { reward: rewardTrainer.optimizer.state() } : {}) }),
+            buffers: () => ({ policy: policy.data, reward: rewardParams.data }),
+            stageSamples: roundSamples(rollouts, (e) => indexOfPrompt.get(e)!, genVersion, progress),
+            extra: state as unknown as Record<string, unknown>,
+            rngExtra: { roundSeed: seed + round },
+          };
+        };
+        // Stopped between peer calls (which finish before the stop is seen): keep what the round has, then stop.
+        const checkpointIfStopping = async () => {
+          if (!ctx.signal.aborted) return;
+          if (!skipOnStop()) await points.checkpoint(inRound());
+          ctx.signal.throwIfAborted();
+        };
+        if (!resumed) await checkpointIfStopping();
         // 2. Reward step: the demonstration over each of its own samples; then the service serves the result.
-        if (rewardTrainer) {
+        if (rewardTrainer && !progress.rewards) {
           const pairs: PairExample[] = rollouts.map((r) => ({ chosen: r.example, rejected: { promptIds: r.example.promptIds, responseIds: r.ids, truncated: false } }));
-          const fit = await rewardTrainer.fit({ pairs, batchSize: s.reward.batchSize, steps: Math.ceil(pairs.length / s.reward.batchSize) * s.reward.epochs, seed: seed + round, signal: ctx.signal });
-          metrics['rm/loss'] = fit.mean['rm/loss']!;
-          metrics['rm/accuracy'] = fit.mean['rm/accuracy']!;
-          metrics['rm/margin'] = fit.mean['rm/margin']!;
+          const rewardSteps = Math.ceil(pairs.length / s.reward.batchSize) * s.reward.epochs;
+          const fit: LoopProgress = (progress.reward ??= { step: 0, sums: {} });
+          await rewardTrainer.fit({
+            pairs, batchSize: s.reward.batchSize, steps: rewardSteps, seed: seed + round, signal: ctx.signal,
+            // A resumed round continues the reward updates where they stopped (its optimizer state is loaded above).
+            ...(fit.step > 0 ? { startStep: fit.step, cursor: fit.cursor, optimizerState: rewardTrainer.optimizer.state() } : {}),
+            onStep: (_k, m) => addMetrics(fit, m),
+            afterStep: async (at) => {
+              fit.step = at.step;
+              fit.cursor = at.cursor;
+              if (at.stopping && !skipOnStop()) await points.checkpoint(inRound());
+            },
+          });
+          const mean = meansOf(fit, rewardSteps);
+          metrics['rm/loss'] = mean['rm/loss']!;
+          metrics['rm/accuracy'] = mean['rm/accuracy']!;
+          metrics['rm/margin'] = mean['rm/margin']!;
           // Before any update on this round's pairs: does last round's reward model already tell them apart?
-          metrics['rm/accuracy_before'] = fit.first['rm/accuracy']!;
+          metrics['rm/accuracy_before'] = fit.first!['rm/accuracy']!;
           rmVersion = undefined;
         }
         // 3. Scores from the reward-model service (pushing the reward weights first when they changed).
-        const scored = await score(ctx, rewardClient, rewardParams, rmNames, rollouts.map((r) => ({ promptIds: r.example.promptIds, responseIds: r.ids })), rmVersion, round, retry);
-        rmVersion = scored.version;
-        metrics['rm/weight_version'] = Number(scored.version);
-        if (scored.syncSeconds !== undefined) metrics['sync/seconds'] += scored.syncSeconds;
-        const raw = scored.rewards.map((x, i) => x + (rollouts[i]!.missingEos ? s.missingEosPenalty : 0));
-        const mean = scored.rewards.reduce((a, b) => a + b, 0) / scored.rewards.length;
-        metrics['reward/mean'] = mean;
-        metrics['reward/std'] = Math.sqrt(scored.rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / scored.rewards.length);
-        const rewards = normalizer.normalize(raw);
+        if (!progress.rewards) {
+          const scored = await score(ctx, rewardClient, rewardParams, rmNames, rollouts.map((r) => ({ promptIds: r.example.promptIds, responseIds: r.ids })), rmVersion, round, retry);
+          rmVersion = scored.version;
+          metrics['rm/weight_version'] = Number(scored.version);
+          if (scored.syncSeconds !== undefined) metrics['sync/seconds']! += scored.syncSeconds;
+          const raw = scored.rewards.map((x, i) => x + (rollouts[i]!.missingEos ? s.missingEosPenalty : 0));
+          const mean = scored.rewards.reduce((a, b) => a + b, 0) / scored.rewards.length;
+          metrics['reward/mean'] = mean;
+          metrics['reward/std'] = Math.sqrt(scored.rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / scored.rewards.length);
+          progress.rewards = normalizer.normalize(raw);
+        }
+        const rewards = progress.rewards;
         const klCoef = kl?.value ?? s.klCoef;
         // Policy step: RLOO's groups must be whole, which they are (stale rejection drops whole prompts).
         const batch: Rollout[] = rollouts.map((r, i) => ({ promptIds: r.example.promptIds, responseIds: r.ids, reward: rewards[i]! }));
-        const before = step;
-        const out = await policyTrainer.step({
+        const options = {
           rollouts: batch, samplesPerPrompt: s.samplesPerPrompt, klCoef, whitenAdvantages: s.whitenAdvantages, gaeGamma: s.gaeGamma, gaeLambda: s.gaeLambda,
           epochs: s.policyEpochs, batchSize: s.batchSize, gradientAccumulationSteps: s.gradientAccumulationSteps, seed: seed + round, signal: ctx.signal,
-          lrAt: (k) => lrSchedule.lrAt(before + k),
-          onStep: (k, m) => {
-            step = before + k;
-            ctx.job.progress!.step = BigInt(step);
-            ctx.job.progress!.stage = round;
-            ctx.job.progress!.fraction = Math.min(1, step / (s.rounds * policySteps));
-            ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage: round, metrics: m } });
+          lrAt: (k: number) => lrSchedule.lrAt(before + k),
+        };
+        if (!progress.policy) {
+          const prepared = await policyTrainer.prepare(options);
+          progress.policy = { step: 0, sums: {}, analysed: prepared.analysed, stats: prepared.stats };
+          await checkpointIfStopping();
+        }
+        const pol = progress.policy;
+        const prepared = { rollouts: batch.filter((r) => r.responseIds.length > 0), analysed: pol.analysed, stats: pol.stats };
+        const out = await policyTrainer.update(
+          prepared,
+          {
+            ...options,
+            onStep: (k, m) => {
+              addMetrics(pol, m);
+              step = before + k;
+              ctx.job.progress!.step = BigInt(step);
+              ctx.job.progress!.stage = round;
+              ctx.job.progress!.fraction = Math.min(1, step / (s.rounds * policySteps));
+              ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage: round, metrics: m } });
+            },
           },
-        });
+          pol.step > 0 ? { startStep: pol.step, cursor: pol.cursor! } : undefined,
+          async (at) => {
+            pol.step = at.step;
+            pol.cursor = at.cursor;
+            // The round's last update is checkpointed at the round's end, with the round finished.
+            if (!at.last) await points.after(inRound(), { boundary: false, stopping: at.stopping && !skipOnStop() });
+          },
+        );
+        const updates = pol.step;
+        const means = meansOf(pol, updates);
         kl?.update(out.metrics.kl!, batch.length);
-        Object.assign(metrics, { kl: out.metrics.kl!, kl_coef: klCoef, policy_loss: out.metrics.policy_loss!, 'advantage/mean': out.metrics['advantage/mean']! });
-        if (out.metrics.value_loss !== undefined) metrics['value_loss'] = out.metrics.value_loss;
+        Object.assign(metrics, { kl: pol.stats.kl!, kl_coef: klCoef, policy_loss: means.policy_loss!, 'advantage/mean': pol.stats['advantage/mean']! });
+        if (means.value_loss !== undefined) metrics['value_loss'] = means.value_loss;
         ctx.job.latestMetrics = { ...ctx.job.latestMetrics, ...metrics };
         ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage: round, metrics } });
         // Round boundary: evaluate (eval_datasets) and checkpoint the policy with the state the next round needs.
@@ -197,7 +286,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
             step,
             epoch: 0,
             stage: round,
-            stageStep: out.steps,
+            stageStep: updates,
             cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed },
             optimizers: () => ({ policy: policyTrainer.optimizer.state(), ...(rewardTrainer ? { reward: rewardTrainer.optimizer.state() } : {}) }),
             buffers: () => ({ policy: policy.data, reward: rewardParams.data }),
