@@ -1,6 +1,7 @@
 // RFT resume across services: an RLOO job cancelled after its first round's checkpoint is resumed with
-// ResumeJob; it continues at the next round boundary (policy + value/reward weights, optimizers and
-// reward statistics from the trainer state) and runs only the remaining rounds.
+// ResumeJob; it continues where the cancel checkpointed it (policy + value/reward weights, optimizers and
+// reward statistics from the trainer state): at the next round boundary, or inside the round the cancel
+// interrupted (its samples kept), and runs only the remaining rounds.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -23,7 +24,7 @@ after(async () => {
   await roles.stop();
 });
 
-test('an RLOO RFT job cancelled after a round resumes at the next round boundary and finishes', async () => {
+test('an RLOO RFT job cancelled after a round resumes where it stopped and finishes', async () => {
   const data = await writeSyntheticDatasets(join(work, 'data-rloo'), { seed: 5, trainSize: 24, evalSize: 4 });
   const spec = {
     algorithm: Algorithm.RFT,
@@ -44,6 +45,8 @@ test('an RLOO RFT job cancelled after a round resumes at the next round boundary
   const cancelled = (await client.getJob({ jobId: id })).job!;
   const atCancel = cancelled.lastCheckpoint!;
   assert.ok(atCancel.stage <= 1, `cancelled after round ${atCancel.stage}`);
+  // A cancel that lands while round 1 samples checkpoints inside that round (its samples are kept).
+  const nextRound = cancelled.dataPosition?.stageSamplesReady ? atCancel.stage : atCancel.stage + 1;
   await client.resumeJob({ jobId: id });
   const events: WatchJobResponse[] = [];
   for await (const e of client.watchJob({ jobId: id, fromBeginning: true })) events.push(e);
@@ -52,7 +55,7 @@ test('an RLOO RFT job cancelled after a round resumes at the next round boundary
   const resumedAt = events.findIndex((e) => e.event.case === 'log' && e.event.value.message.startsWith('resuming from checkpoint'));
   assert.ok(resumedAt > 0, 'the job says where it resumed');
   const roundsAfter = events.slice(resumedAt).flatMap((e) => (e.event.case === 'stepMetrics' && e.event.value.metrics['gen/weight_version'] !== undefined ? [e.event.value.stage] : []));
-  assert.deepEqual(roundsAfter, Array.from({ length: 2 - atCancel.stage }, (_, i) => atCancel.stage + 1 + i), `after resuming at round ${atCancel.stage + 1} the job ran the remaining rounds only`);
+  assert.deepEqual(roundsAfter, Array.from({ length: 3 - nextRound }, (_, i) => nextRound + i), `after resuming at round ${nextRound} the job ran the remaining rounds only`);
   const done = (await client.getJob({ jobId: id })).job!;
   assert.equal(done.lastCheckpoint!.stage, 2, 'the last checkpoint is the last round');
   // 8 prompts × 2 samples = 16 rollouts = one batch of 16, one epoch: one policy step per round.
