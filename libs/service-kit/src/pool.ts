@@ -92,6 +92,7 @@ export class ServicePool<S extends DescService> {
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private closed = false;
+  private lastRefresh = 0;
 
   private constructor(
     private readonly desc: S,
@@ -135,6 +136,7 @@ export class ServicePool<S extends DescService> {
 
   private async doRefresh(): Promise<void> {
     if (this.closed) return;
+    this.lastRefresh = Date.now();
     let addresses: string[] | undefined;
     try {
       addresses = await resolveEndpoints(this.entries, this.opts.resolveName);
@@ -247,6 +249,9 @@ export class ServicePool<S extends DescService> {
 
   /** Runs fn on every ready replica at once; a replica that fails is set aside (reported), the rest go on. */
   async each<T>(fn: (client: PoolClient<S>, replica: Replica<S>) => Promise<T>): Promise<{ replica: Replica<S>; value: T }[]> {
+    // Every replica should get a push: first try to (re-)admit those that joined or came back.
+    // (At most every 2 s: one push makes several each() calls, and a dead replica costs a connect timeout.)
+    if (this.all().some((r) => r.state !== 'ready') && Date.now() - this.lastRefresh > 2000) await this.refresh();
     const ready = await this.available();
     const settled = await Promise.allSettled(ready.map((r) => this.call(r, (c) => fn(c, r))));
     const ok: { replica: Replica<S>; value: T }[] = [];

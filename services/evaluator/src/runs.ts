@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { generatorEvalModel, reportHtml, reportJson, rewardModelScorer, runEvaluation } from '@juice/eval';
-import { ErrorDetailSchema, EvalRunSchema, GeneratorService, RewardModelService, RunState, WatchRunResponseSchema, type EvalRun, type EvaluateRequest, type TaskDefinition, type TaskResult, type WatchRunResponse } from '@juice/proto';
-import { createClient } from '@juice/service-kit';
+import { ErrorDetailSchema, EvalRunSchema, RunState, WatchRunResponseSchema, type EvalRun, type EvaluateRequest, type TaskDefinition, type TaskResult, type WatchRunResponse } from '@juice/proto';
+import { endpointList, GeneratorPool, RewardModelPool } from '@juice/service-kit';
 import { localGenerator } from './local-generator.js';
 import type { ModelLease } from './model-cache.js';
 import type { RunStore } from './run-store.js';
@@ -140,9 +140,13 @@ export class RunManager {
 
   private async execute(run: Run, req: EvaluateRequest, tasks: TaskDefinition[], lease: ModelLease | undefined): Promise<void> {
     const target = req.target!;
-    const remote = target.kind.case === 'generatorAddress' ? createClient(GeneratorService, target.kind.value) : undefined;
-    const reward = target.rewardModelAddress ? createClient(RewardModelService, target.rewardModelAddress) : undefined;
+    // A live generator (and reward model) is a pool: a comma list of addresses or dns:///name:port (every
+    // address); the batches are spread over the replicas, each answer from one weight version.
+    let remote: GeneratorPool | undefined;
+    let reward: RewardModelPool | undefined;
     try {
+      remote = target.kind.case === 'generatorAddress' ? await GeneratorPool.open(endpointList([target.kind.value]), { reresolveMs: 30_000 }) : undefined;
+      reward = target.rewardModelAddress ? await RewardModelPool.open(endpointList([target.rewardModelAddress]), { reresolveMs: 30_000 }) : undefined;
       this.setState(run, RunState.RUNNING);
       const generator = lease ? localGenerator(lease.lm, lease.lm.info) : remote;
       if (!generator) throw new Error('the run has neither a loaded model nor a generator address');

@@ -26,6 +26,16 @@ function onEvent(ctx: RunContext, role: string, logger: string) {
   };
 }
 
+/** At the end of a job: how much work each replica did (items = prompts or sequences), as a log line. */
+function summarize(ctx: RunContext, role: string, logger: string, pool: { all(): { address: string; items: number; failures: number }[] }): void {
+  const rs = pool.all();
+  jobLog(ctx, 'info', logger, `${role} pool: ${rs.map((r) => `${r.address} did ${r.items} items${r.failures ? ` (${r.failures} failed calls)` : ''}`).join(', ')}`, {
+    role,
+    replicas: rs.length,
+    ...Object.fromEntries(rs.flatMap((r) => [[`items ${r.address}`, r.items], [`failures ${r.address}`, r.failures]])),
+  });
+}
+
 const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 };
 
 /** The generator pool as the runners use it: the push target (two-phase, all replicas) + Generate spread by load. */
@@ -37,7 +47,10 @@ export async function generatorPeer(ctx: RunContext, addresses: readonly string[
     getWeightVersion: target.getWeightVersion,
     pushWeights: target.pushWeights,
     generate: gen.generate.bind(gen),
-    close: () => gen.close(),
+    close: () => {
+      summarize(ctx, 'generator', logger, gen.pool);
+      gen.close();
+    },
     pool: gen.pool,
   };
 }
@@ -51,7 +64,10 @@ export async function rewardPeer(ctx: RunContext, addresses: readonly string[], 
     getWeightVersion: target.getWeightVersion,
     pushWeights: target.pushWeights,
     score: rm.score.bind(rm),
-    close: () => rm.close(),
+    close: () => {
+      summarize(ctx, 'reward model', logger, rm.pool);
+      rm.close();
+    },
     pool: rm.pool,
   };
 }
