@@ -14,6 +14,7 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { startRoleProcess, type RoleProcess } from '@juice/cli';
 import { writeSyntheticDatasets } from '@juice/data';
 import { createDefaultModel } from '@juice/models';
+import { RewardModelTrainer } from '@juice/algorithms';
 import { Algorithm, DataSchema, JobSpecSchema, JobState, PolicyGradientMethod, type Job, type WatchJobResponse } from '@juice/proto';
 import { JobManager } from '../src/job-manager.js';
 import { JobStore } from '../src/job-store.js';
@@ -69,9 +70,10 @@ async function uninterrupted(name: string, s: MessageInitShape<typeof JobSpecSch
 }
 
 /** Runs the job until `stopWhen` says so, shuts the trainer down, and resumes the job in a new manager. */
-async function stopAndResume(name: string, s: MessageInitShape<typeof JobSpecSchema>, stopWhen: (e: WatchJobResponse) => boolean) {
+async function stopAndResume(name: string, s: MessageInitShape<typeof JobSpecSchema>, stopWhen: (e: WatchJobResponse) => boolean, onFirst?: (m: JobManager) => void) {
   const root = join(work, name);
   const first = manager(root);
+  onFirst?.(first);
   const job = first.start(create(JobSpecSchema, s), meta);
   for await (const e of first.watch(job, { fromBeginning: true, afterSequence: 0n, omitLogs: true, signal: new AbortController().signal })) {
     if (e.event.case === 'error') assert.fail(e.event.value.message);
@@ -125,4 +127,34 @@ test('REINFORCE stopped while round 2 samples continues from the stored samples 
   assert.equal(job.lastCheckpoint!.sha256, control.job.lastCheckpoint!.sha256, 'final policy weights bit-identical to the uninterrupted run');
   const [c1, r1] = [roundMetrics(control.events)[1]!, roundMetrics(events)[1]!];
   for (const k of ['gen/mean_length', 'rm/loss', 'reward/mean', 'kl', 'policy_loss']) assert.equal(r1[k], c1[k], k);
+});
+
+test('PPO stopped inside round 2\'s reward step continues its reward updates (cursor, moments, metric sums) to the uninterrupted weights', async () => {
+  const control = await uninterrupted('ppo-control', spec(PolicyGradientMethod.PPO_CLIP));
+  // No event marks a reward update, so the test stops the trainer from inside the second round's reward
+  // step, after its update 2 of 4 (as a shutdown arriving then would).
+  const fit = RewardModelTrainer.prototype.fit;
+  let calls = 0;
+  let stopped = false;
+  let first: JobManager | undefined;
+  RewardModelTrainer.prototype.fit = function (t) {
+    if (++calls !== 2) return fit.call(this, t);
+    return fit.call(this, { ...t, onStep: (k, m, at) => (t.onStep?.(k, m, at), k === 2 && ((stopped = true), void first!.stopAll())) });
+  };
+  let run: Awaited<ReturnType<typeof stopAndResume>>;
+  try {
+    run = await stopAndResume('ppo', spec(PolicyGradientMethod.PPO_CLIP), () => stopped, (m) => (first = m));
+  } finally {
+    RewardModelTrainer.prototype.fit = fit;
+  }
+  const { job, stoppedAt, events, attempt2 } = run;
+  assert.equal(Number(stoppedAt.lastCheckpoint!.step), 8, 'checkpointed inside round 1, before its policy updates');
+  assert.equal(stoppedAt.dataPosition?.stage, 1);
+  assert.ok(logs(attempt2).some((l) => l.includes('continuing inside round 1 (reward update 2')), logs(attempt2).join(' | '));
+  const firstPush = attempt2.find((e) => e.event.case === 'weightsPushed')!;
+  assert.equal(firstPush.event.case === 'weightsPushed' && firstPush.event.value.target, 'reward_model', 'no second sampling of round 1');
+  assert.equal(pushes(events, 'generator'), pushes(control.events, 'generator'));
+  assert.equal(job.lastCheckpoint!.sha256, control.job.lastCheckpoint!.sha256, 'final policy weights bit-identical to the uninterrupted run');
+  const [c1, r1] = [roundMetrics(control.events)[1]!, roundMetrics(events)[1]!];
+  for (const k of ['rm/loss', 'rm/accuracy', 'rm/accuracy_before', 'reward/mean', 'policy_loss', 'value_loss']) assert.equal(r1[k], c1[k], k);
 });
