@@ -5,10 +5,12 @@
 //
 // Files added to the checkpoint version (all hashed by the store's manifest like the weights):
 //   trainer_state.json         TrainerState below (JSON; small)
-//   optimizer-<name>.bin       serializeOptimizerState of each named optimizer ("policy", "reward", ...)
+//   optimizer-<name>.bin       serializeOptimizerState of each named optimizer ("policy", "reward", ...;
+//                              a REWARD_MODEL job's is "reward")
 //   buffer-<name>.f32          a named flat float32 buffer in a ParamSet's layout, little-endian, padding
 //                              included (e.g. "reference": IRFT's stage-start policy)
-//   stage_samples.json         IRFT/SPIN (RFT: the round's) generated samples, so resume does not regenerate
+//   stage_samples.json         IRFT/SPIN (RFT: the round's) generated samples, so resume does not regenerate;
+//                              at a checkpoint inside an RFT round also the round's progress (rft-round.ts)
 // The juice RNG is stateless by design: every data order is a seeded permutation per epoch
 // (libs/data data-order.ts), so (shuffleSeed, epoch, rowsConsumed) is the whole RNG state.
 import { readFileSync } from 'node:fs';
