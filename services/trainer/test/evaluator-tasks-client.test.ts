@@ -36,8 +36,8 @@ const impl: Partial<ServiceImpl<typeof EvaluatorDesc>> = {
     return {
       run: { runId: req.runId },
       results: [
-        { task: 'arith', metrics: { acc: 0.75, acc_norm: 0.5 } },
-        { task: 'ppl', metrics: { perplexity: 12.5 } },
+        { task: 'arith', metrics: { acc: 0.75, acc_norm: 0.5 } as Record<string, number> },
+        { task: 'ppl', metrics: { perplexity: 12.5 } as Record<string, number> },
       ],
     };
   },
