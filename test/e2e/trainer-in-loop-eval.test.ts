@@ -51,7 +51,7 @@ async function runToEnd(jobId: string): Promise<{ events: WatchJobResponse[]; jo
   return { events, job: (await trainerClient.getJob({ jobId })).job! };
 }
 
-test('an SFT job gets evaluator task metrics at its evaluation points; best_metric keeps the checkpoint it chose', async () => {
+test('an SFT job gets evaluator task metrics at its evaluation points; best_metric keeps the checkpoint it chose', async (t) => {
   const { job: started } = await trainerClient.startJob({
     spec: {
       algorithm: Algorithm.SFT,
@@ -72,6 +72,7 @@ test('an SFT job gets evaluator task metrics at its evaluation points; best_metr
     for (const m of ['synthetic_ppl/perplexity', 'synthetic_ppl/nll', 'synthetic_mc/acc']) assert.ok(Number.isFinite(e.metrics[m]), `step ${e.step}: ${m} in ${Object.keys(e.metrics).join(', ')}`);
   }
   const ppl = evals.map((e) => e.metrics['synthetic_ppl/perplexity']!);
+  t.diagnostic(`synthetic_ppl/perplexity at steps 0, 2, 4: ${ppl.map((p) => p.toFixed(3)).join(', ')}; synthetic_mc/acc: ${evals.map((e) => e.metrics['synthetic_mc/acc']).join(', ')}`);
   assert.ok(ppl[2]! < ppl[0]!, `training lowers the task perplexity: ${ppl.join(' -> ')}`);
   assert.deepEqual(evals.map((e) => e.newBest), ppl.map((p, i) => ppl.slice(0, i).every((q) => p > q)), 'newBest where the maximum so far rose');
   assert.equal(job.latestMetrics['synthetic_mc/acc'], evals.at(-1)!.metrics['synthetic_mc/acc'], 'task metrics are the job\'s latest metrics');
