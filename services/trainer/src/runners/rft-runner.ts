@@ -224,7 +224,11 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
         }
         // 3. Scores from the reward-model service (pushing the reward weights first when they changed).
         if (!progress.rewards) {
-          const scored = await score(ctx, rewardClient, rewardParams, rmNames, rollouts.map((r) => ({ promptIds: r.example.promptIds, responseIds: r.ids })), rmVersion, round, retry);
+          const scored = await score(ctx, rewardClient, rewardParams, rmNames, rollouts.map((r) => ({ promptIds: r.example.promptIds, responseIds: r.ids })), rmVersion, round, retry).catch(async (e: unknown) => {
+            // Stopped while waiting to retry a score: the round keeps its samples and reward step.
+            if (ctx.signal.aborted && !skipOnStop()) await points.checkpoint(inRound());
+            throw e;
+          });
           rmVersion = scored.version;
           metrics['rm/weight_version'] = Number(scored.version);
           if (scored.syncSeconds !== undefined) metrics['sync/seconds']! += scored.syncSeconds;
