@@ -1050,8 +1050,9 @@ export type DataPosition = Message<"juice.v1.DataPosition"> & {
   shuffleSeed: bigint;
 
   /**
-   * Whether the current stage's negatives have already been generated (stored with the
-   * checkpoint, so resume does not regenerate them).
+   * Whether the current stage's samples already exist: IRFT's negatives, or an RFT round's
+   * sampled responses (with their weight-version stamps, rewards and prepared advantages).
+   * They are stored with the checkpoint, so a resume does not generate them again.
    *
    * @generated from field: bool stage_samples_ready = 5;
    */
