@@ -141,6 +141,7 @@ export class ServicePool<S extends DescService> {
     try {
       addresses = await resolveEndpoints(this.entries, this.opts.resolveName);
     } catch (e) {
+      if ((e as { code?: unknown }).code === grpc.status.INVALID_ARGUMENT) throw e;
       // A name that does not resolve right now (DNS hiccup, all pods gone) keeps the replicas we know.
       if (this.byAddress.size === 0) throw new ServiceError(grpc.status.UNAVAILABLE, `${this.desc.typeName}: cannot resolve ${this.entries.join(', ')}: ${(e as Error).message}`);
     }
