@@ -14,6 +14,7 @@ import { GraphBuilder, toModelBytes, type Graph } from '@juice/onnx';
 import { grad } from '@juice/autograd';
 import { BatchEngine, createSession, Decoder, DEFAULT_SAMPLING, type Feeds } from '@juice/runtime';
 import { buildCausalLm, buildGenerationGraphs, buildRewardModel, configFromHf, configToHf, parameterShapes, type ModelConfig } from '../src/index.js';
+import { relErr } from './golden-compare.js';
 
 interface Case {
   name: string;
@@ -40,17 +41,6 @@ const open = (g: Graph) => ort.InferenceSession.create(toModelBytes(g), { graphO
 const f64Weights = (c: Case, names: readonly string[]) =>
   Object.fromEntries(names.map((n) => [n, new ort.Tensor('float64', Float64Array.from(c.weights[n]!.data), c.weights[n]!.shape)]));
 
-/** max |a − b| / max |b|: relative to the tensor's scale, so near-zero entries do not dominate. */
-function relErr(actual: ArrayLike<number>, expected: readonly number[]): number {
-  assert.equal(actual.length, expected.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < expected.length; i++) {
-    num = Math.max(num, Math.abs(Number(actual[i]) - expected[i]!));
-    den = Math.max(den, Math.abs(expected[i]!));
-  }
-  return num / (den || 1);
-}
 
 function worstOf(errors: Record<string, number>): [string, number] {
   return Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;

@@ -9,6 +9,7 @@ import { toModelBytes } from '@juice/onnx';
 import { grad } from '@juice/autograd';
 import { GraphBuilder } from '@juice/onnx';
 import { buildCausalLm, buildRewardModel, configFromHf } from '../src/index.js';
+import { i64, relErr } from './golden-compare.js';
 
 interface Case {
   name: string;
@@ -28,19 +29,7 @@ interface Case {
 }
 
 const golden = JSON.parse(readFileSync(new URL('./golden/golden.json', import.meta.url), 'utf8')) as { cases: Case[] };
-const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
 
-/** max |a − b| / max |b|: relative to the tensor's scale, so near-zero entries do not dominate. */
-function relErr(actual: ArrayLike<number>, expected: readonly number[]): number {
-  assert.equal(actual.length, expected.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < expected.length; i++) {
-    num = Math.max(num, Math.abs(Number(actual[i]) - expected[i]!));
-    den = Math.max(den, Math.abs(expected[i]!));
-  }
-  return num / (den || 1);
-}
 
 for (const c of golden.cases.filter((x) => x.kind !== 'reward')) {
   test(`${c.name}: logits, loss, log-probs and every gradient match PyTorch float64 within 1e-5`, async (t) => {

@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { toModelBytes, type Graph } from '@juice/onnx';
 import { grad } from '@juice/autograd';
 import { buildCausalLm, buildGenerationGraphs, configFromHf, configToHf, ModelLoadError, parameterShapes, type ModelConfig } from '../src/index.js';
+import { i64, relErr } from './golden-compare.js';
 
 interface Case {
   name: string;
@@ -26,7 +27,6 @@ interface Case {
 }
 
 const golden = JSON.parse(readFileSync(new URL('./golden/rope_golden.json', import.meta.url), 'utf8')) as { cases: Case[] };
-const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
 const open = (g: Graph) => ort.InferenceSession.create(toModelBytes(g), { graphOptimizationLevel: 'basic' });
 
 /** The generator's weights: Park-Miller uniforms seeded by the tensor name (exact in float64 arithmetic). */
@@ -50,17 +50,6 @@ function weightFeeds(c: ModelConfig, dtype: 'float32' | 'float64' = 'float64'): 
   }));
 }
 
-/** max |a − b| / max |b|: relative to the tensor's scale, so near-zero entries do not dominate. */
-function relErr(actual: ArrayLike<number>, expected: readonly number[]): number {
-  assert.equal(actual.length, expected.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < expected.length; i++) {
-    num = Math.max(num, Math.abs(Number(actual[i]) - expected[i]!));
-    den = Math.max(den, Math.abs(expected[i]!));
-  }
-  return num / (den || 1);
-}
 
 for (const c of golden.cases) {
   test(`${c.name}: logits, loss, log-probs and every gradient match PyTorch float64 within 1e-5`, async (t) => {
