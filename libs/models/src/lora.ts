@@ -159,12 +159,37 @@ export interface LoraGraph {
 }
 
 /**
+ * A view of `g` for the backbone whose gemm(x, W, transB=1) for a target weight W also adds
+ * `branch(g, x, target)`: how adapter branches (trained or stacked for serving) reach every linear() without
+ * the backbones knowing about LoRA. `missed()` lists the targets no gemm reached (call after the backbone).
+ */
+function withLinearBranches(g: GraphBuilder, targets: readonly LoraTarget[], branch: (target: GraphBuilder, x: Value, t: LoraTarget) => Value): { view: GraphBuilder; missed: () => LoraTarget[] } {
+  const byWeight = new Map(targets.map((t) => [t.weight, t]));
+  const reached = new Set<string>();
+  const view = new Proxy(g, {
+    get(target, prop) {
+      if (prop === 'gemm') {
+        return (a: Value, b: Value, bias?: Value, attrs: { transA?: number; transB?: number; alpha?: number; beta?: number } = {}) => {
+          const y = target.gemm(a, b, bias, attrs);
+          const t = byWeight.get(b.name);
+          if (!t || attrs.transB !== 1 || attrs.transA || (attrs.alpha ?? 1) !== 1) return y;
+          reached.add(t.weight);
+          return target.add(y, branch(target, a, t));
+        };
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { view, missed: () => targets.filter((t) => !reached.has(t.weight)) };
+}
+
+/**
  * Adds the adapter inputs to `g` and returns a builder view for the backbone that computes each target
  * projection as Gemm(x, W) + ((dropout(x)·Aᵀ)·scaling)·Bᵀ.
  */
 export function withLora(g: GraphBuilder, c: ModelConfig, spec: LoraSpec, dtype: 'float32' | 'float64', o: LoraGraphOptions = {}): LoraGraph {
   const targets = loraTargets(c, spec);
-  const byWeight = new Map(targets.map((t) => [t.weight, t]));
   const adapters: string[] = [];
   const inputs = new Map<string, { a: Value; b: Value }>();
   for (const t of targets) {
@@ -181,30 +206,17 @@ export function withLora(g: GraphBuilder, c: ModelConfig, spec: LoraSpec, dtype:
     const keep = g.cast(g.greater(g.op('RandomUniformLike', [x], { dtype: dtype === 'float32' ? 1 : 11 }, { types: [{ dtype, shape: x.shape }] }), g.scalar(p, dtype)), dtype);
     return g.mul(x, g.mul(keep, g.scalar(1 / (1 - p), dtype)));
   };
-  const reached = new Set<string>();
-  const view = new Proxy(g, {
-    get(target, prop) {
-      if (prop === 'gemm') {
-        return (a: Value, b: Value, bias?: Value, attrs: { transA?: number; transB?: number; alpha?: number; beta?: number } = {}) => {
-          const y = target.gemm(a, b, bias, attrs);
-          const t = byWeight.get(b.name);
-          if (!t || attrs.transB !== 1 || attrs.transA || (attrs.alpha ?? 1) !== 1) return y;
-          reached.add(t.weight);
-          const { a: A, b: B } = inputs.get(t.weight)!;
-          const down = g.mul(target.gemm(dropout(a), A, undefined, { transB: 1 }), scale); // [N, r]
-          return g.add(y, target.gemm(down, B, undefined, { transB: 1 }));
-        };
-      }
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
-    },
+  const { view, missed } = withLinearBranches(g, targets, (target, x, t) => {
+    const { a: A, b: B } = inputs.get(t.weight)!;
+    const down = g.mul(target.gemm(dropout(x), A, undefined, { transB: 1 }), scale); // [N, r]
+    return target.gemm(down, B, undefined, { transB: 1 });
   });
   return {
     g: view,
     adapters,
     check: () => {
-      const missed = targets.filter((t) => !reached.has(t.weight)).map((t) => t.weight);
-      if (missed.length) throw new Error(`LoRA: the ${c.architecture} backbone does not apply ${missed.slice(0, 3).join(', ')} through linear() (Gemm transB), so no adapter branch was attached`);
+      const m = missed().map((t) => t.weight);
+      if (m.length) throw new Error(`LoRA: the ${c.architecture} backbone does not apply ${m.slice(0, 3).join(', ')} through linear() (Gemm transB), so no adapter branch was attached`);
     },
   };
 }
@@ -259,7 +271,6 @@ export function servingLoraTargets(c: ModelConfig): LoraTarget[] {
 /** Adds the stacked-adapter inputs and the row mask to `g`; returns the builder view for the backbone. */
 export function withStackedLora(g: GraphBuilder, c: ModelConfig, dtype: 'float32' | 'float64'): { g: GraphBuilder; inputs: string[]; check(): void } {
   const targets = servingLoraTargets(c);
-  const byWeight = new Map(targets.map((t) => [t.weight, t]));
   const mask = g.input(LORA_ROW_MASK_INPUT, dtype, ['N', 'S']);
   const stacks = new Map<string, { a: Value; b: Value }>();
   const inputs: string[] = [LORA_ROW_MASK_INPUT];
@@ -268,30 +279,17 @@ export function withStackedLora(g: GraphBuilder, c: ModelConfig, dtype: 'float32
     stacks.set(t.weight, { a: g.input(n.a, dtype, ['S', t.shape[1]]), b: g.input(n.b, dtype, [t.shape[0], 'S']) });
     inputs.push(n.a, n.b);
   }
-  const reached = new Set<string>();
-  const view = new Proxy(g, {
-    get(target, prop) {
-      if (prop === 'gemm') {
-        return (a: Value, b: Value, bias?: Value, attrs: { transA?: number; transB?: number; alpha?: number; beta?: number } = {}) => {
-          const y = target.gemm(a, b, bias, attrs);
-          const t = byWeight.get(b.name);
-          if (!t || attrs.transB !== 1 || attrs.transA || (attrs.alpha ?? 1) !== 1) return y;
-          reached.add(t.weight);
-          const s = stacks.get(t.weight)!;
-          const down = g.mul(target.gemm(a, s.a, undefined, { transB: 1 }), mask); // [N, S]
-          return g.add(y, target.gemm(down, s.b, undefined, { transB: 1 }));
-        };
-      }
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
-    },
+  const { view, missed } = withLinearBranches(g, targets, (target, x, t) => {
+    const st = stacks.get(t.weight)!;
+    const down = g.mul(target.gemm(x, st.a, undefined, { transB: 1 }), mask); // [N, S]
+    return target.gemm(down, st.b, undefined, { transB: 1 });
   });
   return {
     g: view,
     inputs,
     check: () => {
-      const missed = targets.filter((t) => !reached.has(t.weight));
-      if (missed.length) throw new Error(`LoRA serving: the ${c.architecture} backbone does not apply ${missed[0]!.weight} through linear()`);
+      const m = missed();
+      if (m.length) throw new Error(`LoRA serving: the ${c.architecture} backbone does not apply ${m[0]!.weight} through linear()`);
     },
   };
 }
