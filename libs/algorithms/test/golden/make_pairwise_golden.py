@@ -29,43 +29,16 @@ import math
 import os
 import torch
 
+from reference_llama import rms_norm, rotate_half, shapes
+
 CFG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 16, "hidden_size": 16,
        "intermediate_size": 24, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
        "head_dim": 4, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "max_position_embeddings": 32,
        "tie_word_embeddings": False}
 
 
-def shapes(cfg):
-    D, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
-    H, Hkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
-    s = {"model.embed_tokens.weight": [V, D]}
-    for i in range(cfg["num_hidden_layers"]):
-        p = f"model.layers.{i}"
-        s[f"{p}.input_layernorm.weight"] = [D]
-        s[f"{p}.self_attn.q_proj.weight"] = [H * hd, D]
-        s[f"{p}.self_attn.k_proj.weight"] = [Hkv * hd, D]
-        s[f"{p}.self_attn.v_proj.weight"] = [Hkv * hd, D]
-        s[f"{p}.self_attn.o_proj.weight"] = [D, H * hd]
-        s[f"{p}.post_attention_layernorm.weight"] = [D]
-        s[f"{p}.mlp.gate_proj.weight"] = [I, D]
-        s[f"{p}.mlp.up_proj.weight"] = [I, D]
-        s[f"{p}.mlp.down_proj.weight"] = [D, I]
-    s["model.norm.weight"] = [D]
-    s["lm_head.weight"] = [V, D]
-    return s
-
-
 def is_norm(name):
     return name.endswith("norm.weight")
-
-
-def rms_norm(x, w, eps):
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
-
-
-def rotate_half(x):
-    h = x.shape[-1] // 2
-    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
 def token_logprobs(cfg, W, ids):

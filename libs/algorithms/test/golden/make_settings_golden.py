@@ -24,6 +24,8 @@ import os
 
 import torch
 
+from reference_llama import rms_norm, rotate_half, shapes
+
 torch.manual_seed(7)
 DT = torch.float32
 CFG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 19, "hidden_size": 16, "intermediate_size": 24,
@@ -46,34 +48,6 @@ ROWS = [
 def f32list(t):
     """float32 values in 9 significant digits: exact for float32, half the bytes of repr(float64)."""
     return [float("%.9g" % x) for x in t.detach().flatten().tolist()]
-
-
-def shapes(cfg):
-    D, I, V, H, Hkv, hd = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
-    s = {"model.embed_tokens.weight": [V, D]}
-    for i in range(cfg["num_hidden_layers"]):
-        p = f"model.layers.{i}"
-        s[f"{p}.input_layernorm.weight"] = [D]
-        s[f"{p}.self_attn.q_proj.weight"] = [H * hd, D]
-        s[f"{p}.self_attn.k_proj.weight"] = [Hkv * hd, D]
-        s[f"{p}.self_attn.v_proj.weight"] = [Hkv * hd, D]
-        s[f"{p}.self_attn.o_proj.weight"] = [D, H * hd]
-        s[f"{p}.post_attention_layernorm.weight"] = [D]
-        s[f"{p}.mlp.gate_proj.weight"] = [I, D]
-        s[f"{p}.mlp.up_proj.weight"] = [I, D]
-        s[f"{p}.mlp.down_proj.weight"] = [D, I]
-    s["model.norm.weight"] = [D]
-    s["lm_head.weight"] = [V, D]
-    return s
-
-
-def rms_norm(x, w, eps):
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
-
-
-def rotate_half(x):
-    h = x.shape[-1] // 2
-    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
 def token_logprobs(W, ids, mask, labels):
