@@ -14,7 +14,7 @@ import { GraphBuilder, toModelBytes, type Graph } from '@juice/onnx';
 import { grad } from '@juice/autograd';
 import { BatchEngine, createSession, Decoder, DEFAULT_SAMPLING, type Feeds } from '@juice/runtime';
 import { buildCausalLm, buildGenerationGraphs, buildRewardModel, configFromHf, configToHf, parameterShapes, type ModelConfig } from '../src/index.js';
-import { relErr } from './golden-compare.js';
+import { relErr, trainingErrors, worstOf } from './golden-compare.js';
 
 interface Case {
   name: string;
@@ -42,10 +42,6 @@ const f64Weights = (c: Case, names: readonly string[]) =>
   Object.fromEntries(names.map((n) => [n, new ort.Tensor('float64', Float64Array.from(c.weights[n]!.data), c.weights[n]!.shape)]));
 
 
-function worstOf(errors: Record<string, number>): [string, number] {
-  return Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;
-}
-
 for (const c of lmCases) {
   test(`${c.name}: logits, loss, log-probs and every gradient match PyTorch float64`, async (t) => {
     const config = configFromHf(c.config);
@@ -57,14 +53,9 @@ for (const c of lmCases) {
     const [B, T] = [c.input_ids.length, c.input_ids[0]!.length];
     const out = await session.run({ ...f64Weights(c, model.weights), input_ids: i64(c.input_ids.flat(), [B, T]), attention_mask: i64(c.attention_mask.flat(), [B, T]), labels: i64(c.labels.flat(), [B, T]) });
     await session.release();
-    const errors: Record<string, number> = {
-      loss: relErr(out.loss!.data as Float64Array, [c.loss]),
-      logits: relErr(out.logits!.data as Float64Array, c.logits),
-      token_logprobs: relErr(out.token_logprobs!.data as Float64Array, c.token_logprobs),
-      seq_logprobs: relErr(out.seq_logprobs!.data as Float64Array, c.seq_logprobs),
-    };
-    let gradWorst = 0;
-    for (const name of model.weights) gradWorst = Math.max(gradWorst, (errors[`grad ${name}`] = relErr(out[`grad.${name}`]!.data as Float64Array, c.grads[name]!)));
+    const errors = trainingErrors(out, c, model.weights);
+    assert.ok('seq_logprobs' in errors, 'seq_logprobs compared');
+    const gradWorst = Math.max(0, ...model.weights.map((name) => errors[`grad ${name}`]!));
     const worst = worstOf(errors);
     t.diagnostic(`max rel: logits ${errors.logits!.toExponential(1)}, loss ${errors.loss!.toExponential(1)}, token_logprobs ${errors.token_logprobs!.toExponential(1)}, grads ${gradWorst.toExponential(1)}`);
     assert.ok(worst[1] < TOL, `worst: ${worst[0]} relative error ${worst[1]}`);

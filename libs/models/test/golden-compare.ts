@@ -16,3 +16,33 @@ export function relErr(actual: ArrayLike<number>, expected: readonly number[]): 
   }
   return num / (den || 1);
 }
+
+/** What a training-graph golden case holds: the reference outputs and every weight's gradient. */
+export interface TrainingGolden {
+  loss: number;
+  logits: number[];
+  token_logprobs: number[];
+  seq_logprobs?: number[];
+  grads: Record<string, number[]>;
+}
+
+/**
+ * Relative error of each training output (seq_logprobs where the graph kept it) and of every weight's
+ * gradient (keyed `grad <name>`) against the golden case.
+ */
+export function trainingErrors(out: Record<string, ort.Tensor>, c: TrainingGolden, weights: readonly string[]): Record<string, number> {
+  const data = (name: string) => out[name]!.data as Float32Array | Float64Array;
+  const errors: Record<string, number> = {
+    loss: relErr(data('loss'), [c.loss]),
+    logits: relErr(data('logits'), c.logits),
+    token_logprobs: relErr(data('token_logprobs'), c.token_logprobs),
+  };
+  if (out.seq_logprobs && c.seq_logprobs) errors.seq_logprobs = relErr(data('seq_logprobs'), c.seq_logprobs);
+  for (const name of weights) errors[`grad ${name}`] = relErr(data(`grad.${name}`), c.grads[name]!);
+  return errors;
+}
+
+/** The largest error and what it was of. */
+export function worstOf(errors: Record<string, number>): [string, number] {
+  return Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;
+}

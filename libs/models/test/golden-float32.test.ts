@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { toModelBytes } from '@juice/onnx';
 import { grad } from '@juice/autograd';
 import { buildCausalLm, configFromHf } from '../src/index.js';
-import { i64, relErr } from './golden-compare.js';
+import { i64, trainingErrors, worstOf } from './golden-compare.js';
 
 interface Case {
   name: string;
@@ -44,13 +44,8 @@ for (const c of cases) {
     for (const name of model.weights) feeds[name] = new ort.Tensor('float32', Float32Array.from(c.weights[name]!.data), c.weights[name]!.shape);
     const out = await session.run(feeds);
     await session.release();
-    const errors: Record<string, number> = {
-      loss: relErr(out.loss!.data as Float32Array, [c.loss]),
-      logits: relErr(out.logits!.data as Float32Array, c.logits),
-      token_logprobs: relErr(out.token_logprobs!.data as Float32Array, c.token_logprobs),
-    };
-    for (const name of model.weights) errors[`grad ${name}`] = relErr(out[`grad.${name}`]!.data as Float32Array, c.grads[name]!);
-    const worst = Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;
+    const errors = trainingErrors(out, c, model.weights);
+    const worst = worstOf(errors);
     t.diagnostic(`worst ${worst[0]}: ${worst[1].toExponential(2)}`);
     assert.ok(worst[1] < 2e-5, `worst: ${worst[0]} relative error ${worst[1]}`);
   });

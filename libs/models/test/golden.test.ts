@@ -9,7 +9,7 @@ import { toModelBytes } from '@juice/onnx';
 import { grad } from '@juice/autograd';
 import { GraphBuilder } from '@juice/onnx';
 import { buildCausalLm, buildRewardModel, configFromHf } from '../src/index.js';
-import { i64, relErr } from './golden-compare.js';
+import { i64, relErr, trainingErrors, worstOf } from './golden-compare.js';
 
 interface Case {
   name: string;
@@ -42,14 +42,9 @@ for (const c of golden.cases.filter((x) => x.kind !== 'reward')) {
     for (const name of model.weights) feeds[name] = new ort.Tensor('float64', Float64Array.from(c.weights[name]!.data), c.weights[name]!.shape);
     const out = await session.run(feeds);
     await session.release();
-    const errors: Record<string, number> = {
-      loss: relErr(out.loss!.data as Float64Array, [c.loss]),
-      logits: relErr(out.logits!.data as Float64Array, c.logits),
-      token_logprobs: relErr(out.token_logprobs!.data as Float64Array, c.token_logprobs),
-      seq_logprobs: relErr(out.seq_logprobs!.data as Float64Array, c.seq_logprobs),
-    };
-    for (const name of model.weights) errors[`grad ${name}`] = relErr(out[`grad.${name}`]!.data as Float64Array, c.grads[name]!);
-    const worst = Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;
+    const errors = trainingErrors(out, c, model.weights);
+    assert.ok('seq_logprobs' in errors, 'seq_logprobs compared');
+    const worst = worstOf(errors);
     t.diagnostic(`worst ${worst[0]}: ${worst[1].toExponential(2)}`);
     assert.ok(worst[1] < 1e-5, `worst: ${worst[0]} relative error ${worst[1]}`);
   });
@@ -71,7 +66,7 @@ for (const c of golden.cases.filter((x) => x.kind === 'reward')) {
     await session.release();
     const errors: Record<string, number> = { rewards: relErr(out.rewards!.data as Float64Array, c.rewards!) };
     for (const name of rm.weights) errors[`grad ${name}`] = relErr(out[`grad.${name}`]!.data as Float64Array, c.grads[name]!);
-    const worst = Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;
+    const worst = worstOf(errors);
     t.diagnostic(`worst ${worst[0]}: ${worst[1].toExponential(2)}`);
     assert.ok(worst[1] < 1e-5, `worst: ${worst[0]} relative error ${worst[1]}`);
   });

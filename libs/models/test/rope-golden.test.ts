@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { toModelBytes, type Graph } from '@juice/onnx';
 import { grad } from '@juice/autograd';
 import { buildCausalLm, buildGenerationGraphs, configFromHf, configToHf, ModelLoadError, parameterShapes, type ModelConfig } from '../src/index.js';
-import { i64, relErr } from './golden-compare.js';
+import { i64, relErr, trainingErrors, worstOf } from './golden-compare.js';
 
 interface Case {
   name: string;
@@ -62,13 +62,8 @@ for (const c of golden.cases) {
     assert.deepEqual(new Set(model.weights), new Set(Object.keys(c.grads)), 'HF tensor names agree');
     const out = await session.run(feeds);
     await session.release();
-    const errors: Record<string, number> = {
-      loss: relErr(out.loss!.data as Float64Array, [c.loss]),
-      logits: relErr(out.logits!.data as Float64Array, c.logits),
-      token_logprobs: relErr(out.token_logprobs!.data as Float64Array, c.token_logprobs),
-    };
-    for (const name of model.weights) errors[`grad ${name}`] = relErr(out[`grad.${name}`]!.data as Float64Array, c.grads[name]!);
-    const worst = Object.entries(errors).sort((a, b) => b[1] - a[1])[0]!;
+    const errors = trainingErrors(out, c, model.weights);
+    const worst = worstOf(errors);
     t.diagnostic(`worst ${worst[0]}: ${worst[1].toExponential(2)} (logits ${errors.logits!.toExponential(2)})`);
     assert.ok(worst[1] < 1e-5, `worst: ${worst[0]} relative error ${worst[1]}`);
 
