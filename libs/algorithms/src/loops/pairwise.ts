@@ -11,6 +11,7 @@ import { collatePairBatch, DataOrder, type DataCursor, type TokenizedExample } f
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { demonstrationNll, pairwiseLoss, type PairLossKind } from '../objectives/pairwise.js';
 import { checkAccumulationSteps, microBatches } from './accumulate.js';
+import { baseWeightFeeds, loopCausalLm, loraEnabledFeed, type LoraTraining } from './lora.js';
 import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 export interface PairExample {
@@ -20,10 +21,16 @@ export interface PairExample {
 
 export interface PairwiseOptions {
   config: ModelConfig;
-  /** Trained in place. */
+  /** Trained in place: the whole model, or with `lora` the adapters only. */
   params: ParamSet;
-  /** Frozen reference weights (same layout as params). */
-  reference: ParamSet;
+  /**
+   * Frozen reference weights (same layout as params). With `lora`: a snapshot of the adapters (IRFT's
+   * stage-start reference, run on the base with adapters enabled), or unset = the base with the adapters
+   * disabled (lora_enabled = 0; DPO's and IRFT INITIAL's reference).
+   */
+  reference?: ParamSet;
+  /** Train LoRA adapters (`params`) on the frozen `lora.base`: no gradient or optimizer state for the base. */
+  lora?: LoraTraining;
   pairs: readonly PairExample[];
   beta: number;
   loss: PairLossKind;
@@ -82,6 +89,8 @@ export interface PairwiseGraphOptions {
   sftCoefficient?: number;
   /** float64 for tight gradient checks; training runs float32. */
   dtype?: FloatType;
+  /** Train LoRA adapters; `forward` is then the switchable, dropout-free reference graph. */
+  lora?: LoraTraining;
 }
 
 /**
@@ -93,7 +102,8 @@ export function pairwiseGraph(config: ModelConfig, beta: number, loss: PairLossK
   const dtype = o.dtype ?? 'float32';
   const alpha = o.sftCoefficient ?? 0;
   if (!(alpha >= 0 && Number.isFinite(alpha))) throw new Error(`pairwiseGraph: sftCoefficient must be a finite number >= 0, got ${alpha}`);
-  const lm = buildCausalLm(config, { dtype });
+  const lm = o.lora ? loopCausalLm(config, o.lora, { dtype, role: 'train' }) : buildCausalLm(config, { dtype });
+  const forward = o.lora ? loopCausalLm(config, o.lora, { dtype, role: 'reference' }).graph : lm.graph;
   const g = GraphBuilder.from(lm.graph);
   const out = pairwiseLoss(g, g.value('seq_logprobs'), g.input('ref_logps', dtype, ['2B']), { beta, loss });
   let total = out.loss;
@@ -104,16 +114,21 @@ export function pairwiseGraph(config: ModelConfig, beta: number, loss: PairLossK
   }
   g.output(total, 'pair_loss');
   for (const [name, v] of Object.entries(out.metrics)) g.output(v, name);
-  return { graph: g.build(), forward: lm.graph };
+  return { graph: g.build(), forward };
 }
 
 export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: FlatOptimizer; metrics: Record<string, number> }> {
   const accumulation = checkAccumulationSteps(o.gradientAccumulationSteps);
   const sft = (o.sftCoefficient ?? 0) > 0;
-  const { graph, forward } = pairwiseGraph(o.config, o.beta, o.loss, { sftCoefficient: o.sftCoefficient });
+  const { graph, forward } = pairwiseGraph(o.config, o.beta, o.loss, { sftCoefficient: o.sftCoefficient, lora: o.lora });
+  if (!o.lora && !o.reference) throw new Error('runPairwise: a full-parameter run needs its reference weights');
+  const frozen = o.lora ? baseWeightFeeds(o.lora.base) : {};
+  // LoRA: the reference is the base (adapters off) or a snapshot of the adapters (on), on the same base feeds.
+  const refFeeds = o.lora ? { ...frozen, ...loraEnabledFeed(o.reference !== undefined) } : {};
+  const refWeights = o.reference ?? o.params;
   const train = await TrainStep.create(graph, o.params, { metrics: sft ? [...METRICS, 'sft/loss'] : METRICS, loss: 'pair_loss' });
   const stopAfter = Math.min(o.stopAfter ?? o.steps, o.steps);
-  const ref = await EvalStep.create(forward, o.reference, ['seq_logprobs']);
+  const ref = await EvalStep.create(forward, refWeights, ['seq_logprobs']);
   const order = new DataOrder(o.pairs.length, o.cursor ?? { shuffleSeed: o.seed }, { shuffle: !o.noShuffle });
   const opt = o.optimizer ?? createOptimizer(o.params, o.learningRate, o.optimizerSettings ?? { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 0 });
   if (o.optimizerState) opt.loadState(o.optimizerState);
@@ -142,8 +157,8 @@ export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: Flat
           attention_mask: { data: batch.attentionMask, dims: [batch.batchSize, batch.seqLen] },
           labels: { data: batch.labels, dims: [batch.batchSize, batch.seqLen] },
         };
-        const refOut = await ref.run(feeds);
-        return train.run({ ...feeds, ref_logps: { data: refOut.seq_logprobs!.data as Float32Array, dims: [batch.batchSize] } });
+        const refOut = await ref.run({ ...feeds, ...refFeeds });
+        return train.run({ ...feeds, ...frozen, ref_logps: { data: refOut.seq_logprobs!.data as Float32Array, dims: [batch.batchSize] } });
       },
       weight: (micro) => micro.length,
       signal: o.signal,

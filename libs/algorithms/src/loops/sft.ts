@@ -11,6 +11,7 @@ import { createOptimizer, createSchedule, type OptimizerSettings, type Optimizer
 import { collateBatch, DataOrder, type DataCursor, type TokenBatch, type TokenizedExample } from '@juice/data';
 import { TrainStep } from '../engine/train-step.js';
 import { checkAccumulationSteps, microBatches } from './accumulate.js';
+import { baseWeightFeeds, loopCausalLm, type LoraTraining } from './lora.js';
 import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 export type { LoopPosition } from './step-loop.js';
@@ -24,8 +25,8 @@ export function withPromptInLoss(e: TokenizedExample): TokenizedExample {
 }
 
 /** The LM graph with `sft_loss` by the reduction (token_mean is the LM's own `loss`, unchanged). */
-export function sftGraph(config: ModelConfig, reduction: SftLossReduction = 'token_mean') {
-  const { graph } = buildCausalLm(config);
+export function sftGraph(config: ModelConfig, reduction: SftLossReduction = 'token_mean', lora?: LoraTraining) {
+  const { graph } = lora ? loopCausalLm(config, lora, { role: 'train' }) : buildCausalLm(config);
   if (reduction === 'token_mean') return { graph, loss: 'loss' };
   const g = GraphBuilder.from(graph);
   // seq_logprobs [B] already sums each row's counted tokens (labels ≠ −100).
@@ -35,7 +36,10 @@ export function sftGraph(config: ModelConfig, reduction: SftLossReduction = 'tok
 
 export interface SftOptions {
   config: ModelConfig;
+  /** The trained weights: the whole model, or with `lora` the adapters only (PEFT names). */
   params: ParamSet;
+  /** Train LoRA adapters (`params`) on the frozen `lora.base`: no gradient or optimizer state for the base. */
+  lora?: LoraTraining;
   examples: readonly TokenizedExample[];
   padTokenId: number;
   /** Rows per micro-batch (one forward/backward). */
@@ -94,7 +98,8 @@ export async function runSft(o: SftOptions): Promise<SftResult> {
   const accumulation = checkAccumulationSteps(o.gradientAccumulationSteps);
   const reduction = o.lossReduction ?? 'token_mean';
   const examples = o.trainOnPrompt ? o.examples.map(withPromptInLoss) : o.examples;
-  const { graph, loss } = sftGraph(o.config, reduction);
+  const { graph, loss } = sftGraph(o.config, reduction, o.lora);
+  const frozen = o.lora ? baseWeightFeeds(o.lora.base) : {};
   const step = await TrainStep.create(graph, o.params, { loss });
   const order = new DataOrder(examples.length, o.cursor ?? { shuffleSeed: o.seed }, { shuffle: !o.noShuffle });
   const rowsPerStep = o.batchSize * accumulation;
@@ -119,7 +124,7 @@ export async function runSft(o: SftOptions): Promise<SftResult> {
         // After nextBatch: the first batch of a new epoch belongs to that epoch.
         return { micro: microBatches(rows, o.batchSize).map((m) => collateBatch(m.map((i) => examples[i]!), { padTokenId: o.padTokenId })), epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= examples.length, cursor };
       },
-      run: (batch) => step.run(feedsOf(batch)),
+      run: (batch) => step.run({ ...feedsOf(batch), ...frozen }),
       // The denominator of the batch's loss: its counted tokens (token mean) or its rows (sequence sum).
       weight: (batch) => (reduction === 'token_mean' ? batch.responseMask.reduce((a, b) => a + b, 0) : batch.batchSize),
       extraMetrics: (batches, seconds) => ({ tokens_per_second: batches.reduce((n, b) => n + b.responseLengths.reduce((a, c) => a + c, 0), 0) / seconds }),
