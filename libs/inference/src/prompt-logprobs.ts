@@ -3,7 +3,7 @@
 // engine's prefill only keeps the last position's logits, so the prompt is scored by one teacher-forced
 // pass of the scoring session instead (the same graph and kernels as ScoreCompletions, so the two
 // agree exactly for the same tokens).
-import type { ServedLm } from './served-lm.js';
+import { scorerAdapterFeeds, type ServedLm } from './served-lm.js';
 
 export interface PromptScoring {
   /** The weight version the scoring worker held when the pass was posted (the one it runs on). */
@@ -20,8 +20,9 @@ const BATCH = 32;
  * push hands new weights to both workers in one tick too). The returned promise never rejects
  * unobserved: callers await it after their samples.
  */
-export function scorePrompts(host: Pick<ServedLm, 'scorer' | 'scorerVersion'>, prompts: readonly (readonly number[])[]): PromptScoring {
+export function scorePrompts(host: Pick<ServedLm, 'scorer' | 'scorerVersion' | 'scorerLora'>, prompts: readonly (readonly number[])[], adapter = ''): PromptScoring {
   const version = host.scorerVersion;
+  const lora = host.scorerLora;
   const runs: Promise<number[][]>[] = [];
   for (let start = 0; start < prompts.length; start += BATCH) {
     const chunk = prompts.slice(start, start + BATCH);
@@ -35,7 +36,7 @@ export function scorePrompts(host: Pick<ServedLm, 'scorer' | 'scorerVersion'>, p
       // Position i predicts token i+1 (labels are pre-shifted); the last position predicts nothing.
       for (let i = 0; i < p.length - 1; i++) labels[b * T + i] = BigInt(p[i + 1]!);
     });
-    const run = host.scorer.run({ input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] }, labels: { data: labels, dims: [B, T] } }, ['token_logprobs']);
+    const run = host.scorer.run({ input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] }, labels: { data: labels, dims: [B, T] }, ...scorerAdapterFeeds(lora, adapter, B * T) }, ['token_logprobs']);
     runs.push(
       run.then((res) => {
         const lp = res.token_logprobs!.data as Float32Array;

@@ -4,7 +4,7 @@
 import { encodePrompt, promptText } from '@juice/models';
 import type { ScoreCompletionsItem, ScoreCompletionsResult } from '@juice/proto';
 import { InputError } from './errors.js';
-import type { ServedLm } from './served-lm.js';
+import { scorerAdapterFeeds, type ServedLm } from './served-lm.js';
 
 export interface ScoredItem {
   result: Omit<ScoreCompletionsResult, '$typeName' | '$unknown'>;
@@ -41,7 +41,8 @@ export function encodePair(host: Pick<ServedLm, 'model'>, item: ScoreCompletions
   return { context: orStart(context), completion };
 }
 
-export async function scoreCompletions(host: ServedLm, items: readonly ScoreCompletionsItem[], wantTokens: boolean, signal: AbortSignal): Promise<{ results: ScoreCompletionsResult[]; version: bigint }> {
+/** `adapter`: a held adapter's name ("" = the base); the caller checks it is held (NOT_FOUND). */
+export async function scoreCompletions(host: ServedLm, items: readonly ScoreCompletionsItem[], wantTokens: boolean, signal: AbortSignal, adapter = ''): Promise<{ results: ScoreCompletionsResult[]; version: bigint }> {
   const L = host.contextLength;
   const pairs = items.map((it, i) => {
     const { context, completion } = encodePair(host, it, `items[${i}]`);
@@ -56,6 +57,7 @@ export async function scoreCompletions(host: ServedLm, items: readonly ScoreComp
   const batch = 32;
   // All chunks are posted to the scoring worker at once, so a weight pin cannot fall between them.
   const version = host.scorerVersion;
+  const lora = host.scorerLora;
   const chunks = [];
   for (let start = 0; start < pairs.length; start += batch) chunks.push(pairs.slice(start, start + batch));
   const runs = chunks.map((chunk) => {
@@ -71,7 +73,7 @@ export async function scoreCompletions(host: ServedLm, items: readonly ScoreComp
       for (let i = p.context.length - 1; i < seq.length - 1; i++) labels[b * T + i] = BigInt(seq[i + 1]!);
     });
     // Settled into values so a later chunk's failure is not an unhandled rejection while an earlier one is awaited.
-    const run = host.scorer.run({ input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] }, labels: { data: labels, dims: [B, T] } }).then(
+    const run = host.scorer.run({ input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] }, labels: { data: labels, dims: [B, T] }, ...scorerAdapterFeeds(lora, adapter, B * T) }).then(
       (ok) => ({ ok }),
       (error: unknown) => ({ error }),
     );

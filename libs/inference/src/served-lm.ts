@@ -2,7 +2,7 @@
 // versioned weights pushed by the trainer) or the evaluator (a checkpoint loaded once). Both computes
 // run in worker threads so the serving process's event loop (health, streams) stays responsive.
 import { forwardOnly } from '@juice/autograd';
-import { buildCausalLm, buildGenerationGraphs, type LoadedModel } from '@juice/models';
+import { buildCausalLm, buildGenerationGraphs, LORA_ROW_MASK_INPUT, type LoadedModel } from '@juice/models';
 import { toModelBytes } from '@juice/onnx';
 import { WorkerEngine, WorkerSession, type EngineLora, type Feeds, type WeightSetWire } from '@juice/runtime';
 
@@ -26,6 +26,31 @@ export interface ServedLm {
   readonly contextLength: number;
   /** The weight version the scorer holds (stamped on scores). */
   readonly scorerVersion: bigint;
+  /**
+   * With served adapters: the column layout of the adapter stacks pinned in the scorer (updated in the
+   * same tick as the pin is posted, so a run posted afterwards reads the layout its stacks have).
+   */
+  readonly scorerLora?: EngineLora;
+}
+
+/**
+ * The scorer's `lora_row_mask` [rows, S] selecting `adapter`'s columns on every row ("" = none: the base),
+ * or no feed when the scorer serves no adapters. A name the layout lacks is the caller's NOT_FOUND to
+ * raise before posting; here it would silently score the base, so it throws.
+ */
+export function scorerAdapterFeeds(lora: EngineLora | undefined, adapter: string, rows: number): Feeds {
+  if (!lora) {
+    if (adapter) throw new Error(`adapter ${JSON.stringify(adapter)}: this scorer serves no adapters`);
+    return {};
+  }
+  const S = lora.columns;
+  const m = new Float32Array(rows * S);
+  if (adapter) {
+    const r = lora.ranges[adapter];
+    if (!r) throw new Error(`adapter ${JSON.stringify(adapter)} is not in the scorer's adapter layout`);
+    for (let i = 0; i < rows; i++) m.fill(1, i * S + r.offset, i * S + r.offset + r.rank);
+  }
+  return { [LORA_ROW_MASK_INPUT]: { data: m, dims: [rows, S] } };
 }
 
 export interface LmWorkerOptions {
@@ -62,7 +87,9 @@ export function weightWire(label: string, w: WeightMap, model: LoadedModel): Wei
 export async function startLmWorkers(model: LoadedModel, weights: WeightMap, o: LmWorkerOptions): Promise<{ engine: WorkerEngine; scorer: WorkerSession }> {
   const { prefill, decode } = buildGenerationGraphs(model.config, 'float32', { multiLora: !!o.multiLora });
   const spec = { layers: model.config.numLayers, kvHeads: model.config.numKvHeads, headDim: model.config.headDim, vocabSize: model.config.vocabSize };
-  const scoring = toModelBytes(forwardOnly(buildCausalLm(model.config, { greedy: true }).graph, ['token_logprobs', 'token_is_greedy']));
+  // With adapters, the scorer takes the same stacks as the engine (and a row mask per run), so
+  // ScoreCompletions with an adapter runs on the base it already holds plus that adapter's columns.
+  const scoring = toModelBytes(forwardOnly(buildCausalLm(model.config, { greedy: true, stackedLora: !!o.multiLora }).graph, ['token_logprobs', 'token_is_greedy']));
   // Both workers start at once: each spends most of its start-up compiling its sessions, on its own thread.
   const [engine, scorer] = await Promise.allSettled([
     WorkerEngine.create({
@@ -74,7 +101,7 @@ export async function startLmWorkers(model: LoadedModel, weights: WeightMap, o: 
     }),
     WorkerSession.create(scoring).then(async (s) => {
       try {
-        await s.pin(weightFeeds(weights, model));
+        await s.pin({ ...weightFeeds(weights, model), ...(o.multiLora ? Object.fromEntries(o.multiLora.stacks) : {}) });
         return s;
       } catch (e) {
         await s.close();

@@ -4,6 +4,7 @@ export { receiveWeights, applyDelta, type ReceiveOptions, type ReceivedWeights }
 export { VersionedWeights, type WeightSet } from './versions.js';
 export { bytesPerElement, encodeFloats, decodeFloatsInto, FLOAT_WIRE_DTYPES, type FloatWireDtype } from './dtype-bytes.js';
 export { acceptWeightPush, type TensorMap } from './accept.js';
+export { peekFirstChunk } from './peek.js';
 export { assertFinite, firstNonFinite } from './finite.js';
 export { PoolWeights, type WeightTarget, type WeightReplicaSet, type PoolPushResult, type PoolWeightsOptions } from './pool-sync.js';
 export { pushNextVersion, type PushTarget, type NamedTensors, type PushResult } from './push.js';

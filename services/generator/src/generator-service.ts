@@ -9,7 +9,6 @@ import { failedPrecondition, internal, invalidArgument, rejectInvalid, unimpleme
 import { randomBytes } from 'node:crypto';
 import type { ModelHost } from './model-host.js';
 import { activate, pushWeights, removeAdapter } from './push.js';
-import { StatusError } from '@juice/proto/status-error';
 import type { GeneratorMetrics } from './telemetry.js';
 
 /** The library's field errors as INVALID_ARGUMENT naming the field (details.field), like the validators'. */
@@ -54,9 +53,7 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
     const s = resolveSampling(req.sampling);
     const seed = s.seed ?? randomBytes(8).readBigUInt64LE();
     const prompts = fieldErrors(() => promptTokenIds(host, req.prompts));
-    if (req.adapter && !host.adapters?.has(req.adapter)) {
-      throw new StatusError('NOT_FOUND', `adapter: ${JSON.stringify(req.adapter.slice(0, 64))} is not served here${host.adapters ? ` (held: ${host.adapters.list.map((a) => a.name).join(', ') || 'none'})` : ' (this generator serves no LoRA adapters; start it with --max-adapters N)'}`, { retryable: false });
-    }
+    host.checkAdapter(req.adapter);
     return { s, seed, prompts, n: req.n || 1, adapter: req.adapter };
   };
 
@@ -64,10 +61,9 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
     async generate(req, ctx) {
       const wantPromptLogprobs = checkPromptLogprobs(req, 'Generate');
       const { s, seed, prompts, n, adapter } = prepare(req);
-      if (wantPromptLogprobs && adapter) throw unimplemented('sampling.prompt_logprobs with adapter: prompt scoring runs on the base weights only', { field: 'adapter' });
       const sampling = Promise.all(prompts.flatMap((ids) => Array.from({ length: n }, (_, j) => runSample(host, ids, s, seedOf(seed, j), ctx.signal, undefined, adapter))));
       // Posted in the same tick as the samples, so the scorer runs on the samples' weight version.
-      const promptScoring = wantPromptLogprobs ? scorePrompts(host, prompts) : undefined;
+      const promptScoring = wantPromptLogprobs ? scorePrompts(host, prompts, adapter) : undefined;
       const samples = await sampling;
       const promptLogprobs = await promptScoring?.logprobs;
       if (promptScoring && samples[0] && promptScoring.version !== samples[0].weightVersion) {
@@ -148,9 +144,10 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
 
     async scoreCompletions(req, ctx) {
       rejectInvalid(validateScoreCompletions(req, limits));
-      if (req.adapter) throw unimplemented('adapter: ScoreCompletions scores with the base weights only; merge the adapter (juice merge) and serve the merged model to score with it', { field: 'adapter' });
+      host.checkAdapter(req.adapter);
       if (req.minWeightVersion > host.weights.active.number) throw failedPrecondition(`min_weight_version ${req.minWeightVersion} is not served yet (serving ${host.weights.active.number})`);
-      const { results, version: scoredBy } = await scoreCompletions(host, req.items, req.tokenLogprobs || req.topLogprobs > 0, ctx.signal).catch(asFieldError);
+      // The scorer holds the base and every held adapter's stacks; the adapter picks its columns.
+      const { results, version: scoredBy } = await scoreCompletions(host, req.items, req.tokenLogprobs || req.topLogprobs > 0, ctx.signal, req.adapter).catch(asFieldError);
       const version = { number: scoredBy, label: host.weights.active.number === scoredBy ? host.weights.active.label : '' };
       ctx.span.setAttributes({ 'juice.items': results.length, 'juice.completion_tokens': results.reduce((a, r) => a + r.numTokens, 0) });
       return { results, weightVersion: version, usage: { promptTokens: BigInt(results.reduce((a, r) => a + r.numPromptTokens, 0)), completionTokens: BigInt(results.reduce((a, r) => a + r.numTokens, 0)) } };

@@ -6,8 +6,9 @@ import { modelWeights, startLmWorkers, weightFeeds, weightWire, withStacks, type
 import { AdapterSet } from './adapters.js';
 import { describeModel, encodePrompt, loadModel, promptText, type LoadedModel } from '@juice/models';
 import { AdapterInfoSchema, ModelHead, WeightVersionSchema, type ModelInfo, type Prompt, type WeightVersion } from '@juice/proto';
-import type { Feeds, WorkerEngine, WorkerSession } from '@juice/runtime';
+import type { EngineLora, Feeds, WorkerEngine, WorkerSession } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
+import { StatusError } from '@juice/proto/status-error';
 
 export type { WeightMap };
 
@@ -40,8 +41,11 @@ export class ModelHost implements ServedLm {
     const model = loadModel(o.modelDir);
     const initial = modelWeights(model);
     const adapters = o.maxAdapters ? new AdapterSet(model.config, o.maxAdapters) : undefined;
-    const { engine, scorer } = await startLmWorkers(model, initial, { maxBatch: o.maxBatch, maxQueue: o.maxQueue, label: '0', multiLora: adapters?.stacks() });
-    return new ModelHost(model, engine, scorer, initial, adapters);
+    const multiLora = adapters?.stacks();
+    const { engine, scorer } = await startLmWorkers(model, initial, { maxBatch: o.maxBatch, maxQueue: o.maxQueue, label: '0', multiLora });
+    const host = new ModelHost(model, engine, scorer, initial, adapters);
+    host.scorerLora = multiLora?.lora;
+    return host;
   }
 
   get contextLength(): number {
@@ -54,6 +58,8 @@ export class ModelHost implements ServedLm {
 
   /** The version whose weights the scoring worker holds (stamped on ScoreCompletions results). */
   scorerVersion = 0n;
+  /** The adapter column layout pinned in the scoring worker (with --max-adapters). */
+  scorerLora?: EngineLora;
 
   /** Hands a weight set to both workers; requests that arrive from now on use it. */
   async serveWeights(version: bigint, w: WeightMap): Promise<void> {
@@ -65,11 +71,22 @@ export class ModelHost implements ServedLm {
 
   /**
    * Serves the held adapters (after a push or removal) as weight version `version`: only the stacked
-   * adapter tensors go to the engine, layered over the base it holds. The scorer keeps the base.
+   * adapter tensors go to the engine and to the scorer, layered over the base each holds (pinning
+   * replaces only the named feeds), so no base tensor is copied again.
    */
-  serveAdapters(version: bigint): void {
+  async serveAdapters(version: bigint): Promise<void> {
     const s = this.adapters!.stacks();
     this.engine.setWeights({ label: String(version), tensors: Object.fromEntries(s.stacks), lora: s.lora, partial: true });
+    // Version, layout and pin in one tick: scoring runs posted later use these stacks, earlier ones the old.
+    this.scorerVersion = version;
+    this.scorerLora = s.lora;
+    await this.scorer.pin(Object.fromEntries(s.stacks));
+  }
+
+  /** NOT_FOUND naming `adapter` unless it is held ("" = the base is always served). */
+  checkAdapter(adapter: string, field = 'adapter'): void {
+    if (!adapter || this.adapters?.has(adapter)) return;
+    throw new StatusError('NOT_FOUND', `${field}: ${JSON.stringify(adapter.slice(0, 64))} is not served here${this.adapters ? ` (held: ${this.adapters.list.map((a) => a.name).join(', ') || 'none'})` : ' (this generator serves no LoRA adapters; start it with --max-adapters N)'}`, { retryable: false });
   }
 
   async close(): Promise<void> {

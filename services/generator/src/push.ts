@@ -6,26 +6,12 @@ import { create } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { PushWeightsResponseSchema, WeightDeltaMode, type PushWeightsResponse, type WeightChunk } from '@juice/proto';
 import { StatusError } from '@juice/proto/status-error';
-import { acceptWeightPush, receiveWeights } from '@juice/weight-sync';
+import { acceptWeightPush, peekFirstChunk, receiveWeights } from '@juice/weight-sync';
 import { checkAdapterName, specOf } from './adapters.js';
 import type { ModelHost } from './model-host.js';
 
-/** The stream with its first chunk read (to see the header) and put back. */
-async function peek(chunks: AsyncIterable<WeightChunk>): Promise<{ first: WeightChunk | undefined; all: AsyncIterable<WeightChunk> }> {
-  const it = chunks[Symbol.asyncIterator]();
-  const head = await it.next();
-  const first = head.done ? undefined : head.value;
-  return {
-    first,
-    all: (async function* () {
-      if (first) yield first;
-      for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
-    })(),
-  };
-}
-
 export async function pushWeights(host: ModelHost, chunks: AsyncIterable<WeightChunk>, signal: AbortSignal): Promise<PushWeightsResponse> {
-  const { first, all } = await peek(chunks);
+  const { first, all } = await peekFirstChunk(chunks);
   if (first?.header?.loraAdapterOnly && host.adapters) return pushAdapter(host, first, all, signal);
   return acceptWeightPush(host.weights, all, { expected: host.shapes, signal, serve: (version, weights) => host.serveWeights(version, weights) });
 }
@@ -51,7 +37,7 @@ async function pushAdapter(host: ModelHost, first: WeightChunk, chunks: AsyncIte
     // The base tensors are shared with the previous version: nothing of the base is copied.
     const set = host.weights.install({ number: version, label: got.header.version!.label || `adapter ${name}`, weights: host.weights.active.weights }, false);
     adapters.put(name, spec, got.tensors, version);
-    host.serveAdapters(version);
+    await host.serveAdapters(version);
     return create(PushWeightsResponseSchema, {
       acceptedVersion: { number: set.number, label: set.label, activatedAt: set.activatedAt ? timestampFromDate(set.activatedAt) : undefined },
       tensors: got.tensors.size,
@@ -70,7 +56,7 @@ export async function removeAdapter(host: ModelHost, name: string) {
     host.adapters!.remove(name);
     const version = host.weights.heldVersions().reduce((m, v) => (v > m ? v : m), 0n) + 1n;
     host.weights.install({ number: version, label: `removed adapter ${name.slice(0, 64)}`, weights: host.weights.active.weights }, false);
-    host.serveAdapters(version);
+    await host.serveAdapters(version);
     return { active: host.version() };
   });
 }

@@ -1,17 +1,33 @@
 // What the reward-model serves: a backbone with a scalar head (HF *ForSequenceClassification), or a
 // causal LM given a fresh head (how RFT starts its reward model from the SFT policy), one forward-only
 // session, and versioned weights for pushes. Concurrent callers' sequences share forward passes.
+//
+// The session also takes one LoRA adapter (a LoRA reward model: adapters on the backbone and
+// optionally its own score head, PEFT SEQ_CLS modules_to_save) as stacked adapter inputs on every
+// Linear (@juice/models withStackedLora). A version's weight map holds everything the session is fed:
+// the base tensors, the adapter stacks (absent = none: zero stacks are fed) and the score head. An
+// adapter version shares the base tensors with the version it was pushed onto, and serve() pins only
+// the tensors that changed, so an adapter push never re-sends the base to the worker.
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { loadHfDir } from '@juice/checkpoint';
-import { buildRewardModel, describeModel, loadModel, rewardParamsFromCausalLm, type LoadedModel } from '@juice/models';
+import { buildRewardModel, describeModel, LORA_ROW_MASK_INPUT, loadModel, rewardParamsFromCausalLm, scoreHeadName, stackAdapters, type LoadedModel, type LoraSpec } from '@juice/models';
 import { toModelBytes } from '@juice/onnx';
 import type { ParamSet } from '@juice/optim';
-import { ModelHead, WeightVersionSchema, type ModelInfo, type WeightVersion } from '@juice/proto';
+import { LoraConfigSchema, ModelHead, WeightVersionSchema, type ModelInfo, type WeightVersion } from '@juice/proto';
 import { WorkerSession, type Feeds } from '@juice/runtime';
 import { VersionedWeights } from '@juice/weight-sync';
 
 export type WeightMap = Map<string, Float32Array>;
+
+/** What an adapter version adds to its weight map: the spec, and the head of the base it was pushed onto. */
+export interface HeldRewardAdapter {
+  spec: LoraSpec;
+  /** The base's score head (kept for the next adapter push that brings no head of its own). */
+  baseHead: Float32Array;
+  /** Adapter bytes pushed (float32), head included when pushed. */
+  bytes: number;
+}
 
 export class RewardHost {
   readonly weights: VersionedWeights<WeightMap>;
@@ -21,6 +37,14 @@ export class RewardHost {
   private drained: (() => void)[] = [];
   /** The version whose weights the worker holds (what every score is stamped with). */
   private servedVersion = 0n;
+  /** What the worker holds pinned, by input name (same array = nothing to send again). */
+  private readonly pinned = new Map<string, Float32Array>();
+  /** Adapter columns S of the pinned stacks (the row mask's width). */
+  private servedColumns = 1;
+  /** Adapter versions' extras, keyed by their weight map (a version without an entry has no adapter). */
+  readonly adapterOf = new WeakMap<WeightMap, HeldRewardAdapter>();
+  /** The zero stacks (S = 1) fed when a version has no adapter. */
+  private readonly zeroStacks: Map<string, { data: Float32Array; dims: number[] }>;
 
   private constructor(
     readonly model: LoadedModel,
@@ -32,6 +56,17 @@ export class RewardHost {
   ) {
     this.weights = new VersionedWeights(new Map(params.entries.map((e) => [e.name, params.view(e.name)])), 'loaded');
     this.shapes = new Map(params.entries.map((e) => [e.name, e.shape]));
+    this.zeroStacks = stackAdapters(model.config, []).tensors;
+  }
+
+  /** The score head's tensor name (a version's map holds the head it serves under this name). */
+  get headName(): string {
+    return scoreHeadName(this.model.config);
+  }
+
+  /** The adapter stack dims of the served layout, by stacked input name. */
+  stackDims(columns: number): Map<string, number[]> {
+    return new Map([...this.zeroStacks].map(([n, t]) => [n, n.endsWith('lora_A_stack') ? [columns, t.dims[1]!] : [t.dims[0]!, columns]]));
   }
 
   static async load(dir: string, maxBatch = 32): Promise<RewardHost> {
@@ -40,7 +75,7 @@ export class RewardHost {
     const model = loadModel(dir, isReward ? 'reward' : 'lm');
     // A causal LM: keep the backbone, add a freshly initialised score head (std 0.02, seed 0); only its LM head is dropped.
     const params = isReward ? model.params : rewardParamsFromCausalLm(model, 0);
-    const session = await WorkerSession.create(toModelBytes(buildRewardModel(model.config).graph));
+    const session = await WorkerSession.create(toModelBytes(buildRewardModel(model.config, { stackedLora: true }).graph));
     const host = new RewardHost(model, params, session, !isReward, maxBatch);
     await host.serve(host.weights.active.weights, 0n);
     return host;
@@ -71,10 +106,19 @@ export class RewardHost {
    */
   async serve(weights: WeightMap, version: bigint): Promise<void> {
     while (this.flushing || this.queue.length) await new Promise<void>((r) => this.drained.push(r));
+    const all = new Map<string, { data: Float32Array; dims: number[] }>();
+    for (const e of this.params.entries) all.set(e.name, { data: weights.get(e.name)!, dims: e.shape as number[] });
+    const adapter = this.adapterOf.get(weights);
+    const columns = adapter ? adapter.spec.rank : 1;
+    const dims = this.stackDims(columns);
+    for (const [n, z] of this.zeroStacks) all.set(n, adapter ? { data: weights.get(n)!, dims: dims.get(n)! } : z);
+    // Only what differs from the worker's copy is sent: an adapter push sends its stacks (and head).
     const feeds: Feeds = {};
-    for (const e of this.params.entries) feeds[e.name] = { data: weights.get(e.name)!, dims: e.shape as number[] };
+    for (const [n, t] of all) if (this.pinned.get(n) !== t.data) feeds[n] = t;
     this.servedVersion = version;
+    this.servedColumns = columns;
     await this.session.pin(feeds);
+    for (const [n, t] of all) this.pinned.set(n, t.data);
   }
 
   async close(): Promise<void> {
@@ -90,7 +134,9 @@ export class RewardHost {
       const mask = new BigInt64Array(B * T);
       batch.forEach((b, i) => b.ids.forEach((t, j) => ((ids[i * T + j] = BigInt(t)), (mask[i * T + j] = 1n))));
       try {
-        const out = await this.session.run({ input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] } });
+        // The served adapter applies to every row (one adapter slot); with none its stacks are zero.
+        const rowMask = new Float32Array(B * T * this.servedColumns).fill(1);
+        const out = await this.session.run({ input_ids: { data: ids, dims: [B, T] }, attention_mask: { data: mask, dims: [B, T] }, [LORA_ROW_MASK_INPUT]: { data: rowMask, dims: [B * T, this.servedColumns] } });
         const r = out.rewards!.data as Float32Array;
         batch.forEach((b, i) => b.resolve({ reward: r[i]!, version: this.servedVersion }));
       } catch (e) {
@@ -102,7 +148,10 @@ export class RewardHost {
   }
 
   info(): ModelInfo {
-    return describeModel(this.model, { head: ModelHead.SCALAR_REWARD, parameterCount: this.params.numParams, weightVersion: this.version() });
+    const info = describeModel(this.model, { head: ModelHead.SCALAR_REWARD, parameterCount: this.params.numParams, weightVersion: this.version() });
+    const a = this.adapterOf.get(this.weights.active.weights);
+    if (a) info.lora = create(LoraConfigSchema, { rank: a.spec.rank, alpha: a.spec.alpha, dropout: a.spec.dropout ?? 0, targetModules: [...(a.spec.targetModules ?? [])], useRslora: !!a.spec.useRslora });
+    return info;
   }
 
 }

@@ -1,10 +1,12 @@
 // The RewardModel contract: scores and pairwise preferences of (prompt, response) pairs, model info,
 // and weight pushes (validated in full; the old version keeps serving until the new one is complete).
 import type { RewardModelService } from '@juice/proto';
-import { validateCompare, validateScore } from '@juice/proto';
+import { validateCompare, validateScore, WeightDeltaMode } from '@juice/proto';
 import { encodePromptResponse } from '@juice/models';
 import { failedPrecondition, rejectInvalid, type ServiceImpl } from '@juice/service-kit';
-import { acceptWeightPush } from '@juice/weight-sync';
+import { StatusError } from '@juice/proto/status-error';
+import { acceptWeightPush, peekFirstChunk } from '@juice/weight-sync';
+import { pushRewardAdapter } from './adapter-push.js';
 import type { RewardHost } from './reward-host.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -59,7 +61,15 @@ export function createRewardModelService(host: RewardHost): Partial<ServiceImpl<
       return { active: host.version(), staged: staged ? { number: staged.number, label: staged.label } : undefined };
     },
     async pushWeights(chunks, ctx) {
-      return acceptWeightPush(host.weights, chunks, { expected: host.shapes, signal: ctx.signal, serve: (version, weights) => host.serve(weights, version) });
+      const { first, all } = await peekFirstChunk(chunks);
+      const h = first?.header;
+      if (h?.loraAdapterOnly) return pushRewardAdapter(host, first!, all, ctx.signal);
+      // A delta changes named tensors of a version; on an adapter version it would leave the adapter's
+      // head without its adapter, so deltas apply to base versions only.
+      const delta = h && (h.deltaMode === WeightDeltaMode.REPLACE || h.deltaMode === WeightDeltaMode.ADD);
+      const base = delta ? host.weights.weightsOf(h.baseVersion) : undefined;
+      if (base && host.adapterOf.has(base)) throw new StatusError('FAILED_PRECONDITION', `header.base_version ${h!.baseVersion} serves a LoRA adapter; send a FULL push (the whole reward model) or an adapter push (lora_adapter_only)`, { retryable: false });
+      return acceptWeightPush(host.weights, all, { expected: host.shapes, signal: ctx.signal, serve: (version, weights) => host.serve(weights, version) });
     },
     async activateWeights(req) {
       const { active, previous } = host.weights.activate(req.version);

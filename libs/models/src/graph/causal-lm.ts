@@ -6,7 +6,7 @@ import { GraphBuilder, type Graph } from '@juice/onnx';
 import type { ParamSet } from '@juice/optim';
 import { backbone } from '../architectures/registry.js';
 import { linear, positionsFromMask } from '../layers.js';
-import { withLora, type LoraGraphOptions, type LoraSpec } from '../lora.js';
+import { withLora, withStackedLora, type LoraGraphOptions, type LoraSpec } from '../lora.js';
 import type { ModelConfig } from '../model-config.js';
 import { groupedAttention, layerBiases } from './attention.js';
 import type { FloatType } from './types.js';
@@ -18,6 +18,12 @@ export interface CausalLmGraphOptions {
   lora?: LoraSpec;
   /** LoRA graph options: `train` applies lora_dropout; `switchable` adds the `lora_enabled` input (0 = the base, for references). */
   loraGraph?: LoraGraphOptions;
+  /**
+   * Serve held adapters (forward only): every Linear also takes the stacked adapter inputs and the
+   * per-row column mask `lora_row_mask` [B·T, S] (withStackedLora), so one session scores with the base
+   * or any held adapter without rebuilding. Not with `lora`.
+   */
+  stackedLora?: boolean;
   /**
    * Bake these base weights into the graph as initializers (frozen), e.g. under LoRA. Without it the
    * base weights stay inputs (fed from one buffer, no copy in the model) and are still not differentiated
@@ -70,10 +76,12 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
   const mask = g.input('attention_mask', 'int64', ['B', 'T']);
   const labels = g.input('labels', 'int64', ['B', 'T']);
   const { names, w, head } = weightInputs(g, c, dtype, 'lm', o.frozenBase);
-  const lora = o.lora ? withLora(g, c, o.lora, dtype, o.loraGraph) : undefined;
+  if (o.lora && o.stackedLora) throw new Error('buildCausalLm: lora (trained adapters) and stackedLora (served adapters) are exclusive');
+  const lora = o.lora ? withLora(g, c, o.lora, dtype, o.loraGraph) : o.stackedLora ? withStackedLora(g, c, dtype) : undefined;
   const bias = layerBiases(g, c, mask, dtype);
   const hidden = backbone(lora?.g ?? g, c, w, ids, positionsFromMask(g, mask), (i, q, k, v) => groupedAttention(g, c, q, k, v, bias(i)), dtype);
   lora?.check();
+  const adapters = lora && 'adapters' in lora ? lora.adapters : undefined;
   const logits = linear(g, hidden, head); // [B·T, V]
   const flatLabels = g.reshape(labels, [-1]);
   const [loss, logProbs] = g.softmaxCrossEntropyLoss(logits, flatLabels, { ignoreIndex: -100, reduction: 'mean' });
@@ -94,6 +102,6 @@ export function buildCausalLm(c: ModelConfig, o: CausalLmGraphOptions = {}): Cau
     const [wv, bv] = valueHeadShapes(c).map((p) => (valueNames.push(p.name), g.input(p.name, dtype, p.shape)));
     g.output(g.reshape(linear(g, hidden, wv!, bv!), g.shape(labels)), 'values');
   }
-  const weights = [...names, ...(lora?.adapters ?? []), ...valueNames];
-  return { graph: g.build(), weights, trainable: [...(lora?.adapters ?? names), ...valueNames], inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
+  const weights = [...names, ...(adapters ?? []), ...valueNames];
+  return { graph: g.build(), weights, trainable: [...(adapters ?? names), ...valueNames], inputs: ['input_ids', 'attention_mask', 'labels'], scalars: ['loss'] };
 }
