@@ -12,6 +12,7 @@ import { servingSection } from './sections/serving.js';
 import { irftRoundSection } from './sections/irft-round.js';
 import { pushSection } from './sections/push.js';
 import { loadSection } from './sections/load.js';
+import { loraSection } from './sections/lora.js';
 import { torchSection } from './sections/torch.js';
 import type { BenchContext, Section } from './sections/types.js';
 
@@ -24,6 +25,7 @@ const sections: Record<string, Section> = {
   'irft-round': irftRoundSection,
   push: pushSection,
   load: loadSection,
+  lora: loraSection,
   // Last: it prints juice's figures from the sections above beside PyTorch's.
   torch: torchSection,
 };

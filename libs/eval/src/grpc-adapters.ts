@@ -38,6 +38,8 @@ export interface AdapterOptions {
   batchSize?: number;
   /** Sent as min_weight_version (EvalTarget.min_weight_version). */
   minWeightVersion?: bigint;
+  /** The generator's LoRA adapter to evaluate (EvalTarget.adapter_name), sent on Generate and ScoreCompletions; "" = the base. */
+  adapter?: string;
   /** Per-RPC deadline. */
   deadlineMs?: number;
   /** Name reported by info() when the client has no getModelInfo. */
@@ -90,6 +92,7 @@ function groupConsecutive(items: readonly GenerateItem[], size: number): { start
 export function generatorEvalModel(client: GeneratorClientLike, opts: AdapterOptions = {}): EvalModel {
   const batchSize = opts.batchSize && opts.batchSize > 0 ? opts.batchSize : 16;
   const minWeightVersion = opts.minWeightVersion ?? 0n;
+  const adapter = opts.adapter ?? '';
   let lastVersion = 0n;
   const rpc = (o?: ModelCallOptions): RpcOptions => ({ signal: o?.signal, deadlineMs: opts.deadlineMs });
 
@@ -107,6 +110,7 @@ export function generatorEvalModel(client: GeneratorClientLike, opts: AdapterOpt
                 completion: { kind: { case: 'text', value: it.continuation } },
               })),
               minWeightVersion,
+              adapter,
             },
             rpc(callOpts),
           );
@@ -129,6 +133,7 @@ export function generatorEvalModel(client: GeneratorClientLike, opts: AdapterOpt
             n: 1,
             sampling: requestSampling(first.sampling, first.until),
             minWeightVersion,
+            adapter,
           },
           rpc(callOpts),
         );

@@ -82,11 +82,15 @@ export function createEvaluatorService(opts: EvaluatorOptions): Partial<ServiceI
       if (needsReward && !target.rewardModelAddress) throw failedPrecondition(`task "${needsReward.name}" is REWARD_WIN_RATE: set target.reward_model_address to a reward-model that compares the answers`);
       // The model is loaded before the run is accepted, so a wrong path or a broken checkpoint is this
       // call's status (NOT_FOUND / INVALID_ARGUMENT / FAILED_PRECONDITION), not a failed run later.
+      if (target.adapter && target.kind.case !== 'model') throw invalidArgument('target.adapter', 'is an adapter directory merged into target.model; for a live generator name the adapter it serves in target.adapter_name');
+      if (target.adapterName && target.kind.case !== 'generatorAddress') throw invalidArgument('target.adapter_name', 'names an adapter a live generator serves (target.generator_address); for a loaded model give the adapter directory in target.adapter');
       let lease: ModelLease | undefined;
       if (target.kind.case === 'model') {
         const source = target.kind.value;
         const { dir, field } = await resolveModelDir(source, opts.store);
-        lease = await withField(field, opts.models.acquire(dir, source.expectedSha256));
+        if (target.adapter && !target.adapter.kind.case) throw invalidArgument('target.adapter', 'give the PEFT adapter as hf_dir (a directory with adapter_config.json) or checkpoint');
+        const adapter = target.adapter ? await resolveModelDir(target.adapter, opts.store, 'target.adapter') : undefined;
+        lease = await withField(adapter?.field ?? field, opts.models.acquire(dir, source.expectedSha256, adapter && { dir: adapter.dir, expectedSha256: target.adapter!.expectedSha256 }));
         // A caller that gave up while the model loaded gets no run (the model stays cached for a retry).
         if (ctx.signal.aborted) {
           lease.release();

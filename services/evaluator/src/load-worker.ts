@@ -1,15 +1,18 @@
 // Thread body of loadModelOffThread: reads and hashes the weight files (synchronous, seconds for a large
 // checkpoint) here, so the evaluator's event loop keeps answering health checks and streams meanwhile.
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadModel } from '@juice/models';
+import { loadModel, loadModelWithAdapter, type PeftAdapter } from '@juice/models';
 import type { LoadReply } from './load-off-thread.js';
 
-const { dir } = workerData as { dir: string };
+const { dir, adapterDir } = workerData as { dir: string; adapterDir?: string };
 let reply: LoadReply;
 let transfer: ArrayBuffer[] = [];
 try {
-  const m = loadModel(dir);
+  // With an adapter: the base with it merged (W + scaling·B·A), computed on like any checkpoint.
+  const m = adapterDir ? loadModelWithAdapter(dir, adapterDir) : loadModel(dir);
+  const adapter = (m as { adapter?: PeftAdapter }).adapter;
   reply = {
+    ...(adapter ? { adapter: { spec: adapter.spec, sha256: adapter.sha256 } } : {}),
     ok: true,
     dir: m.dir,
     name: m.name,

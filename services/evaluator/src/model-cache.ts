@@ -4,10 +4,10 @@
 // run is only closed when that run lets go of it.
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { describeModel, type LoadedModel } from '@juice/models';
+import { describeModel, type LoadedModel, type LoraSpec } from '@juice/models';
 import { modelWeights, startLmWorkers, type LmModel, type ServedLm } from '@juice/inference';
 import { create } from '@bufbuild/protobuf';
-import { ModelHead, WeightVersionSchema, type ModelInfo } from '@juice/proto';
+import { LoraConfigSchema, ModelHead, WeightVersionSchema, type ModelInfo } from '@juice/proto';
 import type { WorkerEngine, WorkerSession } from '@juice/runtime';
 import { loadModelOffThread } from './load-off-thread.js';
 
@@ -18,18 +18,23 @@ export class LoadedLm implements ServedLm {
   /** A checkpoint is loaded once and never changes: version 0, as a generator reports before any push. */
   readonly scorerVersion = 0n;
   readonly info: ModelInfo;
-  /** ModelInfo.model_sha256: the weight files' combined hash. */
+  /** ModelInfo.model_sha256: the weight files' combined hash (base and adapter together with an adapter). */
   readonly sha256: string;
+  /** With a merged PEFT adapter: adapter_model.safetensors' hash. */
+  readonly adapterSha256?: string;
 
   constructor(
-    loaded: LoadedModel,
+    loaded: LoadedModel & { adapter?: { spec: LoraSpec; sha256: string } },
     readonly engine: WorkerEngine,
     readonly scorer: WorkerSession,
   ) {
     this.model = { tokenizer: loaded.tokenizer, config: loaded.config };
     this.contextLength = loaded.config.maxPositions;
     this.sha256 = loaded.sha256;
+    this.adapterSha256 = loaded.adapter?.sha256;
     this.info = describeModel(loaded, { head: ModelHead.CAUSAL_LM, parameterCount: loaded.params.numParams, weightVersion: create(WeightVersionSchema, { number: 0n, label: 'loaded' }) });
+    const a = loaded.adapter?.spec;
+    if (a) this.info.lora = create(LoraConfigSchema, { rank: a.rank, alpha: a.alpha, dropout: a.dropout ?? 0, targetModules: [...(a.targetModules ?? [])], useRslora: !!a.useRslora });
   }
 
   async close(): Promise<void> {
@@ -44,7 +49,8 @@ export interface ModelLease {
 }
 
 interface Entry {
-  dir: string;
+  /** The model directory, and "+" and the adapter directory with one (a base with an adapter is its own model). */
+  key: string;
   /** Names, sizes and mtimes of the directory's files: a rewritten checkpoint is loaded again. */
   fingerprint: string;
   loading: Promise<LoadedLm>;
@@ -74,35 +80,40 @@ export class ModelCache {
 
   /** Models loaded or loading, most recently used first (for logs and tests). */
   loaded(): string[] {
-    return [...this.entries.values()].sort((a, b) => b.lastUsed - a.lastUsed).map((e) => e.dir);
+    return [...this.entries.values()].sort((a, b) => b.lastUsed - a.lastUsed).map((e) => e.key);
   }
 
   /**
    * The model in `dir`, loaded now or reused. Errors carry the status by name (grpcCode): NOT_FOUND
    * for a missing directory or file, INVALID_ARGUMENT for an unsupported or malformed model,
    * FAILED_PRECONDITION when its sessions cannot be started or the hash is not the expected one.
+   * `adapter`: a PEFT adapter directory merged into the model (EvalTarget.adapter), with its pinned hash.
    */
-  async acquire(dirIn: string, expectedSha256 = ''): Promise<ModelLease> {
+  async acquire(dirIn: string, expectedSha256 = '', adapter?: { dir: string; expectedSha256?: string }): Promise<ModelLease> {
     const dir = resolve(dirIn);
-    const fingerprint = fingerprintOf(dir);
-    let entry = this.entries.get(dir);
+    const adapterDir = adapter ? resolve(adapter.dir) : undefined;
+    const key = adapterDir ? `${dir}+${adapterDir}` : dir;
+    const fingerprint = adapterDir ? `${fingerprintOf(dir)}#${fingerprintOf(adapterDir)}` : fingerprintOf(dir);
+    let entry = this.entries.get(key);
     if (entry && entry.fingerprint !== fingerprint) {
       this.drop(entry);
       entry = undefined;
     }
     if (!entry) {
-      entry = { dir, fingerprint, loading: load(dir, this.o), users: 0, lastUsed: 0, evicted: false };
-      this.entries.set(dir, entry);
+      entry = { key, fingerprint, loading: load(dir, this.o, adapterDir), users: 0, lastUsed: 0, evicted: false };
+      this.entries.set(key, entry);
       const e = entry;
       // A failed load is not cached: the next request tries again (the directory may have been fixed).
-      e.loading.catch(() => this.entries.get(dir) === e && this.entries.delete(dir));
+      e.loading.catch(() => this.entries.get(key) === e && this.entries.delete(key));
     }
     entry.users++;
     entry.lastUsed = ++this.clock;
     let lm: LoadedLm;
     try {
       lm = await entry.loading;
-      if (expectedSha256 && expectedSha256.toLowerCase() !== lm.sha256) throw shaMismatch(dir, expectedSha256, lm.sha256);
+      if (expectedSha256 && expectedSha256.toLowerCase() !== lm.sha256) throw shaMismatch(key, expectedSha256, lm.sha256);
+      const pinned = adapter?.expectedSha256;
+      if (pinned && pinned.toLowerCase() !== lm.adapterSha256) throw shaMismatch(adapterDir!, pinned, lm.adapterSha256 ?? '');
     } catch (e) {
       this.releaseEntry(entry);
       throw e;
@@ -134,7 +145,7 @@ export class ModelCache {
   }
 
   private drop(e: Entry): void {
-    if (this.entries.get(e.dir) === e) this.entries.delete(e.dir);
+    if (this.entries.get(e.key) === e) this.entries.delete(e.key);
     e.evicted = true;
     if (e.users === 0) void e.loading.then((lm) => lm.close(), () => undefined);
   }
@@ -166,8 +177,8 @@ function fingerprintOf(dir: string): string {
   }
 }
 
-async function load(dir: string, o: ModelCacheOptions): Promise<LoadedLm> {
-  const model = await loadModelOffThread(dir);
+async function load(dir: string, o: ModelCacheOptions, adapterDir?: string): Promise<LoadedLm> {
+  const model = await loadModelOffThread(dir, adapterDir);
   let workers;
   try {
     workers = await startLmWorkers(model, modelWeights(model), { maxBatch: o.maxBatch, maxQueue: o.maxQueue });

@@ -151,8 +151,12 @@ export class RunManager {
       const generator = lease ? localGenerator(lease.lm, lease.lm.info) : remote;
       if (!generator) throw new Error('the run has neither a loaded model nor a generator address');
       // A loaded checkpoint has one version (0): min_weight_version only applies to a live generator.
-      const model = generatorEvalModel(generator, { batchSize: req.batchSize || 16, minWeightVersion: lease ? 0n : target.minWeightVersion });
+      const model = generatorEvalModel(generator, { batchSize: req.batchSize || 16, minWeightVersion: lease ? 0n : target.minWeightVersion, adapter: target.adapterName });
       run.record.model = (await generator.getModelInfo!({})).model;
+      const held = run.record.model?.adapters.map((a) => a.name) ?? [];
+      if (target.adapterName && !held.includes(target.adapterName)) {
+        throw Object.assign(new Error(`target.adapter_name: the generator does not serve an adapter ${JSON.stringify(target.adapterName.slice(0, 64))} (held: ${held.join(', ') || 'none'})`), { grpcCode: 'NOT_FOUND' });
+      }
       await runEvaluation(
         tasks.map((t) => {
           const sel = req.tasks.find((s) => (s.kind.case === 'name' ? s.kind.value : s.kind.value?.name) === t.name);

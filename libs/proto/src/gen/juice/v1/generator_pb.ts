@@ -559,8 +559,8 @@ export type ScoreCompletionsRequest = Message<"juice.v1.ScoreCompletionsRequest"
   requestId: string;
 
   /**
-   * LoRA adapter to score with; "" = the base. Scoring with an adapter is not implemented yet:
-   * a non-empty name is refused with UNIMPLEMENTED (generation with adapters is).
+   * LoRA adapter to score with (a name listed in ModelInfo.adapters); "" = the base. Scores equal
+   * those of the merged model (W + scaling * B A). Unknown name: NOT_FOUND naming it.
    *
    * @generated from field: string adapter = 6;
    */

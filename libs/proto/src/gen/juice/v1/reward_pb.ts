@@ -331,6 +331,13 @@ export const RewardModelService: GenService<{
   },
   /**
    * Receive new reward-model weights (protocol and errors: common.proto, WeightChunk).
+   * The reward model holds ONE LoRA adapter (Score and Compare name none): a lora_adapter_only
+   * push (adapter_name empty or "default") carries the adapters on the backbone and optionally
+   * the trained score head under its PEFT name ("base_model.model.score.weight", modules_to_save;
+   * without it the base's head scores); it replaces any previous adapter, on the base weights
+   * held, which are not sent again. Only FULL adapter pushes; stage_only works as for full pushes.
+   * A full push is the whole reward model: it serves without an adapter. A REPLACE/ADD delta whose
+   * base_version serves an adapter is FAILED_PRECONDITION. ModelInfo.lora describes the adapter.
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
    *
