@@ -92,11 +92,18 @@ const HONOURED: { field: string; set: Partial<Hyper>; base?: Partial<Hyper>; res
   { field: 'no_shuffle', set: { noShuffle: true } },
   { field: 'sft.loss_reduction', set: {}, rest: { algorithmConfig: { case: 'sft', value: { lossReduction: LossReduction.SEQUENCE_SUM } } } },
   { field: 'sft.train_on_prompt', set: {}, rest: { algorithmConfig: { case: 'sft', value: { trainOnPrompt: true } } } },
+  // LoRA (adapters on the frozen base): each of its settings changes the steps of a LoRA job.
+  { field: 'lora', set: { lora: { rank: 4 } } },
+  { field: 'lora.rank', set: { lora: { rank: 2, alpha: 4 } }, base: { lora: { rank: 4, alpha: 4 } } },
+  { field: 'lora.alpha', set: { lora: { rank: 4, alpha: 16 } }, base: { lora: { rank: 4 } } },
+  { field: 'lora.target_modules', set: { lora: { rank: 4, targetModules: ['q_proj', 'down_proj'] } }, base: { lora: { rank: 4 } } },
+  { field: 'lora.use_rslora', set: { lora: { rank: 4, alpha: 8, useRslora: true } }, base: { lora: { rank: 4, alpha: 8 } } },
 ];
 
 // Fields refused at StartJob (validate_only too), with the status and the field the message must name.
 const REFUSED: { field: string; code: 'UNIMPLEMENTED' | 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION'; spec: Spec }[] = [
-  { field: 'spec.hyperparameters.lora', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4 } }) },
+  { field: 'spec.hyperparameters.lora.dropout', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4, dropout: 0.1 } }) },
+  { field: 'spec.hyperparameters.lora', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4 } }, { algorithm: Algorithm.REWARD_MODEL, datasets: [{ path: prefs, schema: DataSchema.PREFERENCE }] }) },
   { field: 'spec.hyperparameters.min_lr_ratio', code: 'INVALID_ARGUMENT', spec: sftSpec({ minLrRatio: 0.1 }) },
   { field: 'spec.weight_sync.every_n_steps', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { everyNSteps: 5n } }) },
   { field: 'spec.weight_sync.delta', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { delta: true } }) },

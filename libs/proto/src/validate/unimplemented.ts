@@ -2,14 +2,24 @@
 // validate_only) refuses them with UNIMPLEMENTED naming the field, instead of accepting a job that would
 // silently train without them. Each entry is one setting: implementing it means deleting its lines here.
 import type { JobSpec } from '../gen/juice/v1/trainer_pb.js';
-import { ReferencePolicy } from '../gen/juice/v1/trainer_pb.js';
+import { Algorithm, ReferencePolicy } from '../gen/juice/v1/trainer_pb.js';
 import { Violations } from './violations.js';
 
 export function unimplementedJobSettings(spec: JobSpec | undefined, field = 'spec'): Violations {
   const v = new Violations();
   if (!spec) return v;
   const h = spec.hyperparameters;
-  if (h?.lora && h.lora.rank > 0) v.add(`${field}.hyperparameters.lora`, 'LoRA training is not implemented yet; leave it unset (rank 0) for full-parameter training');
+  if (h?.lora && h.lora.rank > 0) {
+    // LoRA jobs: SFT and DPO train adapters (PEFT checkpoints); IRFT/SPIN's adapter-only pushes wait for the push API's header option.
+    const lora = `${field}.hyperparameters.lora`;
+    if (spec.algorithm !== Algorithm.SFT && spec.algorithm !== Algorithm.DPO) v.add(lora, `LoRA is not implemented yet for ${Algorithm[spec.algorithm]} (SFT and DPO train adapters); leave it unset (rank 0) for full-parameter training`);
+    // A dropout mask drawn by the runtime cannot be drawn again on resume, so the job would not continue bit-identically.
+    if (h.lora.dropout > 0) v.add(`${lora}.dropout`, 'LoRA dropout in training jobs is not implemented yet (its mask would not be reproducible on resume); leave it 0');
+    // Periodic pushes send the policy's weights; a LoRA job's policy is base + adapter, pushed only as an adapter by IRFT/SPIN so far.
+    if (spec.weightSync && spec.weightSync.everyNSteps !== 0n) v.add(`${field}.weight_sync.every_n_steps`, 'periodic pushes of a LoRA job\'s adapter are not implemented yet; leave it 0 (IRFT/SPIN push the adapter at every stage)');
+    // The evaluator loads checkpoints as models; a LoRA checkpoint is an adapter on a base it would have to be told.
+    if (spec.evaluation?.tasks.length) v.add(`${field}.evaluation.tasks`, 'evaluator tasks on a LoRA job\'s checkpoints are not implemented yet; evaluate the adapter afterwards (juice merge, or the evaluator with base + adapter), or use eval_datasets');
+  }
 
   const c = spec.algorithmConfig;
   if (c.case === 'dpo') {

@@ -11,6 +11,7 @@ import type { RunContext } from '../job-manager.js';
 import type { HeldOutEvaluator } from '../runners/held-out-eval.js';
 import { badSpec } from '../runners/job-error.js';
 import { JobPoints, type JobPointsOptions } from '../runners/job-points.js';
+import { loraJob, type LoraJob } from '../runners/lora-job.js';
 import { resolveModel } from '../runners/model-source.js';
 import { resumePoint } from '../runners/resume-point.js';
 import { restoreWeights, type RestoredTrainerState } from '../runners/trainer-state.js';
@@ -49,6 +50,8 @@ export interface PreparedJob<Row> {
   padTokenId: number;
   /** The checkpoint this attempt continues from (undefined: a fresh start). */
   restored?: RestoredTrainerState;
+  /** TrainingHyperparameters.lora (rank > 0): the adapters trained on the frozen `params` (lora-job.ts). */
+  lora?: LoraJob;
   /** Evaluation and checkpoint points of the job, with the held-out evaluator of the algorithm (if any). */
   points(evaluator?: HeldOutEvaluator, o?: { shuffle?: boolean; weights?: JobPointsOptions['weights'] }): JobPoints;
 }
@@ -72,7 +75,9 @@ export async function prepareJob<Row>(ctx: RunContext, p: Preparation<Row>): Pro
   p.beforeRestore?.(model);
   const logger = `trainer.${p.algorithm.toLowerCase()}`;
   const restored = resumePoint(ctx, store, p.algorithm, logger);
-  if (restored && p.restoreWeights !== false) restoreWeights(params, restored.checkpoint);
+  // A LoRA job's checkpoints hold the adapters (restored into lora.adapters); its base is never trained.
+  const lora = loraJob(spec, ctx.job.id, model, seed, restored);
+  if (restored && p.restoreWeights !== false && !lora) restoreWeights(params, restored.checkpoint);
   const evalRows = await rowsOf(spec.evalDatasets, p, ctx.signal);
   // EvalConfig.tasks, run by the evaluator service on the job's checkpoints at its evaluation points.
   const tasks = taskEvaluation(ctx, logger);
@@ -88,6 +93,7 @@ export async function prepareJob<Row>(ctx: RunContext, p: Preparation<Row>): Pro
     limits,
     padTokenId: model.tokenizer.padTokenId ?? model.tokenizer.eosTokenIds[0] ?? 0,
     restored,
-    points: (evaluator, o = {}) => new JobPoints(ctx, { store, model, algorithm: p.algorithm, seed, shuffle: o.shuffle ?? !noShuffle, evaluator, tasks, best: restored?.state.best, weights: o.weights }),
+    lora,
+    points: (evaluator, o = {}) => new JobPoints(ctx, { store, model, algorithm: p.algorithm, seed, shuffle: o.shuffle ?? !noShuffle, evaluator, tasks, best: restored?.state.best, weights: o.weights, lora }),
   };
 }

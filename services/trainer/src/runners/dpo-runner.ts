@@ -12,6 +12,7 @@ import type { JobRunner } from '../job-manager.js';
 import { prepareJob } from '../pipeline/prepare.js';
 import { reportStep } from '../pipeline/report.js';
 import { resolveDpo } from '../settings/dpo.js';
+import { loraRequested } from '../settings/lora.js';
 import { pairEvaluator } from './held-out-eval.js';
 import { loopAfterStep, loopResume } from './loop-points.js';
 
@@ -32,8 +33,9 @@ export function tokenizePairs(tokenizer: Parameters<typeof tokenizePreferencePai
 export function dpoRunner(): JobRunner {
   return async (ctx) => {
     let reference: ParamSet | undefined;
-    const job = await prepareJob(ctx, { algorithm: 'DPO', ...preferenceRows, beforeRestore: (m) => void (reference = m.params.clone()) });
-    const { model, restored } = job;
+    // LoRA: π_ref is the base itself (the adapters disabled in the same session), never a copy.
+    const job = await prepareJob(ctx, { algorithm: 'DPO', ...preferenceRows, beforeRestore: (m) => void (reference = loraRequested(ctx.job.spec!) ? m.params : m.params.clone()) });
+    const { model, restored, lora } = job;
     const toPair = tokenizePairs(model.tokenizer, job.limits);
     const pairs = job.rows.map(toPair);
     const s = resolveDpo(job.spec, { rows: pairs.length });
@@ -47,8 +49,10 @@ export function dpoRunner(): JobRunner {
       await runPairwise({
         ...s,
         config: model.config,
-        params: model.params,
-        reference: reference!,
+        params: lora?.adapters ?? model.params,
+        // LoRA: no reference weights (lora_enabled = 0 on the trained session's base).
+        reference: lora ? undefined : reference!,
+        lora: lora?.training,
         pairs,
         padTokenId: job.padTokenId,
         steps: s.totalSteps,

@@ -48,6 +48,8 @@ export interface JobPointsOptions {
   best?: BestRecord;
   /** Weights and config.json to save instead of the model's (a reward model: backbone + score head). */
   weights?: { params: ParamSet; config: Record<string, unknown> };
+  /** A LoRA job: evaluate the merged weights, checkpoint the PEFT adapter directory (lora-job.ts). */
+  lora?: { merged(): ParamSet; writeCheckpoint(dir: string): void };
 }
 
 export class JobPoints {
@@ -98,7 +100,7 @@ export class JobPoints {
    * first; when the tasks then make it the best, that version is marked best afterwards.
    */
   async evaluate(p: JobPoint): Promise<{ metrics: Record<string, number>; newBest: boolean }> {
-    const metrics = this.o.evaluator ? await this.o.evaluator.evaluate(this.o.weights?.params ?? this.o.model.params) : {};
+    const metrics = this.o.evaluator ? await this.o.evaluator.evaluate(this.o.lora?.merged() ?? this.o.weights?.params ?? this.o.model.params) : {};
     let newBest: boolean;
     if (this.o.tasks) {
       const version = this.lastSaved === p.step ? Number(this.ctx.job.lastCheckpoint!.version) : await this.checkpoint(p, { metrics });
@@ -166,6 +168,7 @@ export class JobPoints {
       best,
       dataPosition: dataPositionOf(p, p.stageSamples !== undefined),
       ...this.o.weights,
+      ...(this.o.lora ? { writeWeights: (dir: string) => this.o.lora!.writeCheckpoint(dir) } : {}),
     });
     this.lastSaved = p.step;
     this.prune();

@@ -7,12 +7,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointStore } from '@juice/checkpoint';
 import { fileDigest, requestModelDir } from '@juice/data';
-import { createDefaultModel, loadModel, type LoadedModel } from '@juice/models';
+import { createHash } from 'node:crypto';
+import { createDefaultModel, loadModel, loadModelWithAdapter, type LoadedModel } from '@juice/models';
 import type { ParamSet } from '@juice/optim';
 import type { ModelSource } from '@juice/proto';
 import { loadRewardParams, rewardParamsFromLm } from './reward-weights.js';
 import { failedPrecondition, invalidArgument, notFound } from '@juice/service-kit';
 import { unusableCheckpoint as unusableModel } from './job-error.js';
+import { loraBaseOf } from './lora-job.js';
 
 /** The directory of a checkpoint reference in the trainer's store (manifest verified). */
 export function checkpointDir(ref: { jobId: string; version: bigint; best: boolean }, store: CheckpointStore, field = 'spec.model.checkpoint'): string {
@@ -29,7 +31,7 @@ export function resolveModel(source: ModelSource | undefined, jobDir: string, co
   let model: LoadedModel;
   // A request-named directory: under the data roots, every file in it too (path-roots.ts).
   if (kind === 'hfDir') model = loadModel(requestModelDir(source!.kind.value as string, 'spec.model.hf_dir'));
-  else if (kind === 'checkpoint') model = loadModel(checkpointDir(source!.kind.value as { jobId: string; version: bigint; best: boolean }, store));
+  else if (kind === 'checkpoint') model = loadCheckpointModel(checkpointDir(source!.kind.value as { jobId: string; version: bigint; best: boolean }, store));
   else {
     if (kind === 'embedded' && source!.kind.value.name && source!.kind.value.name !== 'juice-tiny') throw invalidArgument('spec.model.embedded.name', `unknown embedded model "${source!.kind.value.name}" (available: juice-tiny)`);
     const dir = join(jobDir, 'base-model');
@@ -40,6 +42,20 @@ export function resolveModel(source: ModelSource | undefined, jobDir: string, co
     throw unusableModel(`spec.model.expected_sha256: the model's weights hash to ${model.sha256}, expected ${source.expectedSha256}`);
   }
   return model;
+}
+
+/**
+ * A checkpoint of this trainer's store as a model: an HF directory as it is; a LoRA job's PEFT checkpoint as
+ * its base with the adapter merged in (lora_base.json names the base, whose weights must still hash as they
+ * did when the adapter was trained).
+ */
+export function loadCheckpointModel(dir: string): LoadedModel {
+  const base = loraBaseOf(dir);
+  if (!base) return loadModel(dir);
+  const m = loadModelWithAdapter(base.model_dir, dir);
+  const expected = createHash('sha256').update(base.sha256 + m.adapter.sha256).digest('hex');
+  if (m.sha256 !== expected) throw unusableModel(`${dir}: the LoRA adapter's base ${base.model_dir} has changed since the adapter was trained (its weights no longer hash to ${base.sha256})`);
+  return m;
 }
 
 /** SHA-256 and size of every file directly in a model directory (weights, config, tokenizer), by name. */

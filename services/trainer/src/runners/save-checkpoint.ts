@@ -2,7 +2,7 @@
 // the versioned store atomically with hashes, recorded on the job and announced on its event stream.
 // `extra` (optional) adds files to the same version (juice's trainer state, trainer-state.ts) and the
 // position/best flags that the job record carries; callers that pass only five arguments are unchanged.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
@@ -29,12 +29,23 @@ export interface CheckpointExtras {
   params?: LoadedModel['params'];
   /** config.json to write instead of the model's (a reward model: *ForSequenceClassification, num_labels 1). */
   config?: Record<string, unknown>;
+  /** Writes the weight files instead of an HF model (a LoRA job: its PEFT adapter directory); tokenizer files are still added. */
+  writeWeights?: (dir: string) => void;
 }
 
 export async function saveCheckpoint(ctx: RunContext, store: CheckpointStore, model: LoadedModel, step: number, algorithm: string, extra: CheckpointExtras = {}): Promise<CheckpointInfo> {
   const tmp = mkdtempSync(join(tmpdir(), 'juice-ckpt-'));
   try {
-    saveHfDir(tmp, {
+    if (extra.writeWeights) {
+      extra.writeWeights(tmp);
+      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+        try {
+          writeFileSync(join(tmp, f), readFileSync(join(model.dir, f)));
+        } catch {
+          // not every tokenizer has every file (saveHfDir's extraFiles skip them alike)
+        }
+      }
+    } else saveHfDir(tmp, {
       config: extra.config ?? configToHf(model.config, { _name_or_path: `juice-${algorithm.toLowerCase()}-${ctx.job.id}` }),
       tensors: (extra.params ?? model.params).entries.map((e) => [e.name, { shape: e.shape, data: (extra.params ?? model.params).view(e.name) }] as [string, { shape: readonly number[]; data: Float32Array }]),
       extraFiles: Object.fromEntries(
@@ -51,7 +62,7 @@ export async function saveCheckpoint(ctx: RunContext, store: CheckpointStore, mo
     const metrics = extra.metrics ?? ctx.job.latestMetrics;
     const files = { ...Object.fromEntries(readdirSync(tmp).map((f) => [f, readFileSync(join(tmp, f))])), ...extra.files };
     const manifest = store.save(ctx.job.id, version, { files, metadata: { step, algorithm, epoch: extra.epoch ?? 0, stage: extra.stage ?? 0, metrics } });
-    const weights = manifest.files.find((f) => f.path === 'model.safetensors');
+    const weights = manifest.files.find((f) => f.path === 'model.safetensors' || f.path === 'adapter_model.safetensors');
     const info = create(CheckpointInfoSchema, { version: BigInt(version), step: BigInt(step), epoch: extra.epoch ?? 0, stage: extra.stage ?? 0, path: store.dir(ctx.job.id, version), sha256: weights?.sha256 ?? '', sizeBytes: BigInt(weights?.size ?? 0), createdAt: timestampNow(), metrics, best: extra.best ?? false });
     ctx.job.lastCheckpoint = info;
     if (extra.best) ctx.job.bestCheckpoint = info;

@@ -21,7 +21,7 @@ export const demonstrationRows = {
 export function sftRunner(): JobRunner {
   return async (ctx) => {
     const job = await prepareJob(ctx, { algorithm: 'SFT', ...demonstrationRows });
-    const { model, restored } = job;
+    const { model, restored, lora } = job;
     const tokenize = (d: Demonstration) => tokenizeDemonstration(model.tokenizer, d, job.limits);
     const examples = job.rows.map(tokenize);
     const s = resolveSft(job.spec, { rows: examples.length });
@@ -36,7 +36,9 @@ export function sftRunner(): JobRunner {
       await runSft({
         ...s,
         config: model.config,
-        params: model.params,
+        // LoRA: the adapters train on the frozen base (job.lora); else every weight of the model.
+        params: lora?.adapters ?? model.params,
+        lora: lora?.training,
         examples,
         padTokenId: job.padTokenId,
         signal: ctx.signal,
