@@ -138,7 +138,8 @@ describe('reward-model', () => {
 
 describe('trainer', () => {
   let role: RunningRole;
-  before(async () => (role = await startRole('trainer', ['--store', join(work, 'store')])));
+  // A long grace period: hashing the drain test's 2 GiB dataset takes seconds, and far longer on a loaded machine.
+  before(async () => (role = await startRole('trainer', ['--store', join(work, 'store'), '--shutdown-grace-ms', '120000'])));
   after(() => role.stop('SIGKILL'));
 
   test('health and reflection', () => assertServing(role, 'juice.v1.TrainerService'));
@@ -180,7 +181,7 @@ describe('trainer', () => {
     assert.equal(r.job?.dataFiles[0]?.sizeBytes, BigInt(size));
     assert.equal(await exit, 0, `exit code 0; stderr:\n${role.stderr()}`);
     assert.match(role.stderr(), /signal received, draining[^\n]*"in_flight":1/, 'the role drained one in-flight call');
-    assert.ok(Date.now() - t0 < 10_000, 'exits once the call is done');
+    assert.ok(Date.now() - t0 < 120_000, 'exits once the call is done, within the grace period');
     c.close();
   });
 });
