@@ -32,7 +32,9 @@ function toWire(name: string, value: FeedValue, transfer: boolean, transferList:
     data = value.data;
     wire = { dims: [...value.dims], ...(value.type ? { type: value.type } : {}) };
   }
-  if (ArrayBuffer.isView(data)) {
+  // Views of a SharedArrayBuffer cross as they are: the worker reads the same memory, nothing is copied
+  // (a pushed weight version is assembled in shared memory for this; its arrays are not written after).
+  if (ArrayBuffer.isView(data) && !(data.buffer instanceof SharedArrayBuffer)) {
     if (transfer && ownsWholeBuffer(data)) transferList.push(data.buffer as ArrayBuffer);
     else if (!ownsWholeBuffer(data)) {
       // postMessage would clone the whole backing buffer (e.g. all parameters) for a subarray view.

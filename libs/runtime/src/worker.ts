@@ -5,7 +5,8 @@ import { createSession } from './session.js';
 import type { Session } from './session.js';
 import type { Feeds, TypedArrayData } from './tensor.js';
 import { ownsWholeBuffer } from './worker-protocol.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import type { FromWorker, ToWorker, WireTensor, WorkerInit } from './worker-protocol.js';
+import { ownCopy } from './shared-feeds.js';
 
 const port = parentPort!;
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
@@ -27,12 +28,21 @@ async function main(): Promise<void> {
   });
 }
 
+/** A wire array as ORT takes it: shared memory copied into this thread's (into `reuse` if it fits). */
+const local = (data: WireTensor['data'], reuse?: unknown): TypedArrayData => (ArrayBuffer.isView(data) ? ownCopy(data, reuse) : (data as unknown as TypedArrayData));
+
 /** Inputs kept in this thread and added to every run (the weights: sent once, not with every step). */
 const pinned: Feeds = {};
 
 async function handle(session: Session, msg: ToWorker): Promise<void> {
   if (msg.kind === 'pin') {
-    for (const [name, t] of Object.entries(msg.feeds)) pinned[name] = t.dims ? { data: t.data as TypedArrayData, dims: t.dims, ...(t.type ? { type: t.type } : {}) } : (t.data as TypedArrayData);
+    for (const [name, t] of Object.entries(msg.feeds)) {
+      // Runs are handled one at a time, so none reads the array pinned before: a shared new version is
+      // copied into it (see shared-feeds.ts).
+      const prev = pinned[name];
+      const data = local(t.data, prev === undefined || ArrayBuffer.isView(prev) ? prev : prev.data);
+      pinned[name] = t.dims ? { data, dims: t.dims, ...(t.type ? { type: t.type } : {}) } : data;
+    }
     post({ kind: 'pinned', id: msg.id });
     return;
   }
@@ -45,7 +55,7 @@ async function handle(session: Session, msg: ToWorker): Promise<void> {
   try {
     const feeds: Feeds = { ...pinned };
     for (const [name, t] of Object.entries(msg.feeds)) {
-      const data = t.data as TypedArrayData;
+      const data = local(t.data);
       feeds[name] = t.dims ? { data, dims: t.dims, ...(t.type ? { type: t.type } : {}) } : data;
     }
     const result = await session.run(feeds, msg.outputs);

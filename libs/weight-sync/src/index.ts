@@ -1,9 +1,9 @@
 export { WeightPushError, type PushStatus } from './errors.js';
 export { weightChunks, type PushTensor, type ChunkOptions } from './chunk.js';
-export { receiveWeights, applyDelta, type ReceiveOptions, type ReceivedWeights } from './receive.js';
+export { receiveWeights, applyDelta, type ReceiveOptions, type ReceivedWeights, type ReceiveTimings } from './receive.js';
 export { VersionedWeights, type WeightSet } from './versions.js';
 export { bytesPerElement, encodeFloats, decodeFloatsInto, FLOAT_WIRE_DTYPES, type FloatWireDtype } from './dtype-bytes.js';
-export { acceptWeightPush, type TensorMap } from './accept.js';
+export { acceptWeightPush, pushTimingFields, PUSH_TIMINGS_LOG, type TensorMap, type PushTimings } from './accept.js';
 export { peekFirstChunk } from './peek.js';
 export { assertFinite, firstNonFinite } from './finite.js';
 export { PoolWeights, type WeightTarget, type WeightReplicaSet, type PoolPushResult, type PoolWeightsOptions } from './pool-sync.js';

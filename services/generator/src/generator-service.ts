@@ -163,11 +163,11 @@ export function createGeneratorService(host: ModelHost, metrics?: GeneratorMetri
     },
 
     async pushWeights(chunks, ctx) {
-      return pushWeights(host, chunks, ctx.signal);
+      return pushWeights(host, chunks, ctx.signal, ctx.log);
     },
 
-    async activateWeights(req) {
-      return await activate(host, req.version);
+    async activateWeights(req, ctx) {
+      return await activate(host, req.version, ctx.log);
     },
 
     async removeAdapter(req) {

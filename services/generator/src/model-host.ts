@@ -63,10 +63,11 @@ export class ModelHost implements ServedLm {
 
   /** Hands a weight set to both workers; requests that arrive from now on use it. */
   async serveWeights(version: bigint, w: WeightMap): Promise<void> {
-    this.engine.setWeights(withStacks(weightWire(String(version), w, this.model), this.adapters?.stacks()));
+    const engineHolds = this.engine.setWeights(withStacks(weightWire(String(version), w, this.model), this.adapters?.stacks()));
     // Runs posted before the pin keep the old weights (the worker handles messages in order).
     this.scorerVersion = version;
-    await this.scorer.pin(weightFeeds(w, this.model));
+    // Both workers copy a pushed (shared-memory) version into their own at once, each on its thread.
+    await Promise.all([engineHolds, this.scorer.pin(weightFeeds(w, this.model))]);
   }
 
   /**

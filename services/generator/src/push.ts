@@ -6,14 +6,20 @@ import { create } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { PushWeightsResponseSchema, WeightDeltaMode, type PushWeightsResponse, type WeightChunk } from '@juice/proto';
 import { StatusError } from '@juice/proto/status-error';
-import { acceptWeightPush, peekFirstChunk, receiveWeights } from '@juice/weight-sync';
+import type { Logger } from '@juice/service-kit';
+import { acceptWeightPush, peekFirstChunk, pushTimingFields, PUSH_TIMINGS_LOG, receiveWeights } from '@juice/weight-sync';
 import { checkAdapterName, specOf } from './adapters.js';
 import type { ModelHost } from './model-host.js';
 
-export async function pushWeights(host: ModelHost, chunks: AsyncIterable<WeightChunk>, signal: AbortSignal): Promise<PushWeightsResponse> {
+export async function pushWeights(host: ModelHost, chunks: AsyncIterable<WeightChunk>, signal: AbortSignal, log?: Logger): Promise<PushWeightsResponse> {
   const { first, all } = await peekFirstChunk(chunks);
   if (first?.header?.loraAdapterOnly && host.adapters) return pushAdapter(host, first, all, signal);
-  return acceptWeightPush(host.weights, all, { expected: host.shapes, signal, serve: (version, weights) => host.serveWeights(version, weights) });
+  return acceptWeightPush(host.weights, all, {
+    expected: host.shapes,
+    signal,
+    serve: (version, weights) => host.serveWeights(version, weights),
+    onTimings: (t) => log?.info(PUSH_TIMINGS_LOG, pushTimingFields(t)),
+  });
 }
 
 async function pushAdapter(host: ModelHost, first: WeightChunk, chunks: AsyncIterable<WeightChunk>, signal: AbortSignal): Promise<PushWeightsResponse> {
@@ -61,8 +67,10 @@ export async function removeAdapter(host: ModelHost, name: string) {
   });
 }
 
-export async function activate(host: ModelHost, version: bigint) {
+export async function activate(host: ModelHost, version: bigint, log?: Logger) {
+  const t0 = performance.now();
   const { active, previous } = host.weights.activate(version);
   await host.serveWeights(active.number, active.weights);
+  if (active !== previous) log?.info('weights activated', { version: Number(version), serve_ms: Math.round((performance.now() - t0) * 10) / 10 });
   return { active: host.version(), previous: { number: previous.number, label: previous.label } };
 }

@@ -118,6 +118,11 @@ export class BatchEngine {
     return this.active.length;
   }
 
+  /** A step may be computing (rows wait, run, or are being prefilled): the weights' arrays are in use. */
+  get busy(): boolean {
+    return this.running || this.queue.length > 0 || this.active.length > 0;
+  }
+
   /** The weight set new requests will run on (after the current batch drains). */
   setWeights(weights: EngineWeights): void {
     this.pending = weights;

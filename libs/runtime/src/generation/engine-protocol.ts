@@ -49,4 +49,6 @@ export type FromEngine =
   | { kind: 'token'; id: number; token: number; logprob: number; top?: { ids: number[]; logprobs: number[] } }
   | { kind: 'done'; id: number; result: EngineResult }
   | { kind: 'error'; id: number; message: string; grpcCode?: string }
-  | { kind: 'stats'; queueDepth: number; activeRows: number; steps: number };
+  | { kind: 'stats'; queueDepth: number; activeRows: number; steps: number }
+  /** The worker holds a 'weights' message's tensors in its own memory (answers every 'weights', in order). */
+  | { kind: 'weights-taken' };

@@ -4,10 +4,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createSession } from '../session.js';
 import type { Feeds } from '../tensor.js';
 import { BatchEngine } from './batch-engine.js';
+import { ownCopy } from '../shared-feeds.js';
 import type { EngineWorkerInit, FromEngine, ToEngine, WeightSetWire } from './engine-protocol.js';
 
 const port = parentPort!;
 const post = (m: FromEngine) => port.postMessage(m);
+const dataOf = (f: Feeds[string] | undefined): unknown => (f === undefined || ArrayBuffer.isView(f) ? f : f.data);
+const ownTensors = (w: WeightSetWire, reuse?: Feeds): WeightSetWire => ({
+  ...w,
+  tensors: Object.fromEntries(Object.entries(w.tensors).map(([n, t]) => [n, { data: ownCopy(t.data, dataOf(reuse?.[n])), dims: t.dims }])),
+});
 const feedsOf = (w: WeightSetWire): Feeds => Object.fromEntries(Object.entries(w.tensors).map(([n, t]) => [n, { data: t.data, dims: t.dims }]));
 
 async function main(): Promise<void> {
@@ -47,8 +53,13 @@ async function main(): Promise<void> {
       if (m.reason === 'cancelled') row?.abort.abort();
       else row?.stop();
     } else if (m.kind === 'weights') {
-      latest = m.weights.partial ? { ...latest, ...feedsOf(m.weights) } : feedsOf(m.weights);
+      // Shared tensors are copied into this thread's memory (ORT refuses shared memory); while nothing
+      // computes, into the arrays of the latest set, which no one reads any more (see shared-feeds.ts).
+      const reuse = engine.busy ? undefined : latest;
+      const own = ownTensors(m.weights, reuse);
+      latest = m.weights.partial ? { ...latest, ...feedsOf(own) } : feedsOf(own);
       engine.setWeights({ label: m.weights.label, feeds: latest, lora: m.weights.lora });
+      post({ kind: 'weights-taken' });
     } else if (m.kind === 'close') {
       port.close();
     }

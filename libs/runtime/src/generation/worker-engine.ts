@@ -21,6 +21,8 @@ interface Pending {
 
 export class WorkerEngine {
   private readonly pending = new Map<number, Pending>();
+  /** setWeights calls the worker has not yet answered, oldest first. */
+  private readonly weightWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private nextId = 1;
   private label: string;
   stats = { queueDepth: 0, activeRows: 0, steps: 0 };
@@ -48,10 +50,18 @@ export class WorkerEngine {
     return this.label;
   }
 
-  /** Weights are copied to the worker once (structured clone); requests that arrive later use them. */
-  setWeights(weights: WeightSetWire): void {
+  /**
+   * Weights are handed to the worker once; requests that arrive later use them. Tensors in a
+   * SharedArrayBuffer are shared with the worker, others are copied (structured clone). Resolves once the
+   * worker holds them in its own memory (the caller may then reuse shared arrays it handed over).
+   */
+  setWeights(weights: WeightSetWire): Promise<void> {
     this.label = weights.label;
+    const taken = new Promise<void>((resolve, reject) => this.weightWaiters.push({ resolve, reject }));
+    // A caller that does not wait must not see the worker's death as an unhandled rejection.
+    taken.catch(() => {});
     this.post({ kind: 'weights', weights });
+    return taken;
   }
 
   submit(req: EngineRequest): Promise<EngineResult> {
@@ -80,6 +90,10 @@ export class WorkerEngine {
       this.stats = { queueDepth: m.queueDepth, activeRows: m.activeRows, steps: m.steps };
       return;
     }
+    if (m.kind === 'weights-taken') {
+      this.weightWaiters.shift()?.resolve();
+      return;
+    }
     if (m.kind === 'ready' || m.kind === 'init-error') return;
     const p = this.pending.get(m.id);
     if (!p) return;
@@ -104,6 +118,7 @@ export class WorkerEngine {
   }
 
   private failAll(e: unknown): void {
+    for (const w of this.weightWaiters.splice(0)) w.reject(e);
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }
