@@ -12,7 +12,10 @@ const configSpec = defineConfig({
   maxAdapters: { type: 'int', flag: 'max-adapters', env: 'JUICE_MAX_ADAPTERS', default: 0, min: 0, max: 64, help: 'named LoRA adapters served at once next to the base (lora_adapter_only pushes); 0 = none' },
 });
 
-await runService({
+// Set once a model is loaded (the server only listens after that); without one the replica never serves.
+let servesModel = false;
+
+const handle = await runService({
   name: 'generator',
   description: 'juice generator: batched sampling with a KV cache, teacher-forced log-probs, weight pushes',
   configSpec,
@@ -39,7 +42,13 @@ await runService({
       };
     }
     const host = await ModelHost.load({ modelDir: config.model, maxBatch: config.maxBatch, maxQueue: config.maxQueue, maxAdapters: config.maxAdapters });
+    servesModel = true;
     log.info('model loaded', { model: config.model, parameters: host.model.params.numParams, architecture: host.model.config.architecture });
     return { services: [{ desc: GeneratorService, impl: createGeneratorService(host, generatorMetrics(host.engine)) }], onShutdown: () => host.close() };
   },
 });
+
+// A replica is not Ready until it serves a model: health answers NOT_SERVING for the server and the role's
+// service, so readiness probes (and a k8s Service's endpoints) leave it out. Set before any call can
+// arrive: runService returns in the same turn of the event loop in which the server started listening.
+if (!servesModel) for (const s of ['', GeneratorService.typeName]) handle.server.health.setStatus(s, 'NOT_SERVING');

@@ -9,7 +9,10 @@ const configSpec = defineConfig({
   maxBatch: { type: 'int', flag: 'max-batch', env: 'JUICE_MAX_BATCH', default: 32, min: 1, max: 4096, help: 'sequences scored in one forward pass' },
 });
 
-await runService({
+// Set once a model is loaded (the server only listens after that); without one the replica never serves.
+let servesModel = false;
+
+const handle = await runService({
   name: 'reward-model',
   description: 'juice reward-model: scores and compares responses, takes new weights while serving',
   configSpec,
@@ -22,7 +25,11 @@ await runService({
       };
     }
     const host = await RewardHost.load(config.model, config.maxBatch);
+    servesModel = true;
     if (host.freshHead) log.warn('the model is a causal LM: serving it with a freshly initialised score head (train it with a REWARD_MODEL or RFT job)', { model: config.model });
     return { services: [{ desc: RewardModelService, impl: createRewardModelService(host) }], onShutdown: () => host.close() };
   },
 });
+
+// Not Ready until it serves a model: NOT_SERVING for the server and the role's service (see the generator's main).
+if (!servesModel) for (const s of ['', RewardModelService.typeName]) handle.server.health.setStatus(s, 'NOT_SERVING');
