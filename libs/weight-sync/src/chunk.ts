@@ -1,7 +1,7 @@
 // The sending side of PushWeights: many tensors per chunk (one tensor per message was the slow path
 // in peer systems), large tensors split into pieces, every chunk checksummed.
 import { create } from '@bufbuild/protobuf';
-import { Dtype, WeightChunkSchema, WeightDeltaMode, weightChunkSha256, type TensorPiece, type WeightChunk } from '@juice/proto';
+import { Dtype, WeightChunkSchema, WeightDeltaMode, weightChunkSha256, type TensorPiece, type WeightChunk, type WeightPushHeader } from '@juice/proto';
 import { bytesPerElement, encodeFloats, type FloatWireDtype } from './dtype-bytes.js';
 
 export interface PushTensor {
@@ -21,6 +21,8 @@ export interface ChunkOptions {
   stageOnly?: boolean;
   /** The tensors do not change until the push is done (e.g. a snapshot): FLOAT32 data is sent without a copy. */
   stable?: boolean;
+  /** A LoRA adapter push's header fields (lora_adapter_only, adapter_name, lora). */
+  adapter?: Partial<Pick<WeightPushHeader, 'loraAdapterOnly' | 'adapterName' | 'lora'>>;
 }
 
 /** Yields the chunks of one push, in order; encode lazily so memory stays at about one chunk. */
@@ -48,6 +50,7 @@ export function* weightChunks(tensors: ReadonlyMap<string, PushTensor>, o: Chunk
               deltaMode: o.deltaMode ?? WeightDeltaMode.FULL,
               baseVersion: o.baseVersion ?? 0n,
               stageOnly: o.stageOnly ?? false,
+              ...o.adapter,
             }
           : undefined,
     });

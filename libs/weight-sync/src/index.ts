@@ -6,5 +6,6 @@ export { bytesPerElement, encodeFloats, decodeFloatsInto, FLOAT_WIRE_DTYPES, typ
 export { acceptWeightPush, pushTimingFields, PUSH_TIMINGS_LOG, type TensorMap, type PushTimings } from './accept.js';
 export { peekFirstChunk } from './peek.js';
 export { assertFinite, firstNonFinite } from './finite.js';
-export { PoolWeights, type WeightTarget, type WeightReplicaSet, type PoolPushResult, type PoolWeightsOptions } from './pool-sync.js';
-export { pushNextVersion, type PushTarget, type NamedTensors, type PushResult } from './push.js';
+export { PoolWeights, oneReplica, type WeightTarget, type WeightReplicaSet, type PoolPushResult, type PoolWeightsOptions, type PushCallOptions } from './pool-sync.js';
+export { pushNextVersion, namedTensors, type PushTarget, type PushOptions, type NamedTensors, type PushResult, type TensorViews } from './push.js';
+export { DEFAULT_CHUNK_BYTES, MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, DEFAULT_PUSH_TIMEOUT_MS, chunkBytesProblem, type WeightSyncOptions } from './sync-options.js';

@@ -1,33 +1,42 @@
-// The one client-side push every caller uses: ask the target which version it serves, push the named
-// tensors as version current + 1 (chunked by weightChunks), and say what was sent. The target is an
-// interface, not a client, so a pool of replicas can implement it (push to all, answer the version all
-// serve) without the callers changing.
-import type { WeightChunk } from '@juice/proto';
-import { weightChunks, type PushTensor } from './chunk.js';
+// What the trainer hands to a push and what it gets back. The push itself is PoolWeights.push
+// (pool-sync.ts), the one client-side push every caller uses (a single role is a pool of one, see
+// oneReplica): the callers give named tensors and a label, never chunks or version numbers.
+import type { WeightPushHeader } from '@juice/proto';
+import type { PushTensor } from './chunk.js';
 
-/** Named float32 tensors, as the optimizer's ParamSet views them and the engine receives them. */
+/** Named float32 tensors, as the optimizer's ParamSet views them (no copy) and the engine receives them. */
 export type NamedTensors = ReadonlyMap<string, PushTensor>;
 
-/** A role that takes weight pushes (a generator or reward-model client; later a pool of replicas). */
+/** What a ParamSet offers (structurally; @juice/optim's ParamSet has it). */
+export interface TensorViews {
+  entry(name: string): { shape: readonly number[] };
+  view(name: string): Float32Array;
+}
+
+/** The named tensors of a ParamSet: views of its flat buffer, nothing copied (the push copies what it keeps). */
+export const namedTensors = (params: TensorViews, names: readonly string[]): NamedTensors => new Map(names.map((n) => [n, { shape: params.entry(n).shape, data: params.view(n) }]));
+
+export interface PushOptions {
+  /** WeightVersion.label, e.g. "<job>/stage2". */
+  label: string;
+  /** A LoRA adapter push: these header fields mark it (lora_adapter_only, adapter_name, lora); it is sent whole and served at once. */
+  header?: Partial<Pick<WeightPushHeader, 'loraAdapterOnly' | 'adapterName' | 'lora'>>;
+}
+
+/** Where a push goes: a pool (PoolWeights.target) or anything that pushes with the same options. */
 export interface PushTarget {
-  getWeightVersion(req: object): Promise<{ active?: { number: bigint } }>;
-  /** A pool answers how many replicas took the push (a single role: 1). */
-  pushWeights(chunks: Iterable<WeightChunk>): Promise<{ bytes: bigint; replicas?: number }>;
+  push(tensors: NamedTensors, o: PushOptions): Promise<PushResult>;
 }
 
 export interface PushResult {
   /** The version now served. */
   version: bigint;
+  /** Data bytes sent in all (one copy per replica). */
   bytes: bigint;
   seconds: number;
   /** Replicas now serving the version. */
   replicas: number;
 }
 
-/** Pushes `tensors` as the target's next version (current + 1). */
-export async function pushNextVersion(target: PushTarget, tensors: NamedTensors, o: { label?: string; chunkBytes?: number } = {}): Promise<PushResult> {
-  const t0 = Date.now();
-  const version = ((await target.getWeightVersion({})).active?.number ?? 0n) + 1n;
-  const pushed = await target.pushWeights(weightChunks(tensors, { version, label: o.label, chunkBytes: o.chunkBytes }));
-  return { version, bytes: pushed.bytes, seconds: (Date.now() - t0) / 1000, replicas: pushed.replicas ?? 1 };
-}
+/** Pushes `tensors` as the target's next version. */
+export const pushNextVersion = (target: PushTarget, tensors: NamedTensors, o: PushOptions): Promise<PushResult> => target.push(tensors, o);

@@ -13,6 +13,7 @@ import type { JobManager } from './job-manager.js';
 import { checkpointInfoOf } from './runners/checkpoint-info.js';
 import { modelDirDigests } from './runners/model-source.js';
 import { checkEvaluationTasks } from './pipeline/evaluator-tasks.js';
+import { checkWeightSync } from './settings/weight-sync.js';
 
 export const TRAINER_VERSION = '0.1.0';
 
@@ -86,6 +87,7 @@ export function createTrainerService(jobs: JobManager): Partial<ServiceImpl<type
       const notYet = unimplementedJobSettings(req.spec).list[0];
       if (notYet) throw unimplemented(`${notYet.field}: ${notYet.problem}`, { field: notYet.field });
       checkEvaluationTasks(req.spec, jobs.defaultEvaluator);
+      checkWeightSync(req.spec);
       if (req.requestId) {
         const prior = jobs.findByRequestId(req.requestId);
         if (prior) return { job: prior };

@@ -9,11 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { createDefaultModel, DEFAULT_MODEL_CONFIG } from '@juice/models';
-import { Algorithm, DataSchema, JobSpecSchema, JobState, LossReduction, LrSchedule, Optimizer, ReferencePolicy, StartJobRequestSchema, StartJobResponseSchema, TrainingHyperparametersSchema, type Job } from '@juice/proto';
+import { Algorithm, DataSchema, GeneratorService, JobSpecSchema, JobState, LossReduction, LrSchedule, Optimizer, ReferencePolicy, StartJobRequestSchema, StartJobResponseSchema, TrainingHyperparametersSchema, type Job } from '@juice/proto';
 import { JobManager } from '../src/job-manager.js';
 import { JobStore } from '../src/job-store.js';
 import { sftRunner } from '../src/runners/sft-runner.js';
 import { createTrainerService } from '../src/trainer-service.js';
+import { createLogger, defineService, startServer } from '@juice/service-kit';
+import { ModelHost } from '../../generator/src/model-host.js';
+import { createGeneratorService } from '../../generator/src/generator-service.js';
 
 type Spec = Extract<MessageInitShape<typeof JobSpecSchema>, { $typeName?: undefined }>;
 // The plain-object form of TrainingHyperparameters (not the message type), so rows can spread and merge.
@@ -105,11 +108,10 @@ const REFUSED: { field: string; code: 'UNIMPLEMENTED' | 'INVALID_ARGUMENT' | 'FA
   { field: 'spec.hyperparameters.lora.dropout', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4, dropout: 0.1 } }) },
   { field: 'spec.hyperparameters.lora', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4 } }, { algorithm: Algorithm.REWARD_MODEL, datasets: [{ path: prefs, schema: DataSchema.PREFERENCE }] }) },
   { field: 'spec.hyperparameters.min_lr_ratio', code: 'INVALID_ARGUMENT', spec: sftSpec({ minLrRatio: 0.1 }) },
-  { field: 'spec.weight_sync.every_n_steps', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { everyNSteps: 5n } }) },
-  { field: 'spec.weight_sync.delta', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { delta: true } }) },
-  { field: 'spec.weight_sync.chunk_bytes', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { chunkBytes: 1024 } }) },
-  { field: 'spec.weight_sync.two_phase', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { twoPhase: true } }) },
-  { field: 'spec.weight_sync.timeout_seconds', code: 'UNIMPLEMENTED', spec: sftSpec({}, { weightSync: { timeoutSeconds: 30 } }) },
+  // weight_sync is honoured (the last test below); out of range or without a generator to sync it is refused.
+  { field: 'spec.weight_sync.chunk_bytes', code: 'INVALID_ARGUMENT', spec: sftSpec({}, { weightSync: { chunkBytes: 1024 } }) },
+  { field: 'spec.weight_sync.chunk_bytes', code: 'INVALID_ARGUMENT', spec: sftSpec({}, { weightSync: { chunkBytes: 64 << 20 } }) },
+  { field: 'spec.weight_sync.every_n_steps', code: 'FAILED_PRECONDITION', spec: sftSpec({}, { weightSync: { everyNSteps: 5n } }) },
   // evaluation.tasks are honoured through the evaluator service (test/e2e/trainer-in-loop-eval.test.ts);
   // this trainer has no default evaluator, so tasks without spec.endpoints.evaluator are refused, and
   // limit alone (it bounds the tasks' documents) would do nothing.
@@ -173,4 +175,27 @@ test('validate_only returns the model files; a checkpoint of another job is a mo
   const fromBase = await metricsOf(sftSpec({ maxSteps: 1n }));
   assert.ok(differs(fromCheckpoint, fromBase), 'training from the checkpoint starts from its weights, not the base model');
   await assert.rejects(startJob(sftSpec({}, { model: { kind: { case: 'checkpoint', value: { jobId: 'no-such-job' } } } }), true), /spec\.model\.checkpoint\.job_id/);
+});
+
+test('weight_sync is honoured: an SFT job with every_n_steps keeps spec.endpoints.generator serving its policy, with every option set', async () => {
+  const host = await ModelHost.load({ modelDir, maxBatch: 2, maxQueue: 8 });
+  const server = await startServer({ name: 'generator', host: '127.0.0.1', port: 0, log: createLogger('contract-generator', 'error', () => undefined), services: [defineService(GeneratorService, createGeneratorService(host))] });
+  try {
+    const initial = host.weights.active.weights;
+    const spec = sftSpec({}, { endpoints: { generator: [server.address] }, weightSync: { everyNSteps: 1n, delta: true, twoPhase: true, chunkBytes: 64 << 10, timeoutSeconds: 60 } });
+    const job = await startJob(spec);
+    const pushes: { version: bigint; bytes: bigint; replicas: number }[] = [];
+    for await (const e of manager.watch(manager.get(job.id)!, { fromBeginning: true, afterSequence: 0n, omitLogs: true, signal: new AbortController().signal })) {
+      if (e.event.case === 'weightsPushed') pushes.push(e.event.value);
+    }
+    assert.equal(manager.get(job.id)!.state, JobState.SUCCEEDED, manager.get(job.id)!.error?.message);
+    assert.equal(pushes.length, 3, 'one push per optimizer step (every_n_steps 1, max_steps 3)');
+    assert.deepEqual(pushes.map((p) => p.version), [1n, 2n, 3n]);
+    assert.ok(pushes.every((p) => p.replicas === 1 && p.bytes > 0n));
+    assert.equal(host.weights.active.number, 3n, 'the generator serves the last pushed version (two-phase: activated)');
+    assert.notEqual(host.weights.active.weights.get('model.norm.weight'), initial.get('model.norm.weight'));
+  } finally {
+    await server.shutdown(0);
+    await host.close();
+  }
 });

@@ -10,9 +10,9 @@ export function unimplementedJobSettings(spec: JobSpec | undefined, field = 'spe
   if (!spec) return v;
   const h = spec.hyperparameters;
   if (h?.lora && h.lora.rank > 0) {
-    // LoRA jobs: SFT and DPO train adapters (PEFT checkpoints); IRFT/SPIN's adapter-only pushes wait for the push API's header option.
+    // LoRA jobs: SFT, DPO, IRFT and SPIN train adapters (PEFT checkpoints, adapter-only pushes).
     const lora = `${field}.hyperparameters.lora`;
-    if (spec.algorithm !== Algorithm.SFT && spec.algorithm !== Algorithm.DPO) v.add(lora, `LoRA is not implemented yet for ${Algorithm[spec.algorithm]} (SFT and DPO train adapters); leave it unset (rank 0) for full-parameter training`);
+    if (spec.algorithm === Algorithm.RFT || spec.algorithm === Algorithm.REWARD_MODEL) v.add(lora, `LoRA is not implemented yet for ${Algorithm[spec.algorithm]} (SFT, DPO, IRFT and SPIN train adapters); leave it unset (rank 0) for full-parameter training`);
     // A dropout mask drawn by the runtime cannot be drawn again on resume, so the job would not continue bit-identically.
     if (h.lora.dropout > 0) v.add(`${lora}.dropout`, 'LoRA dropout in training jobs is not implemented yet (its mask would not be reproducible on resume); leave it 0');
     // Periodic pushes send the policy's weights; a LoRA job's policy is base + adapter, pushed only as an adapter by IRFT/SPIN so far.
@@ -26,16 +26,6 @@ export function unimplementedJobSettings(spec: JobSpec | undefined, field = 'spe
     // DPO has one stage, so STAGE_START would only be another name for INITIAL; refused rather than aliased.
     if (c.value.reference === ReferencePolicy.STAGE_START) v.add(`${field}.dpo.reference`, 'REFERENCE_POLICY_STAGE_START is not implemented for DPO; use REFERENCE_POLICY_INITIAL (the default)');
     if (c.value.referenceModel) v.add(`${field}.dpo.reference_model`, 'a reference model other than the initial model is not implemented yet; leave it unset (π_ref = spec.model)');
-  }
-
-  const ws = spec.weightSync;
-  if (ws) {
-    const sync = `${field}.weight_sync`;
-    if (ws.everyNSteps !== 0n) v.add(`${sync}.every_n_steps`, 'is not implemented yet (pushes happen where the algorithm needs them); leave it 0');
-    if (ws.delta) v.add(`${sync}.delta`, 'delta pushes are not implemented yet; leave it false');
-    if (ws.chunkBytes !== 0) v.add(`${sync}.chunk_bytes`, 'is not implemented yet (chunks are 4 MiB); leave it 0');
-    if (ws.twoPhase) v.add(`${sync}.two_phase`, 'two-phase pushes are not implemented yet; leave it false');
-    if (ws.timeoutSeconds !== 0) v.add(`${sync}.timeout_seconds`, 'is not implemented yet (pushes use spec.endpoints.call_timeout_seconds); leave it 0');
   }
 
   return v;

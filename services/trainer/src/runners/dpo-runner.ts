@@ -8,6 +8,7 @@ import { runPairwise, type PairExample } from '@juice/algorithms';
 import { loadPreferencePairs, pairToExamples, promptToDisplayText, tokenizePreferencePair, type PreferencePair } from '@juice/data';
 import type { ParamSet } from '@juice/optim';
 import { JobProgressSchema } from '@juice/proto';
+import { namedTensors } from '@juice/weight-sync';
 import type { JobRunner } from '../job-manager.js';
 import { prepareJob } from '../pipeline/prepare.js';
 import { reportStep } from '../pipeline/report.js';
@@ -15,6 +16,7 @@ import { resolveDpo } from '../settings/dpo.js';
 import { loraRequested } from '../settings/lora.js';
 import { pairEvaluator } from './held-out-eval.js';
 import { loopAfterStep, loopResume } from './loop-points.js';
+import { openPolicySync, withPeriodicPush } from './weight-pushes.js';
 
 export const preferenceRows = {
   load: loadPreferencePairs,
@@ -44,6 +46,8 @@ export function dpoRunner(): JobRunner {
     const startStep = restored?.state.step ?? 0;
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(s.totalSteps), step: BigInt(startStep), fraction: startStep / s.totalSteps });
     ctx.save();
+    // weight_sync.every_n_steps: spec.endpoints.generator serves the policy as it trains.
+    const policySync = await openPolicySync(ctx, () => namedTensors(model.params, model.params.names), job.logger);
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: s.seed }, optimizers: () => ({}) });
       await runPairwise({
@@ -59,9 +63,10 @@ export function dpoRunner(): JobRunner {
         signal: ctx.signal,
         ...loopResume(restored, pairs.length),
         onStep: (step, metrics) => reportStep(ctx, step, metrics, { totalSteps: s.totalSteps }),
-        afterStep: loopAfterStep(ctx, points),
+        afterStep: withPeriodicPush(policySync, loopAfterStep(ctx, points)),
       });
     } finally {
+      policySync.close();
       await evaluator?.release();
     }
   };

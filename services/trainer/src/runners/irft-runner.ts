@@ -25,6 +25,8 @@ import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
 import { lostState, unmet, unusableCheckpoint } from './job-error.js';
 import { generatorPeer, roleEndpoints, type GeneratorPeer } from './peer-pools.js';
+import { periodicPush } from './weight-pushes.js';
+import { resolveWeightSync } from '../settings/weight-sync.js';
 import { withRetry } from './retry.js';
 import { tensorsOf } from './rft-peers.js';
 import { demonstrationRows } from './sft-runner.js';
@@ -132,7 +134,9 @@ export function irftRunner(defaultGenerator?: string | readonly string[]): JobRu
     ctx.save();
 
     // Reconnects within ~2 s of a replica coming back; withRetry's own back-off already paces the calls.
-    const generator = await generatorPeer(ctx, addresses, logger, (spec.endpoints?.callTimeoutSeconds || 600) * 1000);
+    const sync = resolveWeightSync(spec);
+    const generator = await generatorPeer(ctx, addresses, logger, (spec.endpoints?.callTimeoutSeconds || 600) * 1000, sync.push);
+    const periodic = periodicPush(ctx, generator, sync.everyNSteps, () => tensorsOf(model.params, model.params.names), logger);
     let optimizer: FlatOptimizer | undefined;
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
@@ -188,7 +192,9 @@ export function irftRunner(defaultGenerator?: string | readonly string[]): JobRu
           startStep: here?.stageStep ?? 0,
           cursor: here?.cursor,
           onStep: (at, metrics) => reportStep(ctx, stageStart + at, metrics, { totalSteps, stage }),
-          afterStep: (at) => {
+          afterStep: async (at) => {
+            // weight_sync.every_n_steps, except at a stage's end when the next stage pushes these very weights.
+            if (!(at.step === stepsPerStage && stage + 1 < stages)) await periodic.after(stageStart + at.step);
             // A stage cut short by max_steps saves its negatives and reference like any mid-stage point,
             // so a ResumeJob that raises max_steps continues the stage instead of regenerating.
             const stageEnd = at.step === stepsPerStage;

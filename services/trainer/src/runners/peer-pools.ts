@@ -1,10 +1,10 @@
 // The generator and the reward model of a job, each a pool of replicas (issue #13): the endpoint list
 // (spec.endpoints or the trainer's --generator / --reward-model, repeatable, comma lists and dns:/// names
-// alike), one PoolWeights per role so every push is staged on all replicas and then activated on all, and
+// alike), one PoolWeights per role that pushes with the job's WeightSyncConfig (settings/weight-sync.ts), and
 // a replica that joins or restarts is brought to the current version before it takes work. Pool events
 // (a replica down, back, gone) are job log lines and a metric, because the job goes on with fewer.
 import { GeneratorPool, meter, RewardModelPool, endpointList, type PoolEvent } from '@juice/service-kit';
-import { PoolWeights } from '@juice/weight-sync';
+import { PoolWeights, type PoolWeightsOptions } from '@juice/weight-sync';
 import type { RunContext } from '../job-manager.js';
 import { jobLog } from './job-log.js';
 
@@ -38,14 +38,12 @@ function summarize(ctx: RunContext, role: string, logger: string, pool: { all():
 
 const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 };
 
-/** The generator pool as the runners use it: the push target (two-phase, all replicas) + Generate spread by load. */
-export async function generatorPeer(ctx: RunContext, addresses: readonly string[], logger: string, defaultDeadlineMs: number) {
-  const weights = new PoolWeights();
+/** The generator pool as the runners use it: the push target (every replica, the job's sync options) + Generate spread by load. */
+export async function generatorPeer(ctx: RunContext, addresses: readonly string[], logger: string, defaultDeadlineMs: number, sync: PoolWeightsOptions) {
+  const weights = new PoolWeights(sync);
   const gen = await GeneratorPool.open(addresses, { defaultDeadlineMs, channelOptions, admit: (r) => weights.admit(r.client), onEvent: onEvent(ctx, 'generator', logger) });
-  const target = weights.target(gen.pool);
   return {
-    getWeightVersion: target.getWeightVersion,
-    pushWeights: target.pushWeights,
+    ...weights.target(gen.pool),
     generate: gen.generate.bind(gen),
     close: () => {
       summarize(ctx, 'generator', logger, gen.pool);
@@ -55,14 +53,12 @@ export async function generatorPeer(ctx: RunContext, addresses: readonly string[
   };
 }
 
-/** The reward-model pool: push target (two-phase) + Score spread by load. */
-export async function rewardPeer(ctx: RunContext, addresses: readonly string[], logger: string, defaultDeadlineMs: number) {
-  const weights = new PoolWeights();
+/** The reward-model pool: push target (the job's sync options) + Score spread by load. */
+export async function rewardPeer(ctx: RunContext, addresses: readonly string[], logger: string, defaultDeadlineMs: number, sync: PoolWeightsOptions) {
+  const weights = new PoolWeights(sync);
   const rm = await RewardModelPool.open(addresses, { defaultDeadlineMs, channelOptions, admit: (r) => weights.admit(r.client), onEvent: onEvent(ctx, 'reward model', logger) });
-  const target = weights.target(rm.pool);
   return {
-    getWeightVersion: target.getWeightVersion,
-    pushWeights: target.pushWeights,
+    ...weights.target(rm.pool),
     score: rm.score.bind(rm),
     close: () => {
       summarize(ctx, 'reward model', logger, rm.pool);

@@ -6,7 +6,7 @@ import { FinishReason, type GeneratorService, type RewardModelService } from '@j
 import type { ParamSet } from '@juice/optim';
 import type { TokenizedExample } from '@juice/data';
 import { status, type createClient } from '@juice/service-kit';
-import { pushNextVersion, type NamedTensors, type PushTarget, type PushTensor } from '@juice/weight-sync';
+import { namedTensors, pushNextVersion, type NamedTensors, type PushTarget } from '@juice/weight-sync';
 import type { RunContext } from '../job-manager.js';
 import { withRetry } from './retry.js';
 import type { RftSettings } from '../settings/rft.js';
@@ -23,7 +23,7 @@ export interface Sampled {
 }
 
 /** The named tensors of a ParamSet (views, no copy), as every push sends them. */
-export const tensorsOf = (params: ParamSet, names: readonly string[]): NamedTensors => new Map<string, PushTensor>(names.map((n) => [n, { shape: params.entry(n).shape, data: params.view(n) }]));
+export const tensorsOf = (params: ParamSet, names: readonly string[]): NamedTensors => namedTensors(params, names);
 
 /** A peer that answers "min_weight_version not served" has restarted and lost our push: retry the unit. */
 function retryable(e: unknown): never {

@@ -33,6 +33,8 @@ import { demonstrationEvaluator } from './held-out-eval.js';
 import { badSpec, lostState, unmet } from './job-error.js';
 import { jobLog } from './job-log.js';
 import { generatorPeer, rewardPeer, roleEndpoints } from './peer-pools.js';
+import { periodicPush } from './weight-pushes.js';
+import { resolveWeightSync } from '../settings/weight-sync.js';
 import { withRetry } from './retry.js';
 import type { JobPoint } from './job-points.js';
 import { sample, score, tensorsOf } from './rft-peers.js';
@@ -108,8 +110,11 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
     jobLog(ctx, 'info', LOGGER, `RFT: ${s.rounds} rounds of ${s.promptsPerRound} prompts × ${s.samplesPerPrompt} samples, method ${s.method}${s.reward.frozen ? ', reward model frozen' : ''}${where}`);
 
     const deadline = (spec.endpoints?.callTimeoutSeconds || 600) * 1000;
-    const generator = await generatorPeer(ctx, genAddress, LOGGER, deadline);
-    const rewardClient = await rewardPeer(ctx, rmAddress, LOGGER, deadline).catch((e: unknown) => {
+    // Both roles' pushes follow spec.weight_sync; every_n_steps adds policy pushes between rounds' own.
+    const sync = resolveWeightSync(spec);
+    const generator = await generatorPeer(ctx, genAddress, LOGGER, deadline, sync.push);
+    const periodic = periodicPush(ctx, generator, sync.everyNSteps, () => tensorsOf(policy, lmNames), LOGGER);
+    const rewardClient = await rewardPeer(ctx, rmAddress, LOGGER, deadline, sync.push).catch((e: unknown) => {
       generator.close();
       throw e;
     });
@@ -271,6 +276,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
           async (at) => {
             pol.step = at.step;
             pol.cursor = at.cursor;
+            await periodic.after(before + at.step);
             // The round's last update is checkpointed at the round's end, with the round finished.
             if (!at.last) await points.after(inRound(), { boundary: false, stopping: at.stopping && !skipOnStop() });
           },

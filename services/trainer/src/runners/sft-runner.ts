@@ -5,12 +5,14 @@ import { create } from '@bufbuild/protobuf';
 import { runSft } from '@juice/algorithms';
 import { loadDemonstrations, promptToDisplayText, tokenizeDemonstration, type Demonstration } from '@juice/data';
 import { JobProgressSchema } from '@juice/proto';
+import { namedTensors } from '@juice/weight-sync';
 import type { JobRunner } from '../job-manager.js';
 import { prepareJob } from '../pipeline/prepare.js';
 import { reportStep } from '../pipeline/report.js';
 import { resolveSft } from '../settings/sft.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { loopResume, loopAfterStep } from './loop-points.js';
+import { openPolicySync, withPeriodicPush } from './weight-pushes.js';
 
 export const demonstrationRows = {
   load: loadDemonstrations,
@@ -31,6 +33,8 @@ export function sftRunner(): JobRunner {
     let tokens = BigInt(restored?.state.tokens ?? '0');
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(s.totalSteps), totalEpochs: s.epochs, step: BigInt(startStep), fraction: startStep / s.totalSteps, tokens });
     ctx.save();
+    // weight_sync.every_n_steps: spec.endpoints.generator serves the policy as it trains.
+    const policySync = await openPolicySync(ctx, () => namedTensors(model.params, model.params.names), job.logger);
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: s.seed }, optimizers: () => ({}), tokens });
       await runSft({
@@ -47,9 +51,10 @@ export function sftRunner(): JobRunner {
           tokens += BigInt(Math.round(metrics.tokens_per_second! * metrics.step_seconds!));
           reportStep(ctx, step, metrics, { totalSteps: s.totalSteps, epoch: at.epoch, tokens });
         },
-        afterStep: loopAfterStep(ctx, points, () => ({ tokens })),
+        afterStep: withPeriodicPush(policySync, loopAfterStep(ctx, points, () => ({ tokens }))),
       });
     } finally {
+      policySync.close();
       await evaluator?.release();
     }
   };
