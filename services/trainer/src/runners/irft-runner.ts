@@ -21,12 +21,14 @@ import type { JobRunner, RunContext } from '../job-manager.js';
 import { prepareJob } from '../pipeline/prepare.js';
 import { reportStep } from '../pipeline/report.js';
 import { resolveIrft } from '../settings/irft.js';
+import { loraRequested } from '../settings/lora.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { jobLog } from './job-log.js';
 import { lostState, unmet, unusableCheckpoint } from './job-error.js';
 import { generatorPeer, roleEndpoints, type GeneratorPeer } from './peer-pools.js';
 import { periodicPush } from './weight-pushes.js';
 import { resolveWeightSync } from '../settings/weight-sync.js';
+import { checkServedBase, type LoraJob } from './lora-job.js';
 import { withRetry } from './retry.js';
 import { tensorsOf } from './rft-peers.js';
 import { demonstrationRows } from './sft-runner.js';
@@ -48,13 +50,16 @@ interface NegativeSampling {
  * restart between calls loses the pushed weights, so every chunk is redone from a fresh push).
  * responses[i·k + j] is sample j of part[i].
  */
-async function negatives(ctx: RunContext, generator: Generator, model: LoadedModel, part: readonly TokenizedExample[], stage: number, stages: number, o: NegativeSampling, step: number, logger: string): Promise<StageSamples> {
+async function negatives(ctx: RunContext, generator: Generator, model: LoadedModel, part: readonly TokenizedExample[], stage: number, stages: number, o: NegativeSampling, step: number, logger: string, lora?: LoraJob): Promise<StageSamples> {
   const k = o.samplesPerPrompt;
   return withRetry(
     `stage ${stage + 1}/${stages}: push policy + generate negatives`,
     async () => {
       // 1. The generator serves the current policy (re-pushed on every attempt).
-      const pushed = await pushNextVersion(generator, tensorsOf(model.params, model.params.names), { label: `${ctx.job.id}/stage${stage}` });
+      // LoRA: only the adapter travels (lora_adapter_only); the generator keeps its base and serves it by name.
+      const pushed = lora
+        ? await pushNextVersion(generator, lora.pushTensors(), { label: `${ctx.job.id}/stage${stage}`, header: lora.pushHeader })
+        : await pushNextVersion(generator, tensorsOf(model.params, model.params.names), { label: `${ctx.job.id}/stage${stage}` });
       const version = pushed.version;
       ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: pushed.seconds, replicas: pushed.replicas } });
       // 2. k negatives per demonstration prompt, generation_batch_size prompts per call, all from that version.
@@ -67,7 +72,7 @@ async function negatives(ctx: RunContext, generator: Generator, model: LoadedMod
         // chunks do not repeat one another's randomness (one call keeps the job's seed as it was).
         const seed = o.sampling.seed;
         const sampling = seed === undefined ? o.sampling : { ...o.sampling, seed: BigInt(seed) + BigInt(i) };
-        const res = await generator.generate({ prompts: chunk.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: k, sampling, minWeightVersion: version });
+        const res = await generator.generate({ prompts: chunk.map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: k, sampling, minWeightVersion: version, ...(lora ? { adapter: lora.adapterName } : {}) });
         calls++;
         const by = res.weightVersion?.number ?? version;
         if (by !== version) throw new Error(`Generate was served by weight version ${by}, not the pushed ${version} (another client pushed weights?)`);
@@ -103,9 +108,11 @@ export function irftRunner(defaultGenerator?: string | readonly string[]): JobRu
     const job = await prepareJob(ctx, {
       algorithm: spec.algorithm === Algorithm.SPIN ? 'SPIN' : 'IRFT',
       ...demonstrationRows,
-      beforeRestore: (m) => void (spec.algorithmConfig.case === 'irft' && spec.algorithmConfig.value.reference === ReferencePolicy.INITIAL && (initialReference = m.params.clone())),
+      // LoRA + INITIAL: π_ref is the base itself (adapters disabled), so nothing is kept.
+      beforeRestore: (m) => void (spec.algorithmConfig.case === 'irft' && spec.algorithmConfig.value.reference === ReferencePolicy.INITIAL && !loraRequested(spec) && (initialReference = m.params.clone())),
     });
-    const { model, restored, logger, seed, padTokenId } = job;
+    const { model, restored, logger, seed, padTokenId, lora } = job;
+    const initialIsBase = lora !== undefined && spec.algorithmConfig.case === 'irft' && spec.algorithmConfig.value.reference === ReferencePolicy.INITIAL;
     const tokenize = (d: Demonstration) => tokenizeDemonstration(model.tokenizer, d, job.limits);
     const examples = job.rows.map(tokenize);
     const s = resolveIrft(spec, { rows: examples.length, maxLength: job.limits.maxLength, longestPrompt: Math.max(...examples.map((e) => e.promptIds.length)) });
@@ -139,6 +146,7 @@ export function irftRunner(defaultGenerator?: string | readonly string[]): JobRu
     const periodic = periodicPush(ctx, generator, sync.everyNSteps, () => tensorsOf(model.params, model.params.names), logger);
     let optimizer: FlatOptimizer | undefined;
     try {
+      if (lora) await checkServedBase(generator.pool, model);
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
       if (restored && step >= totalSteps) jobLog(ctx, 'info', logger, `checkpoint is at step ${step}, the job's ${totalSteps} steps are done: nothing left to train`, { step, total_steps: totalSteps });
       for (let stage = firstStage; stage < stages; stage++) {
@@ -152,20 +160,23 @@ export function irftRunner(defaultGenerator?: string | readonly string[]): JobRu
         if (part.length === 0) break;
         const here = resumeInStage;
         resumeInStage = undefined;
-        const samples = here?.samples ?? (await negatives(ctx, generator, model, part, stage, stages, negativeSampling, step, logger));
+        const samples = here?.samples ?? (await negatives(ctx, generator, model, part, stage, stages, negativeSampling, step, logger, lora));
         if (samples.responses.length !== part.length * k) throw unusableCheckpoint(`stage ${stage}: checkpoint holds ${samples.responses.length} negatives, the stage needs ${part.length} demonstrations × ${k} samples_per_prompt = ${part.length * k} (were the datasets or samples_per_prompt changed?)`);
         // Demonstration i with each of its k samples (responses[i·k + j]).
         const pairs: PairExample[] = part.flatMap((e, i) => Array.from({ length: k }, (_, j) => ({ chosen: e, rejected: { promptIds: e.promptIds, responseIds: samples.responses[i * k + j]!, truncated: false } })));
         // π_ref = the stage's starting policy; restored from the checkpoint when resuming mid-stage.
-        const reference: ParamSet = initialReference ?? model.params.clone();
-        if (here && !initialReference && !restoreBuffer(reference, restored!, 'reference')) throw lostState(`checkpoint v${restored!.checkpoint.version} resumes mid-stage but holds no reference policy`);
+        // LoRA: the stage-start adapters (on the shared base), or none for INITIAL (the base, adapters off).
+        const reference: ParamSet | undefined = initialIsBase ? undefined : (initialReference ?? (lora ? lora.adapters.clone() : model.params.clone()));
+        const keepsReference = reference !== undefined && !initialReference;
+        if (here && keepsReference && !restoreBuffer(reference, restored!, 'reference')) throw lostState(`checkpoint v${restored!.checkpoint.version} resumes mid-stage but holds no reference policy`);
         const stageStart = step - (here?.stageStep ?? 0);
         // The schedule spans the whole job's planned steps: a capped stage is a prefix of the uncapped one.
         const stopAfter = Math.min(stepsPerStage, totalSteps - stageStart);
         const out = await runPairwise({
           config: model.config,
-          params: model.params,
+          params: lora?.adapters ?? model.params,
           reference,
+          lora: lora?.training,
           pairs,
           beta: s.beta,
           loss: s.loss,
@@ -207,7 +218,7 @@ export function irftRunner(defaultGenerator?: string | readonly string[]): JobRu
                 cursor: at.cursor,
                 optimizers: () => ({ policy: at.optimizer.state() }),
                 // Mid-stage only: what the rest of the stage needs and cannot recompute.
-                buffers: stageEnd || initialReference ? undefined : () => ({ reference: reference.data }),
+                buffers: stageEnd || !keepsReference ? undefined : () => ({ reference: reference!.data }),
                 stageSamples: stageEnd ? undefined : samples,
                 rngExtra: { stageShuffleSeed: seed + stage },
               },

@@ -15,7 +15,7 @@ import { create } from '@bufbuild/protobuf';
 import type { LoraTraining } from '@juice/algorithms';
 import { initLora, loadPeftAdapter, mergeLora, savePeftAdapter, type LoadedModel, type LoraSpec } from '@juice/models';
 import type { ParamSet } from '@juice/optim';
-import { LoraConfigSchema, type JobSpec, type LoraConfig } from '@juice/proto';
+import { LoraConfigSchema, StatusError, type JobSpec, type LoraConfig } from '@juice/proto';
 import type { NamedTensors } from '@juice/weight-sync';
 import { resolveLora } from '../settings/lora.js';
 import { badSpec, unusableCheckpoint } from './job-error.js';
@@ -88,6 +88,21 @@ export function loraJob(spec: JobSpec, jobId: string, model: LoadedModel, seed: 
     pushTensors: () => new Map(adapters.entries.map((e) => [e.name, { shape: e.shape, data: adapters.view(e.name) }])),
     pushHeader: { loraAdapterOnly: true, adapterName, lora: loraConfig },
   };
+}
+
+/**
+ * An adapter-only push is only the job's policy on a generator serving the job's base: every replica must
+ * report the base's weight hash (ModelInfo.model_sha256), else the samples would come from another model.
+ * (A base replaced later by a full push keeps its load-time hash: pushes of full weights and of a LoRA job's
+ * adapter to one generator do not mix.)
+ */
+export async function checkServedBase(pool: { each<R>(fn: (c: { getModelInfo(req: object): Promise<{ model?: { modelSha256: string; modelPath: string } }> }) => Promise<R>): Promise<{ value: R }[]> }, model: LoadedModel): Promise<void> {
+  for (const { value: { model: info } } of await pool.each((c) => c.getModelInfo({}))) {
+    const value = info ?? { modelSha256: '', modelPath: '' };
+    if (value.modelSha256 !== model.sha256) {
+      throw new StatusError('FAILED_PRECONDITION', `a LoRA job pushes only its adapter, so the generator must serve the job's base model ${model.dir} (weights ${model.sha256.slice(0, 12)}…); it serves ${value.modelPath || 'an embedded model'} (${value.modelSha256.slice(0, 12) || 'no hash'}): start it with --model on the job's base and --max-adapters >= 1`, { retryable: false });
+    }
+  }
 }
 
 /** The base record of a LoRA checkpoint directory, or undefined for a full checkpoint. */
