@@ -4,7 +4,7 @@
 // a replica that joins or restarts is brought to the current version before it takes work. Pool events
 // (a replica down, back, gone) are job log lines and a metric, because the job goes on with fewer.
 import { GeneratorPool, meter, RewardModelPool, endpointList, type PoolEvent } from '@juice/service-kit';
-import { PoolWeights, type PoolWeightsOptions } from '@juice/weight-sync';
+import { PoolWeights, type PoolWeightsOptions, type PushTarget, type WeightReplicaSet, type WeightTarget } from '@juice/weight-sync';
 import type { RunContext } from '../job-manager.js';
 import { jobLog } from './job-log.js';
 
@@ -36,6 +36,23 @@ function summarize(ctx: RunContext, role: string, logger: string, pool: { all():
   });
 }
 
+/**
+ * The pool as the job's push target: PoolWeights.push, each push also a job log line saying how it went
+ * (a delta to how many replicas, how many tensors; stage and activation time), which WeightsPushed does not.
+ */
+function pushTarget<T extends WeightTarget>(ctx: RunContext, role: string, logger: string, weights: PoolWeights, pool: WeightReplicaSet<T>): PushTarget {
+  return {
+    async push(tensors, o) {
+      const r = await weights.push(pool, tensors, o);
+      const delta = r.deltaReplicas ? `, a delta of ${r.tensorsSent} of ${tensors.size} tensors to ${r.deltaReplicas} of them` : '';
+      jobLog(ctx, 'info', logger, `${role} serves version ${r.version} on ${r.replicas} replicas: ${r.bytes} bytes in ${r.seconds.toFixed(3)} s${delta}`, {
+        role, version: r.version, replicas: r.replicas, bytes: r.bytes, delta_replicas: r.deltaReplicas, tensors_sent: r.tensorsSent, tensors: tensors.size, stage_seconds: r.stageSeconds, activate_seconds: r.activateSeconds,
+      });
+      return r;
+    },
+  };
+}
+
 const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 };
 
 /** The generator pool as the runners use it: the push target (every replica, the job's sync options) + Generate spread by load. */
@@ -43,7 +60,7 @@ export async function generatorPeer(ctx: RunContext, addresses: readonly string[
   const weights = new PoolWeights(sync);
   const gen = await GeneratorPool.open(addresses, { defaultDeadlineMs, channelOptions, admit: (r) => weights.admit(r.client), onEvent: onEvent(ctx, 'generator', logger) });
   return {
-    ...weights.target(gen.pool),
+    ...pushTarget(ctx, 'generator', logger, weights, gen.pool),
     generate: gen.generate.bind(gen),
     close: () => {
       summarize(ctx, 'generator', logger, gen.pool);
@@ -58,7 +75,7 @@ export async function rewardPeer(ctx: RunContext, addresses: readonly string[], 
   const weights = new PoolWeights(sync);
   const rm = await RewardModelPool.open(addresses, { defaultDeadlineMs, channelOptions, admit: (r) => weights.admit(r.client), onEvent: onEvent(ctx, 'reward model', logger) });
   return {
-    ...weights.target(rm.pool),
+    ...pushTarget(ctx, 'reward model', logger, weights, rm.pool),
     score: rm.score.bind(rm),
     close: () => {
       summarize(ctx, 'reward model', logger, rm.pool);
