@@ -2,7 +2,8 @@
 // trains only adapters on the frozen base and checkpoints a PEFT directory that loadModelWithAdapter loads,
 // whose logits equal the unmerged adapter graph's (base + scaling·B·A branch) and differ from the base's; the
 // base model's files are untouched; the optimizer state covers the adapters only; a ModelSource.checkpoint of
-// the job resolves to base + adapter. LoRA SFT and DPO jobs stopped by a shutdown resume to the adapter bytes
+// the job resolves to base + adapter. A LoRA REWARD_MODEL job saves a PEFT SEQ_CLS directory (score head as
+// modules_to_save). LoRA SFT, DPO and REWARD_MODEL jobs stopped by a shutdown resume to the adapter bytes
 // of an uninterrupted run. A target module the model lacks fails the job INVALID_ARGUMENT naming its index.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,13 +13,14 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { baseWeightFeeds, EvalStep, loraEnabledFeed } from '@juice/algorithms';
-import { buildCausalLm, createDefaultModel, DEFAULT_MODEL_CONFIG, loadModel, loadModelWithAdapter, loraParameterShapes, type LoraSpec } from '@juice/models';
+import { buildCausalLm, buildRewardModel, createDefaultModel, DEFAULT_MODEL_CONFIG, loadModel, loadModelWithAdapter, loraParameterShapes, type LoraSpec } from '@juice/models';
 import { deserializeOptimizerState, ParamSet } from '@juice/optim';
 import { Algorithm, DataSchema, JobSpecSchema, JobState, StartJobRequestSchema, StartJobResponseSchema, type Job } from '@juice/proto';
 import { JobManager } from '../src/job-manager.js';
 import { JobStore } from '../src/job-store.js';
 import { dpoRunner } from '../src/runners/dpo-runner.js';
 import { loadCheckpointModel } from '../src/runners/model-source.js';
+import { rewardModelRunner } from '../src/runners/reward-model-runner.js';
 import { sftRunner } from '../src/runners/sft-runner.js';
 import { createTrainerService } from '../src/trainer-service.js';
 
@@ -30,7 +32,7 @@ const demos = join(work, 'demos.jsonl');
 const prefs = join(work, 'prefs.jsonl');
 const rows = Array.from({ length: 16 }, (_, i) => ({ prompt: `Add ${i} and ${i + 3}:`, completion: ` ${2 * i + 3}` }));
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
-const runners = () => ({ [Algorithm.SFT]: sftRunner(), [Algorithm.DPO]: dpoRunner() });
+const runners = () => ({ [Algorithm.SFT]: sftRunner(), [Algorithm.DPO]: dpoRunner(), [Algorithm.REWARD_MODEL]: rewardModelRunner() });
 
 before(() => {
   writeFileSync(demos, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -54,6 +56,14 @@ const dpoSpec: Spec = {
   datasets: [{ path: prefs, schema: DataSchema.PREFERENCE }],
   hyperparameters: { maxSteps: 6n, batchSize: 4, learningRate: 2e-2, lora: { rank: 2, targetModules: ['k_proj', 'o_proj', 'up_proj'], useRslora: true } },
   algorithmConfig: { case: 'dpo', value: { beta: 0.5 } },
+  checkpoints: { everyNSteps: 2n },
+};
+
+const rmSpec: Spec = {
+  algorithm: Algorithm.REWARD_MODEL,
+  model: { kind: { case: 'hfDir', value: modelDir } },
+  datasets: [{ path: prefs, schema: DataSchema.PREFERENCE }],
+  hyperparameters: { maxSteps: 6n, batchSize: 4, learningRate: 2e-2, lora: { rank: 2, alpha: 4, targetModules: ['all-linear'] } },
   checkpoints: { everyNSteps: 2n },
 };
 
@@ -166,7 +176,38 @@ async function uninterrupted(root: string, spec: Spec): Promise<Job> {
   return job;
 }
 
-for (const [name, spec] of [['SFT', sftSpec({ checkpoints: { everyNSteps: 4n } })], ['DPO', dpoSpec]] as const) {
+test('LoRA REWARD_MODEL: a PEFT SEQ_CLS checkpoint (adapters + the score head as modules_to_save) whose merged reward model scores as the adapter graph', async (t) => {
+  const baseHash = sha(join(modelDir, 'model.safetensors'));
+  const job = await runThroughService(rmSpec);
+  assert.equal(job.state, JobState.SUCCEEDED, job.error?.message);
+  const dir = job.lastCheckpoint!.path;
+  const cfg = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+  assert.deepEqual([cfg.task_type, cfg.r, cfg.lora_alpha, cfg.target_modules, cfg.modules_to_save], ['SEQ_CLS', 2, 4, ['all-linear'], ['score']]);
+  assert.ok(!existsSync(join(dir, 'model.safetensors')));
+  assert.equal(sha(join(modelDir, 'model.safetensors')), baseHash, 'the base model file is unchanged');
+  const base = loadModel(modelDir);
+  const spec: LoraSpec = { rank: 2, alpha: 4, targetModules: ['all-linear'] };
+  const loaded = loadModelWithAdapter(modelDir, dir, 'reward');
+  const opt = deserializeOptimizerState(readFileSync(join(dir, 'optimizer-reward.bin')));
+  const trained = new ParamSet([...loraParameterShapes(base.config, spec), { name: 'score.weight', shape: [1, base.config.hiddenSize] }]);
+  assert.equal(opt.length, trained.length, 'optimizer moments over the adapters and the score head only');
+  for (const e of loaded.adapter.adapters.entries) trained.set(e.name, loaded.adapter.adapters.view(e.name));
+  trained.set('score.weight', loaded.adapter.scoreHead!);
+  const T = 6;
+  const ids = BigInt64Array.from({ length: 3 * T }, (_, i) => BigInt((i * 29 + 3) % base.config.vocabSize));
+  const batch = { input_ids: { data: ids, dims: [3, T] }, attention_mask: { data: new BigInt64Array(3 * T).fill(1n), dims: [3, T] } };
+  const plain = await EvalStep.create(buildRewardModel(base.config).graph, loaded.params, ['rewards']);
+  const branched = await EvalStep.create(buildRewardModel(base.config, { lora: spec }).graph, trained, ['rewards']);
+  const merged = (await plain.run(batch, loaded.params)).rewards!.data as Float32Array;
+  const viaBranches = (await branched.run({ ...baseWeightFeeds(base.params), ...batch })).rewards!.data as Float32Array;
+  await plain.release();
+  await branched.release();
+  const diff = Math.max(...merged.map((x, i) => Math.abs(x - viaBranches[i]!)));
+  t.diagnostic(`merged reward model vs base + adapter branches + score head: max |Δreward| ${diff.toExponential(2)}`);
+  assert.ok(diff <= 1e-4, `rewards differ by ${diff}`);
+});
+
+for (const [name, spec] of [['SFT', sftSpec({ checkpoints: { everyNSteps: 4n } })], ['DPO', dpoSpec], ['REWARD_MODEL', rmSpec]] as const) {
   test(`LoRA ${name} stopped by a shutdown resumes (adapters, their AdamW moments, cursor) to the uninterrupted adapter bytes`, async () => {
     const { job, stoppedAt } = await stopAndResume(join(work, `${name}-resume`), spec, 3);
     assert.equal(job.state, JobState.SUCCEEDED, job.error?.message);

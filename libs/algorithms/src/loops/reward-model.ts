@@ -11,18 +11,24 @@ import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { bradleyTerryLoss } from '../objectives/bradley-terry.js';
 import type { PairExample } from './pairwise.js';
 import { checkAccumulationSteps, microBatches } from './accumulate.js';
+import { baseWeightFeeds, type LoraTraining } from './lora.js';
 import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 const METRICS = ['rm/chosen', 'rm/rejected', 'rm/margin', 'rm/accuracy'];
 
-/** The reward forward with Bradley-Terry on top: output `rm_loss` plus the rm/* metrics. */
-export function rewardModelGraph(config: ModelConfig, centerCoefficient = 0) {
-  const rm = buildRewardModel(config);
+/**
+ * The reward forward with Bradley-Terry on top: output `rm_loss` plus the rm/* metrics. With `lora` the
+ * backbone's target Linears carry adapters (the score head trains alongside them, PEFT's SEQ_CLS
+ * modules_to_save) and `forward` is the same model without dropout.
+ */
+export function rewardModelGraph(config: ModelConfig, centerCoefficient = 0, lora?: LoraTraining) {
+  const rm = buildRewardModel(config, lora ? { lora: lora.spec, loraGraph: { train: true } } : {});
+  const forward = lora ? buildRewardModel(config, { lora: lora.spec }).graph : rm.graph;
   const g = GraphBuilder.from(rm.graph);
   const out = bradleyTerryLoss(g, g.value('rewards'), centerCoefficient);
   g.output(out.loss, 'rm_loss');
   for (const [name, v] of Object.entries(out.metrics)) g.output(v, name);
-  return { graph: g.build(), forward: rm.graph };
+  return { graph: g.build(), forward };
 }
 
 /** Tensors of a reward (or causal) model held fixed by `frozen_layers`: the token embeddings and layers 0..n−1. */
@@ -40,8 +46,10 @@ export function frozenLayerParameters(config: ModelConfig, names: readonly strin
 
 export interface RewardModelTrainerOptions {
   config: ModelConfig;
-  /** Reward weights (rewardParameterShapes), trained in place. */
+  /** Reward weights (rewardParameterShapes), trained in place; with `lora` the adapters and the score head only. */
   params: ParamSet;
+  /** LoRA: `params` train on the frozen `lora.base` (the reward weights; its score head is overridden by `params`'). */
+  lora?: LoraTraining;
   padTokenId: number;
   learningRate: number;
   frozenLayers?: number;
@@ -101,14 +109,17 @@ export class RewardModelTrainer {
     private readonly train: TrainStep,
     private readonly scorer: EvalStep,
     readonly optimizer: FlatOptimizer,
+    /** The frozen base's feeds under LoRA (first, so `params`' score head overrides the base's). */
+    private readonly frozenFeeds: ReturnType<typeof baseWeightFeeds> = {},
   ) {
     this.frozen = frozenLayerParameters(o.config, o.params.names, o.frozenLayers ?? 0);
     this.trainable = o.params.names.filter((n) => !this.frozen.includes(n));
   }
 
   static async create(o: RewardModelTrainerOptions): Promise<RewardModelTrainer> {
+    if (o.lora && (o.frozenLayers ?? 0) > 0) throw new RangeError('RewardModelTrainer: frozen_layers applies to full-parameter training; under LoRA the whole base is frozen');
     const frozen = new Set(frozenLayerParameters(o.config, o.params.names, o.frozenLayers ?? 0));
-    const { graph, forward } = rewardModelGraph(o.config, o.centerCoefficient ?? 0);
+    const { graph, forward } = rewardModelGraph(o.config, o.centerCoefficient ?? 0, o.lora);
     const trainable = o.params.names.filter((n) => !frozen.has(n));
     const train = await TrainStep.create(graph, o.params, { loss: 'rm_loss', metrics: METRICS, trainable });
     const scorer = await EvalStep.create(forward, o.params, ['rewards']);
@@ -116,7 +127,7 @@ export class RewardModelTrainer {
     const [beta1, beta2] = o.betas ?? [0.9, 0.999];
     const settings = o.optimizer ?? { kind: 'adamw', beta1, beta2, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0 };
     const optimizer = createOptimizer(o.params, o.learningRate, settings, (n) => frozen.has(n));
-    return new RewardModelTrainer(o, train, scorer, optimizer);
+    return new RewardModelTrainer(o, train, scorer, optimizer, o.lora ? baseWeightFeeds(o.lora.base) : {});
   }
 
   /**
@@ -147,7 +158,7 @@ export class RewardModelTrainer {
         const cursor = order.cursor;
         return { micro: microBatches(rows, t.batchSize), epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= t.pairs.length, cursor };
       },
-      run: (micro) => this.train.run(feedsOf(collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: this.o.padTokenId }))),
+      run: (micro) => this.train.run({ ...this.frozenFeeds, ...feedsOf(collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: this.o.padTokenId })) }),
       weight: (micro) => micro.length,
       signal: t.signal,
       onStep: t.onStep,
@@ -161,7 +172,7 @@ export class RewardModelTrainer {
     const out = new Float32Array(examples.length);
     for (let i = 0; i < examples.length; i += batchSize) {
       const b = collateBatch(examples.slice(i, i + batchSize), { padTokenId: this.o.padTokenId });
-      out.set((await this.scorer.run(feedsOf(b)))['rewards']!.data as Float32Array, i);
+      out.set((await this.scorer.run({ ...this.frozenFeeds, ...feedsOf(b) }))['rewards']!.data as Float32Array, i);
     }
     return out;
   }

@@ -76,7 +76,8 @@ export async function prepareJob<Row>(ctx: RunContext, p: Preparation<Row>): Pro
   const logger = `trainer.${p.algorithm.toLowerCase()}`;
   const restored = resumePoint(ctx, store, p.algorithm, logger);
   // A LoRA job's checkpoints hold the adapters (restored into lora.adapters); its base is never trained.
-  const lora = loraJob(spec, ctx.job.id, model, seed, restored);
+  // A reward model (p.weights) trains its score head with the adapters, on the reward weights' backbone.
+  const lora = loraJob(spec, ctx.job.id, model, seed, restored, p.weights ? { params } : undefined);
   if (restored && p.restoreWeights !== false && !lora) restoreWeights(params, restored.checkpoint);
   const evalRows = await rowsOf(spec.evalDatasets, p, ctx.signal);
   // EvalConfig.tasks, run by the evaluator service on the job's checkpoints at its evaluation points.

@@ -13,8 +13,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import type { LoraTraining } from '@juice/algorithms';
-import { initLora, loadPeftAdapter, mergeLora, savePeftAdapter, type LoadedModel, type LoraSpec } from '@juice/models';
-import type { ParamSet } from '@juice/optim';
+import { initLora, loadPeftAdapter, mergeLora, savePeftAdapter, scoreHeadName, type LoadedModel, type LoraSpec } from '@juice/models';
+import { ParamSet } from '@juice/optim';
 import { LoraConfigSchema, StatusError, type JobSpec, type LoraConfig } from '@juice/proto';
 import type { NamedTensors } from '@juice/weight-sync';
 import { resolveLora } from '../settings/lora.js';
@@ -34,7 +34,7 @@ export interface LoraBaseRecord {
 
 export interface LoraJob {
   spec: LoraSpec;
-  /** The trained tensors (PEFT names). */
+  /** The trained tensors (PEFT names; a reward model's also its score head, under its HF name). */
   adapters: ParamSet;
   /** What the loops take: the spec and the frozen base (the model's own weights). */
   training: LoraTraining;
@@ -55,22 +55,44 @@ export function adapterNameOf(jobId: string): string {
   return `juice-${jobId}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
 }
 
-/** The job's LoRA state, or undefined for a full-parameter job. `restored`: the checkpoint a resume continues. */
-export function loraJob(spec: JobSpec, jobId: string, model: LoadedModel, seed: number, restored: RestoredTrainerState | undefined): LoraJob | undefined {
+/**
+ * The job's LoRA state, or undefined for a full-parameter job. `restored`: the checkpoint a resume continues.
+ * `reward`: a REWARD_MODEL job's starting reward weights (backbone + score head): the adapters sit on that
+ * backbone and the score head trains with them (PEFT SEQ_CLS, modules_to_save = the score head).
+ */
+export function loraJob(spec: JobSpec, jobId: string, model: LoadedModel, seed: number, restored: RestoredTrainerState | undefined, reward?: { params: ParamSet }): LoraJob | undefined {
   const lora = resolveLora(spec, model.config);
   if (!lora) return undefined;
   // A base that is itself base + adapter exists only in memory: an adapter trained on it could not be saved
   // as a PEFT adapter of any directory. `juice merge` writes it as a model directory to start from.
   if ('adapter' in model) throw badSpec('spec.model.checkpoint', 'is a LoRA checkpoint; a LoRA job needs a full model as its base (merge the adapter first: juice merge --base … --adapter … --out …)');
-  // PEFT's initialisation (A kaiming-uniform, B = 0: the adapted model starts equal to the base), seeded by the job.
-  const adapters = initLora(model.config, lora, seed);
+  if (reward && model.params.names.includes(scoreHeadName(model.config))) throw badSpec('spec.model', 'is a *ForSequenceClassification model; a LoRA reward model starts from a causal LM (its score head is trained with the adapters and saved in the PEFT directory)');
+  const score = scoreHeadName(model.config);
+  // PEFT's initialisation (A kaiming-uniform, B = 0: the adapted model starts equal to the base), seeded by the
+  // job; a reward model's trained set also holds the score head, starting from the job's fresh head.
+  const fresh = initLora(model.config, lora, seed);
+  const adapters = reward ? new ParamSet([...fresh.entries.map((e) => ({ name: e.name, shape: [...e.shape] })), { name: score, shape: [1, model.config.hiddenSize] }]) : fresh;
+  if (reward) {
+    for (const e of fresh.entries) adapters.set(e.name, fresh.view(e.name));
+    adapters.set(score, reward.params.view(score));
+  }
   if (restored) {
     if (!restored.checkpoint.files.has(ADAPTER_WEIGHTS_FILE)) throw unusableCheckpoint(`checkpoint v${restored.checkpoint.version} holds no ${ADAPTER_WEIGHTS_FILE}: it was not written by a LoRA job (was spec.hyperparameters.lora changed?)`);
     const saved = loadPeftAdapter(restored.checkpoint.dir, model.config);
-    if (saved.spec.rank !== lora.rank || saved.adapters.length !== adapters.length) throw unusableCheckpoint(`checkpoint v${restored.checkpoint.version}: its adapter (rank ${saved.spec.rank}) does not fit spec.hyperparameters.lora (rank ${lora.rank})`);
-    adapters.data.set(saved.adapters.data);
+    if (saved.spec.rank !== lora.rank || saved.adapters.length !== fresh.length) throw unusableCheckpoint(`checkpoint v${restored.checkpoint.version}: its adapter (rank ${saved.spec.rank}) does not fit spec.hyperparameters.lora (rank ${lora.rank})`);
+    for (const e of saved.adapters.entries) adapters.set(e.name, saved.adapters.view(e.name));
+    if (reward) {
+      if (!saved.scoreHead) throw unusableCheckpoint(`checkpoint v${restored.checkpoint.version}: the adapter holds no score head`);
+      adapters.set(score, saved.scoreHead);
+    }
   }
-  const base = model.params;
+  const base = reward?.params ?? model.params;
+  const loraOnly = () => {
+    if (!reward) return adapters;
+    const out = new ParamSet(fresh.entries.map((e) => ({ name: e.name, shape: [...e.shape] })));
+    for (const e of out.entries) out.set(e.name, adapters.view(e.name));
+    return out;
+  };
   const record: LoraBaseRecord = { model_dir: model.dir, sha256: model.sha256 };
   const adapterName = adapterNameOf(jobId);
   const loraConfig = create(LoraConfigSchema, { rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout ?? 0, targetModules: [...(lora.targetModules ?? [])], useRslora: lora.useRslora ?? false });
@@ -79,9 +101,9 @@ export function loraJob(spec: JobSpec, jobId: string, model: LoadedModel, seed: 
     adapters,
     training: { spec: lora, base },
     adapterName,
-    merged: () => mergeLora(model.config, base, adapters, lora),
+    merged: () => mergeLora(model.config, base, loraOnly(), lora),
     writeCheckpoint(dir) {
-      savePeftAdapter(dir, model.config, { spec: lora, adapters, taskType: 'CAUSAL_LM', baseModelNameOrPath: model.name });
+      savePeftAdapter(dir, model.config, { spec: lora, adapters: loraOnly(), taskType: reward ? 'SEQ_CLS' : 'CAUSAL_LM', scoreHead: reward ? adapters.view(score) : undefined, baseModelNameOrPath: model.name });
       // The checkpoint's temporary directory enters the store as a whole, so a plain write is enough.
       writeFileSync(join(dir, LORA_BASE_FILE), JSON.stringify(record, null, 2) + '\n');
     },

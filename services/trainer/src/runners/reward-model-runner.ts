@@ -35,7 +35,7 @@ export function rewardModelRunner(): JobRunner {
   return async (ctx) => {
     // The checkpoint's weights are the reward weights (backbone + score head): prepareJob restores them into `params`.
     const job = await prepareJob(ctx, { algorithm: 'REWARD_MODEL', ...preferenceRows, weights: resolveRewardWeights });
-    const { model, params, restored } = job;
+    const { model, params, restored, lora } = job;
     const toPair = tokenizePairs(model.tokenizer, job.limits);
     const pairs = job.rows.map(toPair);
     const heldOut = job.evalRows.map(toPair);
@@ -45,7 +45,9 @@ export function rewardModelRunner(): JobRunner {
     ctx.save();
     const trainer = await RewardModelTrainer.create({
       config: model.config,
-      params,
+      // LoRA: the adapters and the score head train on the frozen reward weights (PEFT SEQ_CLS).
+      params: lora?.adapters ?? params,
+      lora: lora?.training,
       padTokenId: job.padTokenId,
       learningRate: s.learningRate,
       frozenLayers: s.frozenLayers,
