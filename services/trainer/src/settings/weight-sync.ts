@@ -3,7 +3,7 @@
 // delta false = full pushes, every_n_steps 0 = pushes only where the algorithm needs them. Checked at
 // StartJob (validate_only too), so a job is refused before it trains rather than at its first push.
 import { Algorithm, type JobSpec } from '@juice/proto';
-import { badField, preconditionFailed, StatusError } from '@juice/proto/status-error';
+import { badField, preconditionFailed } from '@juice/proto/status-error';
 import { chunkBytesProblem, DEFAULT_PUSH_TIMEOUT_MS, type PoolWeightsOptions } from '@juice/weight-sync';
 
 const FIELD = 'spec.weight_sync';
@@ -45,7 +45,7 @@ export function checkWeightSync(spec: JobSpec | undefined): void {
   if (ws.everyNSteps === 0n) return;
   const field = `${FIELD}.every_n_steps`;
   if (spec.algorithm === Algorithm.REWARD_MODEL) throw badField(field, 'pushes the policy to a generator; a REWARD_MODEL job trains no policy (leave it 0)');
-  if ((spec.hyperparameters?.lora?.rank ?? 0) > 0) throw new StatusError('UNIMPLEMENTED', `${field}: periodic pushes of LoRA adapters are not implemented yet; leave it 0`, { retryable: false, details: { field } });
+  // LoRA + every_n_steps is refused as not implemented yet (libs/proto/src/validate/unimplemented.ts).
   if ((spec.algorithm === Algorithm.SFT || spec.algorithm === Algorithm.DPO) && (spec.endpoints?.generator ?? []).length === 0) {
     throw preconditionFailed(`${field}: keeps a generator serving the policy as it trains; set spec.endpoints.generator (an SFT/DPO job has no default generator)`, false);
   }

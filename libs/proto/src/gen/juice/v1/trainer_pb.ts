@@ -659,37 +659,46 @@ export const ServiceEndpointsSchema: GenMessage<ServiceEndpoints> = /*@__PURE__*
  */
 export type WeightSyncConfig = Message<"juice.v1.WeightSyncConfig"> & {
   /**
-   * Push the policy after this many optimizer steps. 0 = only where the algorithm needs it
-   * (before each IRFT stage's regeneration, each RFT round's sampling).
+   * Push the policy to the generator after every this many optimizer steps, in addition to
+   * where the algorithm needs it (before each IRFT stage's regeneration, each RFT round's
+   * sampling; an IRFT stage's last step is left to the next stage's push). 0 = only those.
+   * SFT and DPO jobs then keep spec.endpoints.generator serving the policy as it trains (they
+   * have no default generator: FAILED_PRECONDITION without one). Not for REWARD_MODEL jobs.
    *
    * @generated from field: uint64 every_n_steps = 1;
    */
   everyNSteps: bigint;
 
   /**
-   * Send only changed tensors (delta push) when the receiver holds the previous version.
+   * Send only the tensors that changed since the version the receiver holds (a REPLACE delta
+   * on the trainer's last push); a replica that does not hold it gets the full push.
    *
    * @generated from field: bool delta = 2;
    */
   delta: boolean;
 
   /**
-   * Largest chunk in bytes. 0 = 4 MiB.
+   * Largest chunk in bytes. 0 = 4 MiB; otherwise 65536..66060288 (64 MiB, the largest gRPC
+   * message, less 1 MiB for names and headers), INVALID_ARGUMENT outside.
    *
    * @generated from field: uint32 chunk_bytes = 3;
    */
   chunkBytes: number;
 
   /**
-   * Two-phase push: stage on every replica, then activate on all.
+   * Two-phase push: stage on every replica, then activate on all, so no replica serves the new
+   * version before all hold it. false = each replica activates the push as it arrives (one RPC
+   * per replica); others sampling from the pool meanwhile may meet two versions (the trainer
+   * does not sample during its own pushes).
    *
    * @generated from field: bool two_phase = 4;
    */
   twoPhase: boolean;
 
   /**
-   * Deadline of one push, seconds. 0 = 300. A failed push fails the job step with a
-   * retryable error; the receivers keep the old version.
+   * Deadline of one push (every call in it), seconds. 0 = 300. A push past it fails with
+   * DEADLINE_EXCEEDED (retryable; the job step retries it); the receivers keep the old
+   * version (a stage that ran out of time is not activated).
    *
    * @generated from field: uint32 timeout_seconds = 5;
    */
