@@ -43,6 +43,8 @@ export class RewardHost {
   private servedColumns = 1;
   /** Adapter versions' extras, keyed by their weight map (a version without an entry has no adapter). */
   readonly adapterOf = new WeakMap<WeightMap, HeldRewardAdapter>();
+  /** What the last serve() sent to the worker (an adapter push sends its stacks and head, no base tensor). */
+  lastServe = { tensors: 0, bytes: 0 };
   /** The zero stacks (S = 1) fed when a version has no adapter. */
   private readonly zeroStacks: Map<string, { data: Float32Array; dims: number[] }>;
 
@@ -117,6 +119,7 @@ export class RewardHost {
     for (const [n, t] of all) if (this.pinned.get(n) !== t.data) feeds[n] = t;
     this.servedVersion = version;
     this.servedColumns = columns;
+    this.lastServe = { tensors: Object.keys(feeds).length, bytes: Object.values(feeds).reduce((a, f) => a + (f as { data: Float32Array }).data.byteLength, 0) };
     await this.session.pin(feeds);
     for (const [n, t] of all) this.pinned.set(n, t.data);
   }
