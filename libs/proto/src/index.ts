@@ -12,6 +12,7 @@ export * from './gen/juice/v1/reward_pb.js';
 export * from './gen/juice/v1/trainer_pb.js';
 export * from './gen/juice/v1/evaluator_pb.js';
 export { weightChunkSha256 } from './weight-checksum.js';
+export { encodeWeightChunk } from './weight-chunk-binary.js';
 export * from './status-error.js';
 export { jsonSyntaxError, describeJsonError, type JsonSyntaxError } from './json-error.js';
 

@@ -14,6 +14,7 @@ import {
   type MessageShape,
 } from '@bufbuild/protobuf';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, isSpanContextValid, trace, type Span } from '@opentelemetry/api';
+import { encodeWeightChunk, WeightChunkSchema, type WeightChunk } from '@juice/proto';
 import { ServiceError, cancelled, deadlineExceeded, rejectInvalid, toGrpcStatus, toServiceError, unimplemented } from './errors.js';
 
 /** How close to the deadline a client cancel counts as the deadline passing. */
@@ -106,7 +107,8 @@ export interface BuiltService {
 /** grpc-js method definition (path + binary protobuf-es serialization) for one RPC. */
 export function methodDefinition(method: DescMethod): grpc.MethodDefinition<Message, Message> {
   const ser = (schema: DescMessage) => (m: Message) => {
-    const bytes = toBinary(schema, m);
+    // Weight chunks (MiBs of tensor bytes each) have an exact-size encoder: the same bytes, no regrowth copies.
+    const bytes = schema.typeName === WeightChunkSchema.typeName ? encodeWeightChunk(m as WeightChunk) : toBinary(schema, m);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
   const de = (schema: DescMessage) => (b: Buffer) => fromBinary(schema, b);

@@ -88,6 +88,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Auth runs first, so an unauthenticated caller is refused before its request is even decoded.
     interceptors: [...(opts.auth ? [authInterceptor(opts.auth, log)] : []), ...(opts.grpcOptions?.interceptors ?? [])],
   });
+  widenReceiveWindow(server);
   const calls = new CallRegistry();
   const metrics = createRpcMetrics();
   const names = new Set<string>();
@@ -179,6 +180,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return stopping;
     },
   };
+}
+
+/**
+ * Per-stream HTTP/2 receive window the server announces. The default 64 KiB lets a weight push's sender
+ * get only 64 KiB ahead of this process's event loop, so transfer and the receiver's work (checksum,
+ * decode) take turns instead of overlapping. grpc-js 1.14 has no server option for it (its
+ * grpc-node.flow_control_window is client-side only), so it goes into the settings grpc-js hands to
+ * http2.createServer when it binds; a grpc-js without that field keeps its default.
+ */
+export const SERVER_STREAM_WINDOW_BYTES = 16 << 20;
+
+function widenReceiveWindow(server: grpc.Server): void {
+  const internals = server as unknown as { commonServerOptions?: { settings?: Record<string, unknown> } };
+  const common = internals.commonServerOptions;
+  if (!common) return;
+  common.settings = { ...common.settings, initialWindowSize: SERVER_STREAM_WINDOW_BYTES };
 }
 
 function bind(server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials, what: string): Promise<number> {
