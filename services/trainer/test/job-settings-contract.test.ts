@@ -106,7 +106,6 @@ const HONOURED: { field: string; set: Partial<Hyper>; base?: Partial<Hyper>; res
 // Fields refused at StartJob (validate_only too), with the status and the field the message must name.
 const REFUSED: { field: string; code: 'UNIMPLEMENTED' | 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION'; spec: Spec }[] = [
   { field: 'spec.hyperparameters.lora.dropout', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4, dropout: 0.1 } }) },
-  { field: 'spec.hyperparameters.lora', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4 } }, { algorithm: Algorithm.RFT }) },
   { field: 'spec.reward_model.frozen_layers', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4 } }, { algorithm: Algorithm.REWARD_MODEL, datasets: [{ path: prefs, schema: DataSchema.PREFERENCE }], algorithmConfig: { case: 'rewardModel', value: { frozenLayers: 1 } } }) },
   { field: 'spec.hyperparameters.min_lr_ratio', code: 'INVALID_ARGUMENT', spec: sftSpec({ minLrRatio: 0.1 }) },
   // weight_sync is honoured (the last test below); out of range or without a generator to sync it is refused.

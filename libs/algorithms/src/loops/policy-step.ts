@@ -8,7 +8,7 @@
 //   REINFORCE Â = return-to-go of KL-shaped rewards minus a running mean of sequence returns
 // APA and PPO also fit the value head to the GAE returns (value_loss). One PolicyTrainer lives for a
 // whole job: its graphs are compiled once and AdamW's moments carry over the rounds.
-import { buildCausalLm, gaussian, parameterShapes, valueHeadShapes, type ModelConfig } from '@juice/models';
+import { buildCausalLm, gaussian, loraParameterShapes, parameterShapes, valueHeadShapes, type LoraSpec, type ModelConfig } from '@juice/models';
 import { GraphBuilder, type Value } from '@juice/onnx';
 import { createOptimizer, type FlatOptimizer, type OptimizerSettings, type ParamSet } from '@juice/optim';
 import { collateBatch, DataOrder, type DataCursor, type TokenBatch } from '@juice/data';
@@ -16,15 +16,16 @@ import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { policyGradientLoss } from '../objectives/policy-gradient.js';
 import { gae, rlooAdvantages, RunningMoments, whiten } from '../advantages.js';
 import { checkAccumulationSteps, microBatches } from './accumulate.js';
+import { baseWeightFeeds, type LoraTraining } from './lora.js';
 import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 export type RftMethod = 'apa' | 'ppo_clip' | 'rloo' | 'reinforce';
 
 export const needsValueHead = (m: RftMethod) => m === 'apa' || m === 'ppo_clip';
 
-/** The policy's tensors for a method: the LM's, plus the value head for APA and PPO. */
-export function policyParameterShapes(config: ModelConfig, method: RftMethod): { name: string; shape: number[] }[] {
-  return [...parameterShapes(config), ...(needsValueHead(method) ? valueHeadShapes(config) : [])];
+/** The policy's tensors for a method: the LM's (under LoRA: the adapters'), plus the value head for APA and PPO. */
+export function policyParameterShapes(config: ModelConfig, method: RftMethod, lora?: LoraSpec): { name: string; shape: number[] }[] {
+  return [...(lora ? loraParameterShapes(config, lora) : parameterShapes(config)), ...(needsValueHead(method) ? valueHeadShapes(config) : [])];
 }
 
 /** A fresh value head (std 0.02 normal weight, zero bias: values start near 0), seeded. */
@@ -45,10 +46,12 @@ export interface Rollout {
 
 export interface PolicyTrainerOptions {
   config: ModelConfig;
-  /** policyParameterShapes(config, method); trained in place. */
+  /** policyParameterShapes(config, method, lora?.spec); trained in place. */
   params: ParamSet;
-  /** π_ref (parameterShapes), frozen. */
+  /** π_ref (parameterShapes), frozen. Under LoRA the base itself (it never trains). */
   reference: ParamSet;
+  /** LoRA: `params` are the adapters (+ value head) on the frozen `lora.base`. */
+  lora?: LoraTraining;
   method: RftMethod;
   padTokenId: number;
   learningRate: number;
@@ -112,9 +115,9 @@ export interface AnalysedRollout {
 }
 
 /** The LM (with value head when the method needs one) under the policy-gradient objective; output `rl_loss`. */
-export function policyGraph(config: ModelConfig, o: Pick<PolicyTrainerOptions, 'method' | 'apaLambda' | 'ppoClip' | 'valueLossCoefficient' | 'valueClip'>) {
+export function policyGraph(config: ModelConfig, o: Pick<PolicyTrainerOptions, 'method' | 'apaLambda' | 'ppoClip' | 'valueLossCoefficient' | 'valueClip' | 'lora'>) {
   const withValue = needsValueHead(o.method);
-  const lm = buildCausalLm(config, { valueHead: withValue });
+  const lm = buildCausalLm(config, { valueHead: withValue, ...(o.lora ? { lora: o.lora.spec, loraGraph: { train: true } } : {}) });
   const g = GraphBuilder.from(lm.graph);
   const bt = ['B', 'T'];
   const advantages = g.input('advantages', 'float32', bt);
@@ -192,19 +195,21 @@ export class PolicyTrainer {
     private readonly policyEval: EvalStep,
     private readonly refEval: EvalStep,
     readonly optimizer: FlatOptimizer,
+    /** The frozen base's feeds under LoRA. */
+    private readonly frozen: ReturnType<typeof baseWeightFeeds> = {},
   ) {}
 
   static async create(o: PolicyTrainerOptions): Promise<PolicyTrainer> {
     const withValue = needsValueHead(o.method);
-    const expected = policyParameterShapes(o.config, o.method).map((s) => s.name).join(',');
+    const expected = policyParameterShapes(o.config, o.method, o.lora?.spec).map((s) => s.name).join(',');
     if (o.params.names.join(',') !== expected) throw new Error(`${o.method} policy parameters must be policyParameterShapes(config, '${o.method}')${withValue ? ' (the LM plus v_head.weight and v_head.bias)' : ''}`);
     const { graph, metrics } = policyGraph(o.config, o);
     const train = await TrainStep.create(graph, o.params, { loss: 'rl_loss', metrics });
-    const policyEval = await EvalStep.create(buildCausalLm(o.config, { valueHead: withValue }).graph, o.params, withValue ? ['token_logprobs', 'values'] : ['token_logprobs']);
+    const policyEval = await EvalStep.create(buildCausalLm(o.config, { valueHead: withValue, ...(o.lora ? { lora: o.lora.spec } : {}) }).graph, o.params, withValue ? ['token_logprobs', 'values'] : ['token_logprobs']);
     const refEval = await EvalStep.create(buildCausalLm(o.config).graph, o.reference, ['token_logprobs']);
     const [beta1, beta2] = o.betas ?? [0.9, 0.999];
     const optimizer = createOptimizer(o.params, o.learningRate, o.optimizer ?? { kind: 'adamw', beta1, beta2, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0 });
-    return new PolicyTrainer(o, train, metrics, policyEval, refEval, optimizer);
+    return new PolicyTrainer(o, train, metrics, policyEval, refEval, optimizer, o.lora ? baseWeightFeeds(o.lora.base) : {});
   }
 
   /** π_old and π_ref log-probs and values of every rollout's response tokens. */
@@ -213,7 +218,7 @@ export class PolicyTrainer {
     for (let i = 0; i < rollouts.length; i += batchSize) {
       const rows = rollouts.slice(i, i + batchSize);
       const batch = collateBatch(rows.map((r) => ({ promptIds: r.promptIds, responseIds: r.responseIds, truncated: false })), { padTokenId: this.o.padTokenId });
-      const pol = await this.policyEval.run(lmFeeds(batch));
+      const pol = await this.policyEval.run({ ...this.frozen, ...lmFeeds(batch) });
       const ref = await this.refEval.run(lmFeeds(batch));
       rows.forEach((_, b) => {
         const old = responseRow(batch, pol['token_logprobs']!.data as Float32Array, b);
@@ -318,7 +323,7 @@ export class PolicyTrainer {
         if (this.o.method === 'ppo_clip') feeds['old_logprobs'] = grid((x) => x.old);
         if (needsValueHead(this.o.method)) feeds['returns'] = grid((x) => x.returns);
         if (this.o.method === 'ppo_clip' && (this.o.valueClip ?? 0) > 0) feeds['old_values'] = grid((x) => x.values);
-        return this.train.run(feeds);
+        return this.train.run({ ...this.frozen, ...feeds });
       },
       weight: ({ batch }) => batch.responseMask.reduce((a, b) => a + b, 0),
       signal: s.signal,

@@ -6,7 +6,7 @@ import { FinishReason, type GeneratorService, type RewardModelService } from '@j
 import type { ParamSet } from '@juice/optim';
 import type { TokenizedExample } from '@juice/data';
 import { status, type createClient } from '@juice/service-kit';
-import { namedTensors, pushNextVersion, type NamedTensors, type PushTarget } from '@juice/weight-sync';
+import { namedTensors, pushNextVersion, type NamedTensors, type PushOptions, type PushTarget } from '@juice/weight-sync';
 import type { RunContext } from '../job-manager.js';
 import { withRetry } from './retry.js';
 import type { RftSettings } from '../settings/rft.js';
@@ -33,10 +33,13 @@ function retryable(e: unknown): never {
   throw e;
 }
 
-/** Push the policy and sample from exactly that version, as one retried unit. */
-export async function sample(ctx: RunContext, generator: GeneratorClient, policy: ParamSet, names: readonly string[], prompts: TokenizedExample[], s: RftSettings, samplingSeed: bigint, maxLength: number, round: number, retry: Parameters<typeof withRetry>[2]) {
+/**
+ * Push the policy and sample from exactly that version, as one retried unit. `adapter`: a LoRA policy, pushed
+ * as an adapter alone (its header fields) and sampled by its name.
+ */
+export async function sample(ctx: RunContext, generator: GeneratorClient, policy: ParamSet, names: readonly string[], prompts: TokenizedExample[], s: RftSettings, samplingSeed: bigint, maxLength: number, round: number, retry: Parameters<typeof withRetry>[2], adapter?: { header: PushOptions['header']; name: string }) {
   return withRetry('push the policy and generate', async () => {
-    const pushed = await pushNextVersion(generator, tensorsOf(policy, names), { label: `${ctx.job.id}/round${round}` });
+    const pushed = await pushNextVersion(generator, tensorsOf(policy, names), { label: `${ctx.job.id}/round${round}`, ...(adapter ? { header: adapter.header } : {}) });
     const { version, seconds: syncSeconds } = pushed;
     ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version, bytes: pushed.bytes, seconds: syncSeconds, replicas: pushed.replicas } });
     const oldest = version - BigInt(s.maxStaleness) > 0n ? version - BigInt(s.maxStaleness) : 1n;
@@ -46,7 +49,7 @@ export async function sample(ctx: RunContext, generator: GeneratorClient, policy
     let servedBy = version;
     for (let i = 0; i < prompts.length; i += GENERATE_BATCH) {
       const res = await generator
-        .generate({ prompts: prompts.slice(i, i + GENERATE_BATCH).map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: s.samplesPerPrompt, sampling: { ...s.generation, seed: samplingSeed + BigInt(i) }, minWeightVersion: oldest })
+        .generate({ prompts: prompts.slice(i, i + GENERATE_BATCH).map((e) => ({ kind: { case: 'tokens', value: { ids: e.promptIds } } })), n: s.samplesPerPrompt, sampling: { ...s.generation, seed: samplingSeed + BigInt(i) }, minWeightVersion: oldest, ...(adapter ? { adapter: adapter.name } : {}) })
         .catch(retryable);
       results.push(...res.results);
       servedBy = res.weightVersion?.number ?? servedBy;

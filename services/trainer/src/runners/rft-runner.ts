@@ -42,6 +42,7 @@ import { addMetrics, meansOf, roundOf, roundSamples, type LoopProgress, type Rou
 import { loadRewardParams, rewardParamsFromLm, saveRewardModel } from './reward-weights.js';
 import { demonstrationRows } from './sft-runner.js';
 import { restoreBuffer } from './trainer-state.js';
+import { checkServedBase } from './lora-job.js';
 
 const LOGGER = 'trainer.rft';
 
@@ -69,18 +70,23 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
     if (!rmAddress.length) throw unmet('RFT needs a reward-model service: set spec.endpoints.reward_model or start the trainer with --reward-model');
     // The checkpoint's weights are the policy's LM part; the round state is restored from its buffers below.
     const job = await prepareJob(ctx, { algorithm: 'RFT', ...demonstrationRows, empty: 'no demonstrations selected', restoreWeights: false });
-    const { model, seed, padTokenId, store, limits } = job;
+    const { model, seed, padTokenId, store, limits, lora } = job;
     const maxLength = limits.maxLength;
     const examples = job.rows.map((d) => tokenizeDemonstration(model.tokenizer, d, limits));
     const s = rftSettings(spec, { rows: examples.length, numLayers: model.config.numLayers, maxNewTokens: Math.min(256, maxLength - Math.max(...examples.map((e) => e.promptIds.length))) });
 
     // The policy (with a value head for APA/PPO), π_ref = the initial policy, and the reward weights.
-    const policy = new ParamSet(policyParameterShapes(model.config, s.method));
-    for (const e of model.params.entries) policy.set(e.name, model.params.view(e.name));
+    // LoRA: the policy's trained part is the adapters (PEFT init or the checkpoint's) on the frozen base.
+    const lm = lora?.adapters ?? model.params;
+    const policy = new ParamSet(policyParameterShapes(model.config, s.method, lora?.spec));
+    for (const e of lm.entries) policy.set(e.name, lm.view(e.name));
     if (policy.has('v_head.weight')) initValueHead(policy, seed + 1);
-    const reference = model.params.clone();
+    // LoRA: the base never trains, so it is π_ref itself (no copy).
+    const reference = lora ? model.params : model.params.clone();
     const rewardParams = initialReward(rc?.rewardModel, model, seed);
-    const lmNames = model.params.names;
+    const lmNames = lm.names;
+    // What a push of the policy carries: the LM's weights, or under LoRA the adapter alone, served by name.
+    const adapterPush = lora && { header: lora.pushHeader, name: lora.adapterName };
     const rmNames = rewardParams.names;
 
     const policySteps = s.policyEpochs * Math.ceil((s.promptsPerRound * s.samplesPerPrompt) / (s.batchSize * s.gradientAccumulationSteps));
@@ -101,7 +107,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
       if (!restoreBuffer(policy, restored, 'policy') || !restoreBuffer(rewardParams, restored, 'reward')) {
         throw lostState(`checkpoint v${restored.checkpoint.version} holds no RFT reward buffer`);
       }
-      for (const n of lmNames) model.params.set(n, policy.view(n));
+      for (const n of lmNames) lm.set(n, policy.view(n));
     }
     let step = restored?.state.step ?? 0;
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(s.rounds * policySteps), totalStages: s.rounds, step: BigInt(step), stage: firstRound });
@@ -121,7 +127,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
     // 12 attempts ≈ a minute of back-off (capped at 10 s): a restarting peer on a busy node needs that long.
     const retry = { attempts: 12, signal: ctx.signal, onRetry: (i: { what: string; attempt: number; delayMs: number; error: Error }) => jobLog(ctx, 'warn', LOGGER, `${i.what} failed (${i.error.message}); retry ${i.attempt} in ${i.delayMs} ms`) };
     const policyTrainer = await PolicyTrainer.create({
-      config: model.config, params: policy, reference, method: s.method, padTokenId, learningRate: s.learningRate,
+      config: model.config, params: policy, reference, lora: lora?.training, method: s.method, padTokenId, learningRate: s.learningRate,
       maxGradNorm: s.maxGradNorm, optimizer: s.optimizerSettings,
       apaLambda: s.apaLambda, ppoClip: s.ppoClip, valueLossCoefficient: s.valueLossCoefficient, valueClip: s.valueClip,
     });
@@ -141,6 +147,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
     const orderOf = (epoch: number) => orders.get(epoch) ?? orders.set(epoch, epochOrder(examples.length, seed, epoch, !s.noShuffle)).get(epoch)!;
     const skipOnStop = () => ctx.skipCheckpointOnStop?.() ?? false;
     try {
+      if (lora) await checkServedBase(generator.pool, model);
       if (!point) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: seed }, optimizers: () => ({}) });
       for (let round = firstRound; round < s.rounds; round++) {
         const resumed = round === firstRound ? resumedRound : undefined;
@@ -169,7 +176,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
           // Seeded per round unless the job set a seed: the round's samples are reproducible for that version.
           const samplingSeed = s.generation.seed ?? BigInt(seed) * 1_000_003n + BigInt(round);
           const prompts = promptIndex.map((i) => examples[i]!);
-          const gen = await sample(ctx, generator, policy, lmNames, prompts, s, samplingSeed, maxLength, round, retry);
+          const gen = await sample(ctx, generator, policy, lmNames, prompts, s, samplingSeed, maxLength, round, retry, adapterPush);
           Object.assign(metrics, { 'gen/seed': Number(samplingSeed % 2n ** 53n), 'gen/seconds': gen.seconds, 'gen/weight_version': Number(gen.version), 'sync/seconds': gen.syncSeconds, 'sync/bytes': gen.syncBytes, 'gen/stale_rejected': gen.stale });
           rollouts = gen.sampled.flatMap((p) => p.responses.map((r) => ({ example: p.example, ...r })));
           genVersion = gen.version;
@@ -181,7 +188,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
         }
         // A checkpoint inside this round: the live weights, optimizers and statistics plus the round's progress.
         const inRound = (): JobPoint => {
-          for (const n of lmNames) model.params.set(n, policy.view(n));
+          for (const n of lmNames) lm.set(n, policy.view(n));
           const state: RftResumeState = { rewardMoments: normalizer.moments.state(), klCoef: kl?.value ?? s.klCoef, baseline: policyTrainer.baseline.state(), round: round - 1, inRound: round };
           return {
             step,
@@ -289,7 +296,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
         ctx.job.latestMetrics = { ...ctx.job.latestMetrics, ...metrics };
         ctx.emit({ case: 'stepMetrics', value: { step: BigInt(step), stage: round, metrics } });
         // Round boundary: evaluate (eval_datasets) and checkpoint the policy with the state the next round needs.
-        for (const n of lmNames) model.params.set(n, policy.view(n));
+        for (const n of lmNames) lm.set(n, policy.view(n));
         const state: RftResumeState = { rewardMoments: normalizer.moments.state(), klCoef: kl?.value ?? s.klCoef, baseline: policyTrainer.baseline.state(), round };
         await points.after(
           {
@@ -309,7 +316,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
       }
       // The generator ends up serving the trained policy (and the reward-model service the trained reward).
       await withRetry('push the final policy', async () => {
-        const pushed = await pushNextVersion(generator, tensorsOf(policy, lmNames), { label: `${ctx.job.id}/final` });
+        const pushed = await pushNextVersion(generator, tensorsOf(policy, lmNames), { label: `${ctx.job.id}/final`, ...(adapterPush ? { header: adapterPush.header } : {}) });
         ctx.emit({ case: 'weightsPushed', value: { target: 'generator', version: pushed.version, bytes: pushed.bytes, seconds: pushed.seconds, replicas: pushed.replicas } });
       }, retry);
     } finally {
