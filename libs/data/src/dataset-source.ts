@@ -5,7 +5,7 @@
 import { DataFileError } from './file-digest.js';
 
 export type DataFormatName = 'jsonl' | 'parquet';
-export type DataSchemaName = 'chat' | 'prompt_completion' | 'preference';
+export type DataSchemaName = 'chat' | 'prompt_completion' | 'preference' | 'text';
 
 /** Column names for the canonical fields of a schema; empty or absent = the canonical name. */
 export interface FieldMapping {
@@ -16,6 +16,8 @@ export interface FieldMapping {
   rejected?: string;
   /** Optional column holding a system prompt, prepended to the prompt as a system message. */
   system?: string;
+  /** The document of a TEXT row (pretraining). */
+  text?: string;
 }
 
 export interface DatasetSource {
@@ -35,8 +37,8 @@ export interface DatasetSource {
 }
 
 const FORMAT_BY_ENUM: Record<number, DataFormatName | undefined> = { 0: undefined, 1: 'jsonl', 2: 'parquet' };
-const SCHEMA_BY_ENUM: Record<number, DataSchemaName | undefined> = { 0: undefined, 1: 'chat', 2: 'prompt_completion', 3: 'preference' };
-const SCHEMA_NAMES: readonly DataSchemaName[] = ['chat', 'prompt_completion', 'preference'];
+const SCHEMA_BY_ENUM: Record<number, DataSchemaName | undefined> = { 0: undefined, 1: 'chat', 2: 'prompt_completion', 3: 'preference', 4: 'text' };
+const SCHEMA_NAMES: readonly DataSchemaName[] = ['chat', 'prompt_completion', 'preference', 'text'];
 
 /** The explicit format, or undefined when it should come from the file extension. */
 export function formatOf(source: DatasetSource): DataFormatName | undefined {
@@ -55,7 +57,7 @@ export function schemaOf(source: DatasetSource): DataSchemaName | undefined {
   const s = source.schema;
   if (s === undefined || (s as unknown) === '') return undefined;
   if (typeof s === 'number') {
-    if (!(s in SCHEMA_BY_ENUM)) throw new DataFileError('INVALID_ARGUMENT', `dataset ${source.path}: unknown schema enum value ${s}; valid: 1 (CHAT), 2 (PROMPT_COMPLETION), 3 (PREFERENCE)`);
+    if (!(s in SCHEMA_BY_ENUM)) throw new DataFileError('INVALID_ARGUMENT', `dataset ${source.path}: unknown schema enum value ${s}; valid: 1 (CHAT), 2 (PROMPT_COMPLETION), 3 (PREFERENCE), 4 (TEXT)`);
     return SCHEMA_BY_ENUM[s];
   }
   if (!SCHEMA_NAMES.includes(s)) throw new DataFileError('INVALID_ARGUMENT', `dataset ${source.path}: unknown schema ${JSON.stringify(s)}; valid: ${SCHEMA_NAMES.map((n) => JSON.stringify(n)).join(', ')}`);

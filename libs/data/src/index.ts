@@ -8,7 +8,8 @@ export { readRows, loadRows, countRows, describeSource, type RowSource, type Sou
 export { type ChatMessage, type Prompt, type Demonstration, type PreferencePair, type ExampleSource, promptToDisplayText } from './examples.js';
 export { DataRowError } from './row-error.js';
 export { rowToDemonstration, rowToPreferencePair } from './row-to-example.js';
-export { readDemonstrations, readPreferencePairs, loadDemonstrations, loadPreferencePairs } from './load-examples.js';
+export { readDemonstrations, readPreferencePairs, loadDemonstrations, loadPreferencePairs, loadTexts } from './load-examples.js';
+export { packDocuments } from './pack-text.js';
 export type { TokenizerLike } from './tokenizer-like.js';
 export { encodePrompt, encodeResponse, truncateExample, truncationFromHyperparameters, tokenizeDemonstration, tokenizePreferencePair, pairToExamples, type TokenizedExample, type TokenizedPair, type TruncationOptions } from './tokenize-examples.js';
 export { collateBatch, collatePairBatch, sumOverResponse, padIdFor, IGNORE_INDEX, type TokenBatch, type BatchOptions } from './training-batch.js';

@@ -3,7 +3,7 @@ import type { Demonstration, PreferencePair } from './examples.js';
 import { type DataSchemaName, type DatasetSource, schemaOf } from './dataset-source.js';
 import { DataFileError } from './file-digest.js';
 import { readRows, type ReadOptions } from './read-rows.js';
-import { rowToDemonstration, rowToPreferencePair } from './row-to-example.js';
+import { rowToDemonstration, rowToPreferencePair, rowToText } from './row-to-example.js';
 
 function requireSchema(source: DatasetSource, allowed: readonly DataSchemaName[]): DataSchemaName {
   const schema = schemaOf(source);
@@ -14,7 +14,7 @@ function requireSchema(source: DatasetSource, allowed: readonly DataSchemaName[]
 }
 
 export async function* readDemonstrations(source: DatasetSource, o: ReadOptions = {}): AsyncGenerator<Demonstration> {
-  const schema = requireSchema(source, ['chat', 'prompt_completion', 'preference']);
+  const schema = requireSchema(source, ['chat', 'prompt_completion', 'preference']) as Exclude<DataSchemaName, 'text'>;
   for await (const r of readRows(source, o)) yield rowToDemonstration(r, schema, source.fields);
 }
 
@@ -32,5 +32,13 @@ export async function loadDemonstrations(source: DatasetSource, o: ReadOptions =
 export async function loadPreferencePairs(source: DatasetSource, o: ReadOptions = {}): Promise<PreferencePair[]> {
   const out: PreferencePair[] = [];
   for await (const p of readPreferencePairs(source, o)) out.push(p);
+  return out;
+}
+
+/** TEXT rows' documents (pretraining); any other schema is refused, naming the dataset. */
+export async function loadTexts(source: DatasetSource, o: ReadOptions = {}): Promise<string[]> {
+  requireSchema(source, ['text']);
+  const out: string[] = [];
+  for await (const r of readRows(source, o)) out.push(rowToText(r, source.fields));
   return out;
 }

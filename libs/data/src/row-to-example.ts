@@ -17,7 +17,7 @@ import type { SourcedRow } from './read-rows.js';
 
 type Canonical = keyof FieldMapping;
 
-const SCHEMA_LABEL: Record<DataSchemaName, string> = { chat: 'CHAT', prompt_completion: 'PROMPT_COMPLETION', preference: 'PREFERENCE' };
+const SCHEMA_LABEL: Record<DataSchemaName, string> = { chat: 'CHAT', prompt_completion: 'PROMPT_COMPLETION', preference: 'PREFERENCE', text: 'TEXT' };
 
 /** Column access for one row, with errors that name the file, row, column and the columns found. */
 class RowReader {
@@ -187,7 +187,7 @@ function preferenceRow(rr: RowReader): PreferencePair {
  * A demonstration from a CHAT or PROMPT_COMPLETION row; a PREFERENCE row yields its chosen
  * response (SFT on the preferred answers).
  */
-export function rowToDemonstration(r: SourcedRow, schema: DataSchemaName, fields?: FieldMapping): Demonstration {
+export function rowToDemonstration(r: SourcedRow, schema: Exclude<DataSchemaName, 'text'>, fields?: FieldMapping): Demonstration {
   const rr = new RowReader(r, fields, schema);
   switch (schema) {
     case 'chat':
@@ -203,4 +203,12 @@ export function rowToDemonstration(r: SourcedRow, schema: DataSchemaName, fields
 
 export function rowToPreferencePair(r: SourcedRow, fields?: FieldMapping): PreferencePair {
   return preferenceRow(new RowReader(r, fields, 'preference'));
+}
+
+/** A TEXT row's document: the `text` column (or fields.text), a string. */
+export function rowToText(r: SourcedRow, fields?: FieldMapping): string {
+  const rr = new RowReader(r, fields, 'text');
+  const v = rr.required('text');
+  if (typeof v === 'string') return v;
+  return rr.fail('text', `must be a string, got ${Array.isArray(v) ? 'a list' : typeof v}`);
 }

@@ -8,6 +8,7 @@ import { dpoRunner } from './runners/dpo-runner.js';
 import { irftRunner } from './runners/irft-runner.js';
 import { rewardModelRunner } from './runners/reward-model-runner.js';
 import { rftRunner } from './runners/rft-runner.js';
+import { pretrainRunner } from './runners/pretrain-runner.js';
 import { setDataRoots } from '@juice/data';
 import { defineConfig, peerConfigSpec, runService } from '@juice/service-kit';
 import { JobManager } from './job-manager.js';
@@ -32,7 +33,7 @@ await runService({
   async build(config, log) {
     const roots = setDataRoots(config.dataRoot.length ? config.dataRoot : [config.store, process.cwd()]);
     log.info('data roots', { roots: roots.roots });
-    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(), [Algorithm.DPO]: dpoRunner(), [Algorithm.IRFT]: irftRunner(config.generator), [Algorithm.SPIN]: irftRunner(config.generator), [Algorithm.REWARD_MODEL]: rewardModelRunner(), [Algorithm.RFT]: rftRunner({ generator: config.generator, rewardModel: config.rewardModel }) }, log, { evaluator: config.evaluator });
+    const jobs = new JobManager(new JobStore(config.store), { [Algorithm.SFT]: sftRunner(), [Algorithm.DPO]: dpoRunner(), [Algorithm.IRFT]: irftRunner(config.generator), [Algorithm.SPIN]: irftRunner(config.generator), [Algorithm.REWARD_MODEL]: rewardModelRunner(), [Algorithm.RFT]: rftRunner({ generator: config.generator, rewardModel: config.rewardModel }), [Algorithm.PRETRAIN]: pretrainRunner() }, log, { evaluator: config.evaluator });
     jobs.resumeInterrupted();
     return {
       services: [{ desc: TrainerService, impl: createTrainerService(jobs) }],

@@ -125,7 +125,7 @@ export function checkDataset(v: Violations, field: string, d: DatasetSpec, schem
   if (d.path.length === 0) v.add(`${field}.path`, 'is required (a local file or directory)');
   v.utf8Bytes(`${field}.path`, d.path, MAX_PATH_BYTES);
   if (!(d.format in DataFormat)) v.add(`${field}.format`, `unknown value ${d.format}`);
-  if (schemaRequired && d.schema === DataSchema.UNSPECIFIED) v.add(`${field}.schema`, 'is required: CHAT, PROMPT_COMPLETION or PREFERENCE');
+  if (schemaRequired && d.schema === DataSchema.UNSPECIFIED) v.add(`${field}.schema`, 'is required: CHAT, PROMPT_COMPLETION, PREFERENCE or TEXT');
   if (!SPLIT.test(d.split)) v.add(`${field}.split`, `must look like "", "[:1000]", "[1000:]", "[:90%]" or "[90%:]", got ${echo(d.split)}`);
   if (d.expectedSha256 && !SHA256_HEX.test(d.expectedSha256)) v.add(`${field}.expected_sha256`, 'must be 64 lowercase hex characters');
 }

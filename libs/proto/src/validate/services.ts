@@ -91,6 +91,12 @@ const CONFIG_CASE_FOR: Record<number, string> = {
 
 const PROTO_CASE: Record<string, string> = { sft: 'sft', rewardModel: 'reward_model', dpo: 'dpo', irft: 'irft', rft: 'rft' };
 
+/** TEXT rows are raw documents: only PRETRAIN reads them, and PRETRAIN reads nothing else. */
+function checkTextSchema(v: Violations, field: string, algorithm: Algorithm, schema: DataSchema): void {
+  if (algorithm === Algorithm.PRETRAIN && schema !== DataSchema.TEXT) v.add(field, `PRETRAIN needs TEXT data (rows {"text": ...}), got ${DataSchema[schema] ?? schema}`);
+  if (algorithm !== Algorithm.PRETRAIN && schema === DataSchema.TEXT) v.add(field, `TEXT data (raw documents) is read only by PRETRAIN; ${Algorithm[algorithm]} needs ${algorithm === Algorithm.DPO || algorithm === Algorithm.REWARD_MODEL ? 'PREFERENCE' : 'CHAT or PROMPT_COMPLETION'} data`);
+}
+
 export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Violations {
   const v = new Violations();
   if (!spec) {
@@ -100,7 +106,7 @@ export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Viol
   v.utf8Bytes(`${field}.name`, spec.name, 128);
   checkLabels(v, `${field}.labels`, spec.labels);
   if (spec.algorithm === Algorithm.UNSPECIFIED || !(spec.algorithm in Algorithm)) {
-    v.add(`${field}.algorithm`, 'is required: SFT, REWARD_MODEL, DPO, IRFT, SPIN or RFT');
+    v.add(`${field}.algorithm`, 'is required: SFT, REWARD_MODEL, DPO, IRFT, SPIN, RFT or PRETRAIN');
     return v;
   }
   checkModelSource(v, `${field}.model`, spec.model);
@@ -112,13 +118,19 @@ export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Viol
     v.count(`${field}.eval_datasets`, spec.evalDatasets.length, 0, MAX_DATASETS);
     return v;
   }
+  const pretrain = spec.algorithm === Algorithm.PRETRAIN;
   spec.datasets.forEach((d, i) => {
     checkDataset(v, `${field}.datasets[${i}]`, d, true);
-    if (d.schema !== DataSchema.UNSPECIFIED && (d.schema === DataSchema.PREFERENCE) !== preference) {
+    if (d.schema === DataSchema.UNSPECIFIED) return;
+    if (pretrain || d.schema === DataSchema.TEXT) checkTextSchema(v, `${field}.datasets[${i}].schema`, spec.algorithm, d.schema);
+    else if ((d.schema === DataSchema.PREFERENCE) !== preference) {
       v.add(`${field}.datasets[${i}].schema`, preference ? `${Algorithm[spec.algorithm]} needs PREFERENCE data (prompt, chosen, rejected)` : `${Algorithm[spec.algorithm]} needs CHAT or PROMPT_COMPLETION demonstrations`);
     }
   });
-  spec.evalDatasets.forEach((d, i) => checkDataset(v, `${field}.eval_datasets[${i}]`, d, true));
+  spec.evalDatasets.forEach((d, i) => {
+    checkDataset(v, `${field}.eval_datasets[${i}]`, d, true);
+    if (d.schema !== DataSchema.UNSPECIFIED && (pretrain || d.schema === DataSchema.TEXT)) checkTextSchema(v, `${field}.eval_datasets[${i}].schema`, spec.algorithm, d.schema);
+  });
 
   const h = spec.hyperparameters;
   if (h) {
@@ -139,12 +151,15 @@ export function validateJobSpec(spec: JobSpec | undefined, field = 'spec'): Viol
       if (!(x >= 0 && x < 1)) v.add(`${hp}.${name}`, `must be in [0, 1), got ${x}`);
     }
     v.range(`${hp}.epsilon`, h.epsilon, 0, undefined);
+    // Packed text has no prompts: max_length is the window, nothing else is cut.
+    if (pretrain && h.maxPromptLength !== 0) v.add(`${hp}.max_prompt_length`, `PRETRAIN packs raw text into max_length windows and has no prompts: leave it 0, got ${h.maxPromptLength}`);
     checkLora(v, `${hp}.lora`, h.lora);
   }
 
   const c = spec.algorithmConfig;
   const want = CONFIG_CASE_FOR[spec.algorithm];
-  if (c.case !== undefined && c.case !== want) {
+  if (c.case !== undefined && want === undefined) v.add(`${field}.${PROTO_CASE[c.case]}`, `does not match algorithm ${Algorithm[spec.algorithm]}, which has no algorithm config (leave it unset)`);
+  else if (c.case !== undefined && c.case !== want) {
     v.add(`${field}.${PROTO_CASE[c.case]}`, `does not match algorithm ${Algorithm[spec.algorithm]} (set ${PROTO_CASE[want!]} or nothing)`);
   }
   if (c.case === 'dpo' && c.value.beta < 0) v.add(`${field}.dpo.beta`, `must be > 0 (0 = 0.1), got ${c.value.beta}`);

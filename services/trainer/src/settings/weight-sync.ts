@@ -46,7 +46,7 @@ export function checkWeightSync(spec: JobSpec | undefined): void {
   const field = `${FIELD}.every_n_steps`;
   if (spec.algorithm === Algorithm.REWARD_MODEL) throw badField(field, 'pushes the policy to a generator; a REWARD_MODEL job trains no policy (leave it 0)');
   // LoRA + every_n_steps is refused as not implemented yet (libs/proto/src/validate/unimplemented.ts).
-  if ((spec.algorithm === Algorithm.SFT || spec.algorithm === Algorithm.DPO) && (spec.endpoints?.generator ?? []).length === 0) {
-    throw preconditionFailed(`${field}: keeps a generator serving the policy as it trains; set spec.endpoints.generator (an SFT/DPO job has no default generator)`, false);
+  if ((spec.algorithm === Algorithm.SFT || spec.algorithm === Algorithm.DPO || spec.algorithm === Algorithm.PRETRAIN) && (spec.endpoints?.generator ?? []).length === 0) {
+    throw preconditionFailed(`${field}: keeps a generator serving the policy as it trains; set spec.endpoints.generator (an SFT/DPO/PRETRAIN job has no default generator)`, false);
   }
 }
