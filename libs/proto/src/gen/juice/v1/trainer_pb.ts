@@ -1907,12 +1907,13 @@ export enum Algorithm {
   RFT = 6,
 
   /**
-   * Next-token pretraining on raw text (TEXT data, rows {"text": ...}): the documents are tokenized
-   * without BOS, each followed by EOS, concatenated in dataset order and cut into windows of
-   * max_length tokens (the last shorter one kept); every token of a window after its first is a
-   * target (token mean over the batch). The windows are the job's rows: shuffled per epoch unless
-   * no_shuffle, batch_size windows per micro-batch. eval_datasets (TEXT) are packed the same way
-   * for eval/loss. Only the embedded default model or a causal LM (HF directory / checkpoint).
+   * Next-token pretraining on raw text (TEXT data, rows {"text": ...}): each document is encoded
+   * as tokenizer(text) encodes it (BOS if the tokenizer adds one) followed by EOS, the documents
+   * are concatenated in dataset order and cut into windows of max_length tokens (the last, shorter
+   * one kept); every token of a window after its first is a target (token mean over the batch).
+   * The windows are the job's rows: shuffled per epoch unless no_shuffle, batch_size windows per
+   * micro-batch, epochs over the windows. eval_datasets (TEXT) are packed the same way for
+   * eval/loss. No algorithm config; max_prompt_length must be 0. learning_rate 0 = 3e-4.
    *
    * @generated from enum value: ALGORITHM_PRETRAIN = 7;
    */
