@@ -8,7 +8,7 @@ export { runSft, sftGraph, withPromptInLoss, type SftOptions, type SftResult, ty
 export { runStepLoop, checkResume, type StepLoopOptions, type StepLoopResult, type StepBatch, type OnStep } from './loops/step-loop.js';
 export { runPairwise, pairwiseGraph, type PairExample, type PairwiseOptions as PairwiseLoopOptions } from './loops/pairwise.js';
 export { type LoopPosition } from './loops/step-loop.js';
-export { baseWeightFeeds, loraEnabledFeed, loopCausalLm, type LoraTraining } from './loops/lora.js';
+export { baseWeightFeeds, loraEnabledFeed, loraDropoutFeeds, loopCausalLm, type LoraTraining, type DropoutKey } from './loops/lora.js';
 export { RewardModelTrainer, runRewardModel, rewardModelGraph, frozenLayerParameters, type RewardModelTrainerOptions, type RewardTrainOptions, type RewardModelOptions, type PairwiseRewardEval } from './loops/reward-model.js';
 export { PolicyTrainer, policyGraph, policyParameterShapes, initValueHead, needsValueHead, type RftMethod, type Rollout, type PolicyTrainerOptions, type PolicyStepOptions, type PolicyStepResult, type PreparedRound, type AnalysedRollout, type PolicyUpdateResume } from './loops/policy-step.js';
 export { RewardNormalizer, type RewardNormalizationMode } from './reward-normalizer.js';

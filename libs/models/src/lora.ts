@@ -139,6 +139,12 @@ export interface LoraGraphOptions {
   /** Apply lora_dropout (training graphs only; inference and reference passes never drop). */
   train?: boolean;
   /**
+   * With `train` and dropout > 0: take each target's dropout mask as an input (`loraDropoutInputName(module)`,
+   * [N, in], holding 0 or 1/(1 − p)) instead of drawing it in the runtime, so a trainer can draw it from a
+   * seeded stream and a resumed job repeats it (loraDropoutInputs lists them).
+   */
+  dropoutInputs?: boolean;
+  /**
    * Add a scalar float input `lora_enabled` multiplying every adapter branch: feed 1 for the adapted
    * model, 0 for the base. One session, one copy of the weights serves both the policy and the
    * DPO/IRFT reference (the base with adapters disabled).
@@ -199,8 +205,9 @@ export function withLora(g: GraphBuilder, c: ModelConfig, spec: LoraSpec, dtype:
   let scale = g.scalar(loraScaling(spec), dtype);
   if (o.switchable) scale = g.mul(scale, g.input(LORA_ENABLED_INPUT, dtype, []));
   const p = o.train ? (spec.dropout ?? 0) : 0;
-  const dropout = (x: Value): Value => {
+  const dropout = (x: Value, t: LoraTarget): Value => {
     if (p === 0) return x;
+    if (o.dropoutInputs) return g.mul(x, g.input(loraDropoutInputName(t.module), dtype, ['N', t.shape[1]]));
     // PEFT's nn.Dropout: keep with probability 1 − p, scale kept values by 1/(1 − p). The mask is drawn by
     // the runtime per run (not reproducible across runs, as in PyTorch without a fixed generator state).
     const keep = g.cast(g.greater(g.op('RandomUniformLike', [x], { dtype: dtype === 'float32' ? 1 : 11 }, { types: [{ dtype, shape: x.shape }] }), g.scalar(p, dtype)), dtype);
@@ -208,7 +215,7 @@ export function withLora(g: GraphBuilder, c: ModelConfig, spec: LoraSpec, dtype:
   };
   const { view, missed } = withLinearBranches(g, targets, (target, x, t) => {
     const { a: A, b: B } = inputs.get(t.weight)!;
-    const down = g.mul(target.gemm(dropout(x), A, undefined, { transB: 1 }), scale); // [N, r]
+    const down = g.mul(target.gemm(dropout(x, t), A, undefined, { transB: 1 }), scale); // [N, r]
     return target.gemm(down, B, undefined, { transB: 1 });
   });
   return {
@@ -219,6 +226,17 @@ export function withLora(g: GraphBuilder, c: ModelConfig, spec: LoraSpec, dtype:
       if (m.length) throw new Error(`LoRA: the ${c.architecture} backbone does not apply ${m.slice(0, 3).join(', ')} through linear() (Gemm transB), so no adapter branch was attached`);
     },
   };
+}
+
+/** The dropout-mask input of one adapted module (LoraGraphOptions.dropoutInputs). */
+export function loraDropoutInputName(module: string): string {
+  return `${module}.lora_dropout_mask`;
+}
+
+/** The dropout-mask inputs a training graph with dropoutInputs takes: name and width (the module's in features). */
+export function loraDropoutInputs(c: ModelConfig, spec: LoraSpec): { name: string; width: number }[] {
+  if (!(spec.dropout ?? 0)) return [];
+  return loraTargets(c, spec).map((t) => ({ name: loraDropoutInputName(t.module), width: t.shape[1] }));
 }
 
 /** Merged weights for export: W + scaling·B·A for every adapted tensor (a new ParamSet; inputs untouched). */

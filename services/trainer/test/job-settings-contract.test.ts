@@ -100,12 +100,12 @@ const HONOURED: { field: string; set: Partial<Hyper>; base?: Partial<Hyper>; res
   { field: 'lora.rank', set: { lora: { rank: 2, alpha: 4 } }, base: { lora: { rank: 4, alpha: 4 } } },
   { field: 'lora.alpha', set: { lora: { rank: 4, alpha: 16 } }, base: { lora: { rank: 4 } } },
   { field: 'lora.target_modules', set: { lora: { rank: 4, targetModules: ['q_proj', 'down_proj'] } }, base: { lora: { rank: 4 } } },
+  { field: 'lora.dropout', set: { lora: { rank: 4, alpha: 8, dropout: 0.3 } }, base: { lora: { rank: 4, alpha: 8 } } },
   { field: 'lora.use_rslora', set: { lora: { rank: 4, alpha: 8, useRslora: true } }, base: { lora: { rank: 4, alpha: 8 } } },
 ];
 
 // Fields refused at StartJob (validate_only too), with the status and the field the message must name.
 const REFUSED: { field: string; code: 'UNIMPLEMENTED' | 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION'; spec: Spec }[] = [
-  { field: 'spec.hyperparameters.lora.dropout', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4, dropout: 0.1 } }) },
   { field: 'spec.reward_model.frozen_layers', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4 } }, { algorithm: Algorithm.REWARD_MODEL, datasets: [{ path: prefs, schema: DataSchema.PREFERENCE }], algorithmConfig: { case: 'rewardModel', value: { frozenLayers: 1 } } }) },
   { field: 'spec.hyperparameters.min_lr_ratio', code: 'INVALID_ARGUMENT', spec: sftSpec({ minLrRatio: 0.1 }) },
   // weight_sync is honoured (the last test below); out of range or without a generator to sync it is refused.

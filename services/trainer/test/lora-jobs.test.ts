@@ -207,13 +207,14 @@ test('LoRA REWARD_MODEL: a PEFT SEQ_CLS checkpoint (adapters + the score head as
   assert.ok(diff <= 1e-4, `rewards differ by ${diff}`);
 });
 
-for (const [name, spec] of [['SFT', sftSpec({ checkpoints: { everyNSteps: 4n } })], ['DPO', dpoSpec], ['REWARD_MODEL', rmSpec]] as const) {
-  test(`LoRA ${name} stopped by a shutdown resumes (adapters, their AdamW moments, cursor) to the uninterrupted adapter bytes`, async () => {
-    const { job, stoppedAt } = await stopAndResume(join(work, `${name}-resume`), spec, 3);
+const withDropout = sftSpec({ checkpoints: { everyNSteps: 4n }, hyperparameters: { maxSteps: 6n, batchSize: 4, learningRate: 2e-2, lora: { ...LORA, dropout: 0.2 } } });
+for (const [name, spec] of [['SFT', sftSpec({ checkpoints: { everyNSteps: 4n } })], ['SFT (lora_dropout 0.2)', withDropout], ['DPO', dpoSpec], ['REWARD_MODEL', rmSpec]] as const) {
+  test(`LoRA ${name} stopped by a shutdown resumes (adapters, their AdamW moments, cursor, dropout masks) to the uninterrupted adapter bytes`, async () => {
+    const { job, stoppedAt } = await stopAndResume(join(work, `${name.replace(/\W+/g, '-')}-resume`), spec, 3);
     assert.equal(job.state, JobState.SUCCEEDED, job.error?.message);
     assert.equal(job.attempts, 2);
     assert.ok(stoppedAt >= 3 && stoppedAt < 6, `stopped at step ${stoppedAt}`);
-    const control = await uninterrupted(join(work, `${name}-control`), spec);
+    const control = await uninterrupted(join(work, `${name.replace(/\W+/g, '-')}-control`), spec);
     assert.equal(job.lastCheckpoint!.sha256, control.lastCheckpoint!.sha256, 'adapter_model.safetensors bit-identical');
   });
 }

@@ -26,16 +26,16 @@ export class Accumulator {
   private acc: GradAccumulator | undefined;
   constructor(private readonly layout: ParamSet) {}
 
-  async run<M>(micro: readonly M[], step: (m: M) => Promise<StepResult>, weight: (m: M) => number): Promise<StepResult> {
-    if (micro.length === 1) return step(micro[0]!);
+  async run<M>(micro: readonly M[], step: (m: M, index: number) => Promise<StepResult>, weight: (m: M) => number): Promise<StepResult> {
+    if (micro.length === 1) return step(micro[0]!, 0);
     this.acc ??= new GradAccumulator(this.layout);
     this.acc.reset();
     let loss = 0;
     let total = 0;
     const metrics: Record<string, number> = {};
-    for (const m of micro) {
+    for (const [i, m] of micro.entries()) {
       const w = weight(m);
-      const r = await step(m);
+      const r = await step(m, i);
       // The step's gradient buffer is reused by the next micro-batch: add() copies it first.
       this.acc.add(r.grads, w);
       loss += w * r.loss;

@@ -11,7 +11,7 @@ import { collatePairBatch, DataOrder, type DataCursor, type TokenizedExample } f
 import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { demonstrationNll, pairwiseLoss, type PairLossKind } from '../objectives/pairwise.js';
 import { checkAccumulationSteps, microBatches } from './accumulate.js';
-import { baseWeightFeeds, loopCausalLm, loraEnabledFeed, type LoraTraining } from './lora.js';
+import { baseWeightFeeds, loopCausalLm, loraDropoutFeeds, loraEnabledFeed, type LoraTraining } from './lora.js';
 import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 export interface PairExample {
@@ -150,7 +150,7 @@ export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: Flat
         const cursor = order.cursor;
         return { micro: microBatches(rows, o.batchSize), epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= o.pairs.length, cursor };
       },
-      run: async (micro) => {
+      run: async (micro, at) => {
         const batch = collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: o.padTokenId });
         const feeds = {
           input_ids: { data: batch.inputIds, dims: [batch.batchSize, batch.seqLen] },
@@ -158,7 +158,8 @@ export async function runPairwise(o: PairwiseOptions): Promise<{ optimizer: Flat
           labels: { data: batch.labels, dims: [batch.batchSize, batch.seqLen] },
         };
         const refOut = await ref.run({ ...feeds, ...refFeeds });
-        return train.run({ ...feeds, ...frozen, ref_logps: { data: refOut.seq_logprobs!.data as Float32Array, dims: [batch.batchSize] } });
+        const dropout = o.lora ? loraDropoutFeeds(o.config, o.lora.spec, batch.batchSize * batch.seqLen, { seed: o.seed, ...at }) : {};
+        return train.run({ ...feeds, ...frozen, ...dropout, ref_logps: { data: refOut.seq_logprobs!.data as Float32Array, dims: [batch.batchSize] } });
       },
       weight: (micro) => micro.length,
       signal: o.signal,

@@ -16,7 +16,7 @@ import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { policyGradientLoss } from '../objectives/policy-gradient.js';
 import { gae, rlooAdvantages, RunningMoments, whiten } from '../advantages.js';
 import { checkAccumulationSteps, microBatches } from './accumulate.js';
-import { baseWeightFeeds, type LoraTraining } from './lora.js';
+import { baseWeightFeeds, loraDropoutFeeds, type LoraTraining } from './lora.js';
 import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 export type RftMethod = 'apa' | 'ppo_clip' | 'rloo' | 'reinforce';
@@ -117,7 +117,7 @@ export interface AnalysedRollout {
 /** The LM (with value head when the method needs one) under the policy-gradient objective; output `rl_loss`. */
 export function policyGraph(config: ModelConfig, o: Pick<PolicyTrainerOptions, 'method' | 'apaLambda' | 'ppoClip' | 'valueLossCoefficient' | 'valueClip' | 'lora'>) {
   const withValue = needsValueHead(o.method);
-  const lm = buildCausalLm(config, { valueHead: withValue, ...(o.lora ? { lora: o.lora.spec, loraGraph: { train: true } } : {}) });
+  const lm = buildCausalLm(config, { valueHead: withValue, ...(o.lora ? { lora: o.lora.spec, loraGraph: { train: true, dropoutInputs: true } } : {}) });
   const g = GraphBuilder.from(lm.graph);
   const bt = ['B', 'T'];
   const advantages = g.input('advantages', 'float32', bt);
@@ -316,14 +316,15 @@ export class PolicyTrainer {
         const micro = microBatches(idx, s.batchSize).map((m) => ({ idx: m, batch: collateBatch(m.map((i) => ({ promptIds: rollouts[i]!.promptIds, responseIds: rollouts[i]!.responseIds, truncated: false })), { padTokenId: this.o.padTokenId }) }));
         return { micro, epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= rollouts.length, cursor };
       },
-      run: ({ idx, batch }) => {
+      run: ({ idx, batch }, at) => {
         const grid = (f: (x: AnalysedRollout) => number[]) => ({ data: toGrid(batch, idx.map((i) => f(analysed[i]!))), dims: [batch.batchSize, batch.seqLen] });
         const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = { ...lmFeeds(batch), advantages: grid((x) => x.advantages), response_mask: { data: batch.responseMask, dims: [batch.batchSize, batch.seqLen] } };
         if (this.o.method === 'apa') feeds['ref_logprobs'] = grid((x) => x.ref);
         if (this.o.method === 'ppo_clip') feeds['old_logprobs'] = grid((x) => x.old);
         if (needsValueHead(this.o.method)) feeds['returns'] = grid((x) => x.returns);
         if (this.o.method === 'ppo_clip' && (this.o.valueClip ?? 0) > 0) feeds['old_values'] = grid((x) => x.values);
-        return this.train.run({ ...this.frozen, ...feeds });
+        const dropout = this.o.lora ? loraDropoutFeeds(this.o.config, this.o.lora.spec, batch.batchSize * batch.seqLen, { seed: s.seed, ...at }) : {};
+        return this.train.run({ ...this.frozen, ...feeds, ...dropout });
       },
       weight: ({ batch }) => batch.responseMask.reduce((a, b) => a + b, 0),
       signal: s.signal,

@@ -11,7 +11,7 @@ import { EvalStep, TrainStep } from '../engine/train-step.js';
 import { bradleyTerryLoss } from '../objectives/bradley-terry.js';
 import type { PairExample } from './pairwise.js';
 import { checkAccumulationSteps, microBatches } from './accumulate.js';
-import { baseWeightFeeds, type LoraTraining } from './lora.js';
+import { baseWeightFeeds, loraDropoutFeeds, type LoraTraining } from './lora.js';
 import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 const METRICS = ['rm/chosen', 'rm/rejected', 'rm/margin', 'rm/accuracy'];
@@ -22,7 +22,7 @@ const METRICS = ['rm/chosen', 'rm/rejected', 'rm/margin', 'rm/accuracy'];
  * modules_to_save) and `forward` is the same model without dropout.
  */
 export function rewardModelGraph(config: ModelConfig, centerCoefficient = 0, lora?: LoraTraining) {
-  const rm = buildRewardModel(config, lora ? { lora: lora.spec, loraGraph: { train: true } } : {});
+  const rm = buildRewardModel(config, lora ? { lora: lora.spec, loraGraph: { train: true, dropoutInputs: true } } : {});
   const forward = lora ? buildRewardModel(config, { lora: lora.spec }).graph : rm.graph;
   const g = GraphBuilder.from(rm.graph);
   const out = bradleyTerryLoss(g, g.value('rewards'), centerCoefficient);
@@ -158,7 +158,11 @@ export class RewardModelTrainer {
         const cursor = order.cursor;
         return { micro: microBatches(rows, t.batchSize), epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= t.pairs.length, cursor };
       },
-      run: (micro) => this.train.run({ ...this.frozenFeeds, ...feedsOf(collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: this.o.padTokenId })) }),
+      run: (micro, at) => {
+        const b = collatePairBatch(micro.map((p) => p.chosen), micro.map((p) => p.rejected), { padTokenId: this.o.padTokenId });
+        const dropout = this.o.lora ? loraDropoutFeeds(this.o.config, this.o.lora.spec, b.batchSize * b.seqLen, { seed: t.seed, ...at }) : {};
+        return this.train.run({ ...this.frozenFeeds, ...feedsOf(b), ...dropout });
+      },
       weight: (micro) => micro.length,
       signal: t.signal,
       onStep: t.onStep,

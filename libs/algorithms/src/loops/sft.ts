@@ -11,7 +11,7 @@ import { createOptimizer, createSchedule, type OptimizerSettings, type Optimizer
 import { collateBatch, DataOrder, type DataCursor, type TokenBatch, type TokenizedExample } from '@juice/data';
 import { TrainStep } from '../engine/train-step.js';
 import { checkAccumulationSteps, microBatches } from './accumulate.js';
-import { baseWeightFeeds, loopCausalLm, type LoraTraining } from './lora.js';
+import { baseWeightFeeds, loopCausalLm, loraDropoutFeeds, type LoraTraining } from './lora.js';
 import { runStepLoop, type LoopPosition, type OnStep } from './step-loop.js';
 
 export type { LoopPosition } from './step-loop.js';
@@ -124,7 +124,7 @@ export async function runSft(o: SftOptions): Promise<SftResult> {
         // After nextBatch: the first batch of a new epoch belongs to that epoch.
         return { micro: microBatches(rows, o.batchSize).map((m) => collateBatch(m.map((i) => examples[i]!), { padTokenId: o.padTokenId })), epoch: cursor.epoch, epochEnd: cursor.rowsConsumed >= examples.length, cursor };
       },
-      run: (batch) => step.run({ ...feedsOf(batch), ...frozen }),
+      run: (batch, at) => step.run({ ...feedsOf(batch), ...frozen, ...(o.lora ? loraDropoutFeeds(o.config, o.lora.spec, batch.batchSize * batch.seqLen, { seed: o.seed, ...at }) : {}) }),
       // The denominator of the batch's loss: its counted tokens (token mean) or its rows (sequence sum).
       weight: (batch) => (reduction === 'token_mean' ? batch.responseMask.reduce((a, b) => a + b, 0) : batch.batchSize),
       extraMetrics: (batches, seconds) => ({ tokens_per_second: batches.reduce((n, b) => n + b.responseLengths.reduce((a, c) => a + c, 0), 0) / seconds }),

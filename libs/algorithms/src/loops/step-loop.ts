@@ -58,8 +58,8 @@ export interface StepLoopOptions<M> {
   stopAfter: number;
   /** The next step's micro-batches. */
   next: () => StepBatch<M>;
-  /** Forward/backward of one micro-batch. */
-  run: (m: M) => Promise<StepResult>;
+  /** Forward/backward of one micro-batch; `at`: the 0-based optimizer step of this loop and the micro-batch's index in it (e.g. to key LoRA dropout masks). */
+  run: (m: M, at: { step: number; micro: number }) => Promise<StepResult>;
   /** A micro-batch's share of the objective's denominator (tokens of a token mean, rows of a row mean). */
   weight: (m: M) => number;
   /** Metrics a step adds (e.g. tokens per second), from its micro-batches and its duration. */
@@ -109,7 +109,7 @@ export async function runStepLoop<M>(o: StepLoopOptions<M>): Promise<StepLoopRes
     o.signal?.throwIfAborted();
     const b = o.next();
     const t0 = performance.now();
-    const r = await acc.run(b.micro, o.run, o.weight);
+    const r = await acc.run(b.micro, (m, micro) => o.run(m, { step: s, micro }), o.weight);
     // The pre-clip norm (torch's clip_grad_norm_ return value); measured even without clipping, so the
     // NaN policy sees a non-finite gradient whatever the clipping setting.
     const gradNorm = maxNorm > 0 ? clipGradNorm(r.grads, maxNorm) : globalGradNorm(r.grads);

@@ -12,11 +12,8 @@ export function unimplementedJobSettings(spec: JobSpec | undefined, field = 'spe
   const c = spec.algorithmConfig;
   if (h?.lora && h.lora.rank > 0) {
     // LoRA jobs: SFT, DPO, IRFT, SPIN, REWARD_MODEL and RFT's policy train adapters (PEFT checkpoints, adapter-only pushes).
-    const lora = `${field}.hyperparameters.lora`;
     // Under LoRA the whole base is frozen; freezing lower layers' adapters too is not a PEFT setting juice has.
     if (c.case === 'rewardModel' && c.value.frozenLayers > 0) v.add(`${field}.reward_model.frozen_layers`, 'is not implemented with LoRA (the base is frozen, adapters train in every targeted layer); leave it 0');
-    // A dropout mask drawn by the runtime cannot be drawn again on resume, so the job would not continue bit-identically.
-    if (h.lora.dropout > 0) v.add(`${lora}.dropout`, 'LoRA dropout in training jobs is not implemented yet (its mask would not be reproducible on resume); leave it 0');
     // Periodic pushes send the policy's weights; a LoRA job's policy is base + adapter, pushed only as an adapter by IRFT/SPIN/RFT so far.
     if (spec.weightSync && spec.weightSync.everyNSteps !== 0n) v.add(`${field}.weight_sync.every_n_steps`, 'periodic pushes of a LoRA job\'s adapter are not implemented yet; leave it 0 (IRFT/SPIN/RFT push the adapter at every stage/round)');
     // The evaluator loads checkpoints as models; a LoRA checkpoint is an adapter on a base it would have to be told.
