@@ -16,8 +16,10 @@ export function unimplementedJobSettings(spec: JobSpec | undefined, field = 'spe
     if (c.case === 'rewardModel' && c.value.frozenLayers > 0) v.add(`${field}.reward_model.frozen_layers`, 'is not implemented with LoRA (the base is frozen, adapters train in every targeted layer); leave it 0');
     // Periodic pushes send the policy's weights; a LoRA job's policy is base + adapter, pushed only as an adapter by IRFT/SPIN/RFT so far.
     if (spec.weightSync && spec.weightSync.everyNSteps !== 0n) v.add(`${field}.weight_sync.every_n_steps`, 'periodic pushes of a LoRA job\'s adapter are not implemented yet; leave it 0 (IRFT/SPIN/RFT push the adapter at every stage/round)');
-    // The evaluator loads checkpoints as models; a LoRA checkpoint is an adapter on a base it would have to be told.
-    if (spec.evaluation?.tasks.length) v.add(`${field}.evaluation.tasks`, 'evaluator tasks on a LoRA job\'s checkpoints are not implemented yet; evaluate the adapter afterwards (juice merge, or the evaluator with base + adapter), or use eval_datasets');
+    // Evaluator tasks run on base + the checkpoint's adapter; the evaluator cannot load the embedded default base
+    // juice builds in the job's own directory.
+    const baseKind = spec.model?.kind.case;
+    if (spec.evaluation?.tasks.length && baseKind !== 'hfDir' && baseKind !== 'checkpoint') v.add(`${field}.evaluation.tasks`, 'evaluator tasks on a LoRA job over the embedded default model are not implemented (the evaluator cannot load the base juice builds for the job); give spec.model as hf_dir or checkpoint, or use eval_datasets');
   }
 
   if (c.case === 'dpo') {

@@ -55,6 +55,18 @@ export function checkEvaluationTasks(spec: JobSpec | undefined, defaultEvaluator
   if (!evaluatorAddressOf(spec, defaultEvaluator)) throw preconditionFailed(NO_EVALUATOR, false);
 }
 
+/**
+ * What the evaluator evaluates at a point: the job's checkpoint, or for a LoRA job (whose checkpoint is a PEFT
+ * adapter) the job's base model with that checkpoint as EvalTarget.adapter. The base's expected_sha256 is
+ * dropped: with an adapter the evaluator compares it with the combined hash, and the trainer already checked
+ * the base's when the job loaded it.
+ */
+function targetOf(spec: JobSpec, checkpoint: { jobId: string; version: bigint }) {
+  const ref = { kind: { case: 'checkpoint' as const, value: checkpoint } };
+  if ((spec.hyperparameters?.lora?.rank ?? 0) === 0 || !spec.model) return { kind: { case: 'model' as const, value: ref } };
+  return { kind: { case: 'model' as const, value: { kind: spec.model.kind } }, adapter: ref };
+}
+
 /** Evaluates one checkpoint version of the running job on EvalConfig.tasks; resolves to "<task>/<metric>" values. */
 export interface TaskEvaluation {
   readonly taskNames: readonly string[];
@@ -103,7 +115,7 @@ async function runOnce(ctx: RunContext, address: string, o: { version: number; s
   try {
     const started = await client.evaluate(
       {
-        target: { kind: { case: 'model', value: { kind: { case: 'checkpoint', value: { jobId, version: BigInt(o.version) } } } } },
+        target: targetOf(spec, { jobId, version: BigInt(o.version) }),
         tasks: spec.evaluation!.tasks,
         limit: spec.evaluation!.limit,
         // The job id, not spec.name: a 128-byte job name plus the step would exceed the run name's limit.
