@@ -3,6 +3,7 @@ import { ConfigError, HelpRequested } from '@juice/service-kit';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { mergeCommand } from './commands/merge.js';
+import { pretrainCommand } from './commands/pretrain.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { scoreCommand } from './commands/score.js';
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   up: { run: upCommand, help: 'start generator, reward-model, trainer and evaluator on loopback' },
   run: { run: runCommand, help: 'the main job: SFT, then IRFT, RFT and an SFT control, evaluated and compared' },
   train: { run: trainCommand, help: 'start a training job and follow its progress' },
+  pretrain: { run: pretrainCommand, help: 'pretrain the real-text base on Jane Austen (kept in the base store for juice run --pretrain austen)' },
   generate: { run: generateCommand, help: 'sample completions from a generator' },
   score: { run: scoreCommand, help: 'score or compare responses with a reward-model' },
   eval: { run: evalCommand, help: 'evaluate a checkpoint or a live generator on tasks; prints metrics, writes the report' },

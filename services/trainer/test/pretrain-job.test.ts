@@ -24,7 +24,7 @@ const heldOut = join(work, 'held-out.jsonl');
 writeFileSync(docs, Array.from({ length: 24 }, (_, i) => JSON.stringify({ text: `${sentences[i % 4]} ${sentences[(i + 1) % 4]}` })).join('\n') + '\n');
 writeFileSync(heldOut, JSON.stringify({ text: `${sentences[2]} ${sentences[3]}` }) + '\n');
 
-type Spec = MessageInitShape<typeof JobSpecSchema>;
+type Spec = Extract<MessageInitShape<typeof JobSpecSchema>, { $typeName?: undefined }>;
 const spec = (extra: Partial<Spec> = {}): Spec => ({
   algorithm: Algorithm.PRETRAIN,
   datasets: [{ path: docs, schema: DataSchema.TEXT }],

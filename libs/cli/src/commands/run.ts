@@ -9,6 +9,8 @@ import { runPipeline, type PipelineInput } from '../pipeline/run-pipeline.js';
 import { runSeeds, writeSeedsReport } from '../pipeline/run-seeds.js';
 import { formatSeedsTable } from '../pipeline/seeds.js';
 import { formatTable } from '../pipeline/summary.js';
+import { defaultBaseStore, pretrainedBase } from '../pipeline/pretrain-base.js';
+import { pretrainPlanFrom } from './pretrain.js';
 import { writeRunReport } from '../pipeline/write-report.js';
 
 // 0 / unset = the plan's value (the default plan, or the quick one with --quick).
@@ -23,6 +25,8 @@ export const runSpec = defineConfig({
   evalSplit: { type: 'string', flag: 'eval-split', default: 'test', choices: ['validation', 'test'], help: 'with --corpus: the held-out split to evaluate on (validation to choose settings, test for the final table)' },
   wordnetDir: { type: 'string', flag: 'wordnet-dir', help: 'with --corpus wordnet: the WordNet data directory (default: wordnet-base\'s /usr/share/wordnet)' },
   model: { type: 'string', help: 'Hugging Face model directory to start SFT from (default: the embedded juice-tiny)' },
+  pretrain: { type: 'string', default: 'none', choices: ['none', 'austen'], help: 'start SFT from a base pretrained on Jane Austen (apt-get install r-cran-janeaustenr; see juice pretrain), taken from the base store when a run with the same plan and seed made it' },
+  baseStore: { type: 'string', flag: 'base-store', help: 'with --pretrain: directory of pretrained bases (default $JUICE_BASE_STORE or ~/.cache/juice/bases)' },
   trainSize: { type: 'int', flag: 'train-size', default: 0, min: 0, help: 'synthetic training rows' },
   evalSize: { type: 'int', flag: 'eval-size', default: 0, min: 0, help: 'synthetic held-out rows' },
   sftSteps: { type: 'int', flag: 'sft-steps', default: 0, min: 0, help: 'SFT optimizer steps' },
@@ -73,21 +77,27 @@ export async function runCommand(argv: string[]): Promise<number> {
   const out = resolve(c.out);
   if (c.corpus !== 'none' && c.data) throw new ConfigError('--corpus and --data both name the training data; give one');
   if (c.corpus === 'none' && (c.evalSplit !== 'test' || c.wordnetDir)) throw new ConfigError(`--${c.wordnetDir ? 'wordnet-dir' : 'eval-split'} applies to --corpus only`);
+  if (c.pretrain !== 'none' && c.model) throw new ConfigError('--pretrain and --model both name the model SFT starts from; give one');
+  if (c.pretrain === 'none' && c.baseStore) throw new ConfigError('--base-store applies to --pretrain only');
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    const plan = planFrom(c);
+    const say = (l: string) => process.stdout.write(`${l}\n`);
+    // The pretrained base (made once per corpus, plan and seed) is the model every seed's SFT starts from.
+    const base = c.pretrain === 'austen' ? await pretrainedBase({ store: c.baseStore || defaultBaseStore(), plan: pretrainPlanFrom({ quick: c.quick }), seed: plan.seed, say, signal: abort.signal }) : undefined;
     const input: PipelineInput = {
       out,
-      plan: planFrom(c),
+      plan,
       data: c.data,
       evalData: c.evalData,
       tasksDir: c.tasks,
       schema: c.schema === 'prompt-completion' ? 2 : 1,
-      model: c.model,
+      model: base?.dir ?? c.model,
       evalVia: c.evalVia,
-      say: (l) => process.stdout.write(`${l}\n`),
+      say,
       signal: abort.signal,
       resume: c.resume,
       corpus: c.corpus === 'wordnet' ? { name: 'wordnet', split: c.evalSplit, dir: c.wordnetDir } : undefined,
