@@ -14,6 +14,7 @@ import { pushSection } from './sections/push.js';
 import { loadSection } from './sections/load.js';
 import { loraSection } from './sections/lora.js';
 import { torchSection } from './sections/torch.js';
+import { trainMemorySection } from './sections/train-memory.js';
 import type { BenchContext, Section } from './sections/types.js';
 
 const sections: Record<string, Section> = {
@@ -26,6 +27,8 @@ const sections: Record<string, Section> = {
   push: pushSection,
   load: loadSection,
   lora: loraSection,
+  // Training processes (D512 and ~110 M) juice vs PyTorch: step time and peak RSS, a process each.
+  'train-memory': trainMemorySection,
   // Last: it prints juice's figures from the sections above beside PyTorch's.
   torch: torchSection,
 };

@@ -7,17 +7,29 @@ import { table, type Section } from './types.js';
 
 const SCRIPT = fileURLToPath(new URL('../torch/compare.py', import.meta.url));
 
-/** Runs the comparison script; undefined (reason printed) when torch is unavailable. */
-export function runTorch(args: string[] = []): Record<string, number> | undefined {
+/** The environment for /usr/bin/python3 with torch. */
+export function torchEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   // Debian's OpenBLAS misdetects this CPU when these are set by the environment.
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { env, encoding: 'utf8' });
+  return env;
+}
+
+/** Whether /usr/bin/python3 imports torch; prints the reason when not. */
+export function torchAvailable(): boolean {
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { env: torchEnv(), encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
     console.log(`  skipped: /usr/bin/python3 cannot import torch (${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)})`);
-    return undefined;
+    return false;
   }
+  return true;
+}
+
+/** Runs the comparison script; undefined (reason printed) when torch is unavailable. */
+export function runTorch(args: string[] = []): Record<string, number> | undefined {
+  if (!torchAvailable()) return undefined;
+  const env = torchEnv();
   const r = spawnSync('/usr/bin/python3', [SCRIPT, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) {
     console.log(`  skipped: ${SCRIPT} failed: ${r.stderr.trim().split('\n').at(-1)}`);

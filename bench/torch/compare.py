@@ -2,7 +2,10 @@
 """PyTorch eager reference for `npm run bench` (section "torch"): the same shapes as juice's sections.
 
 Run:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/torch/compare.py [--quick]
+      .../python3 bench/torch/compare.py --train '{"vocab":..,"d":..,"inter":..,"layers":..,"heads":..,"tied":..,"batch":..,"seq":..,"steps":..}'
 Prints one JSON object on its last line (milliseconds and tokens/s), read by bench/sections/torch.ts.
+--train runs only a training process (fwd + CE + bwd, then AdamW) for bench/sections/train-memory.ts and
+reports its step times and peak RSS (getrusage ru_maxrss: the whole process, as juice's child reports it).
 A plain Llama written out here (RMSNorm, RoPE, SwiGLU, causal softmax attention, untied or tied head):
 transformers is not needed, and no code is shared with juice.
 """
@@ -86,6 +89,32 @@ def best_of(fn, reps, warmup=1):
 
 out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
 torch.manual_seed(0)
+
+if "--train" in sys.argv:
+    import resource
+
+    r = json.loads(sys.argv[sys.argv.index("--train") + 1])
+    model = Llama(r["vocab"], r["d"], r["inter"], r["layers"], r["heads"], tied=r["tied"])
+    ids = torch.randint(0, r["vocab"], (r["batch"], r["seq"]))
+    labels = torch.randint(0, r["vocab"], (r["batch"], r["seq"]))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    steps, adamw = [], []
+    for i in range(r["steps"] + 1):
+        t = time.perf_counter()
+        opt.zero_grad(set_to_none=False)
+        logits, _ = model(ids)
+        F.cross_entropy(logits.view(-1, r["vocab"]), labels.view(-1)).backward()
+        t2 = time.perf_counter()
+        opt.step()
+        if i > 0:  # as juice's child: the first step is not timed
+            steps.append((t2 - t) * 1000)
+            adamw.append((time.perf_counter() - t2) * 1000)
+    steps.sort()
+    adamw.sort()
+    out.update(step_best_ms=steps[0], step_median_ms=steps[len(steps) // 2], adamw_ms=adamw[len(adamw) // 2],
+               max_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    print(json.dumps(out))
+    sys.exit(0)
 
 # Train step: Llama D512 L4 T128 B8, vocab 512 (bench/sections/train-step.ts), fwd + CE + bwd.
 model = Llama(512, 512, 1376, 4, 8, tied=False)
