@@ -3,7 +3,8 @@
 // bytes = adapter bytes, far below the model's), samples negatives from that adapter at exactly the pushed
 // version, and trains the adapters with π_ref = the stage-start adapters (margin 0 at each stage's first
 // step). The job's checkpoint is a PEFT directory. A generator serving another base is refused
-// FAILED_PRECONDITION before anything is pushed.
+// FAILED_PRECONDITION before anything is pushed. A LoRA SFT job with weight_sync.every_n_steps keeps the
+// generator serving its adapter (adapter-only pushes every N steps).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ before(async () => {
   const data = await writeSyntheticDatasets(join(work, 'data'), { seed: 3, trainSize: 32, evalSize: 8 });
   trainFile = data.files.train;
   createDefaultModel(baseDir, { corpus: readFileSync(trainFile, 'utf8').split('\n').filter(Boolean), seed: 5 });
-  generator = await startRole('generator', ['--model', baseDir, '--max-adapters', '1']);
+  generator = await startRole('generator', ['--model', baseDir, '--max-adapters', '4']);
   trainer = await startRole('trainer', ['--store', join(work, 'store'), '--generator', generator.address]);
   client = createClient(TrainerService, trainer.address);
   gen = createClient(GeneratorService, generator.address);
@@ -98,4 +99,28 @@ test('a LoRA IRFT job whose base the generator does not serve fails FAILED_PRECO
   const err = events.find((e) => e.event.case === 'error')!;
   assert.ok(err.event.case === 'error' && /generator must serve the job's base model/.test(err.event.value.message), JSON.stringify(err.event.value));
   assert.equal(events.filter((e) => e.event.case === 'weightsPushed').length, 0);
+});
+
+test('a LoRA SFT job with weight_sync.every_n_steps pushes its adapter alone every N steps to spec.endpoints.generator', async () => {
+  const base = loadModel(baseDir);
+  const adapterBytes = loraParameterShapes(base.config, lora).reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+  const { job } = await client.startJob({
+    spec: {
+      algorithm: Algorithm.SFT,
+      model: { kind: { case: 'hfDir', value: baseDir } },
+      datasets: [{ path: trainFile, schema: DataSchema.CHAT }],
+      hyperparameters: { maxSteps: 4n, batchSize: 8, learningRate: 1e-2, lora },
+      endpoints: { generator: [generator.address] },
+      weightSync: { everyNSteps: 2n },
+    },
+  });
+  const events: WatchJobResponse[] = [];
+  for await (const e of client.watchJob({ jobId: job!.id, fromBeginning: true })) events.push(e);
+  const final = finalState(events);
+  assert.equal(final.event.case === 'stateChange' && final.event.value.to, JobState.SUCCEEDED, events.filter((e) => e.event.case === 'error').map((e) => JSON.stringify(e.event.value)).join('\n'));
+  const pushes = events.flatMap((e) => (e.event.case === 'weightsPushed' ? [e.event.value] : []));
+  assert.equal(pushes.length, 2, 'after steps 2 and 4');
+  for (const p of pushes) assert.equal(Number(p.bytes), adapterBytes, 'push bytes = adapter bytes');
+  const held = (await gen.getModelInfo({})).model!.adapters.find((a) => a.name === `juice-${job!.id}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64));
+  assert.equal(held?.version, pushes[1]!.version, 'the generator serves the adapter of step 4');
 });

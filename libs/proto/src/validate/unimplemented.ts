@@ -14,8 +14,6 @@ export function unimplementedJobSettings(spec: JobSpec | undefined, field = 'spe
     // LoRA jobs: SFT, DPO, IRFT, SPIN, REWARD_MODEL and RFT's policy train adapters (PEFT checkpoints, adapter-only pushes).
     // Under LoRA the whole base is frozen; freezing lower layers' adapters too is not a PEFT setting juice has.
     if (c.case === 'rewardModel' && c.value.frozenLayers > 0) v.add(`${field}.reward_model.frozen_layers`, 'is not implemented with LoRA (the base is frozen, adapters train in every targeted layer); leave it 0');
-    // Periodic pushes send the policy's weights; a LoRA job's policy is base + adapter, pushed only as an adapter by IRFT/SPIN/RFT so far.
-    if (spec.weightSync && spec.weightSync.everyNSteps !== 0n) v.add(`${field}.weight_sync.every_n_steps`, 'periodic pushes of a LoRA job\'s adapter are not implemented yet; leave it 0 (IRFT/SPIN/RFT push the adapter at every stage/round)');
     // Evaluator tasks run on base + the checkpoint's adapter; the evaluator cannot load the embedded default base
     // juice builds in the job's own directory.
     const baseKind = spec.model?.kind.case;

@@ -16,6 +16,7 @@ import { resolveDpo } from '../settings/dpo.js';
 import { loraRequested } from '../settings/lora.js';
 import { pairEvaluator } from './held-out-eval.js';
 import { loopAfterStep, loopResume } from './loop-points.js';
+import { checkServedBase } from './lora-job.js';
 import { openPolicySync, withPeriodicPush } from './weight-pushes.js';
 
 export const preferenceRows = {
@@ -47,7 +48,8 @@ export function dpoRunner(): JobRunner {
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(s.totalSteps), step: BigInt(startStep), fraction: startStep / s.totalSteps });
     ctx.save();
     // weight_sync.every_n_steps: spec.endpoints.generator serves the policy as it trains.
-    const policySync = await openPolicySync(ctx, () => namedTensors(model.params, model.params.names), job.logger);
+    // LoRA: the adapter alone (PushOptions.header), to a generator serving the job's base.
+    const policySync = await openPolicySync(ctx, () => (lora ? lora.pushTensors() : namedTensors(model.params, model.params.names)), job.logger, lora && { header: lora.pushHeader, checkBase: (pool) => checkServedBase(pool, model) });
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: s.seed }, optimizers: () => ({}) });
       await runPairwise({

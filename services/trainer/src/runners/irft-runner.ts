@@ -143,7 +143,7 @@ export function irftRunner(defaultGenerator?: string | readonly string[]): JobRu
     // Reconnects within ~2 s of a replica coming back; withRetry's own back-off already paces the calls.
     const sync = resolveWeightSync(spec);
     const generator = await generatorPeer(ctx, addresses, logger, (spec.endpoints?.callTimeoutSeconds || 600) * 1000, sync.push);
-    const periodic = periodicPush(ctx, generator, sync.everyNSteps, () => tensorsOf(model.params, model.params.names), logger);
+    const periodic = periodicPush(ctx, generator, sync.everyNSteps, () => (lora ? lora.pushTensors() : tensorsOf(model.params, model.params.names)), logger, lora?.pushHeader);
     let optimizer: FlatOptimizer | undefined;
     try {
       if (lora) await checkServedBase(generator.pool, model);

@@ -119,7 +119,7 @@ export function rftRunner(defaults: { generator?: string | readonly string[]; re
     // Both roles' pushes follow spec.weight_sync; every_n_steps adds policy pushes between rounds' own.
     const sync = resolveWeightSync(spec);
     const generator = await generatorPeer(ctx, genAddress, LOGGER, deadline, sync.push);
-    const periodic = periodicPush(ctx, generator, sync.everyNSteps, () => tensorsOf(policy, lmNames), LOGGER);
+    const periodic = periodicPush(ctx, generator, sync.everyNSteps, () => tensorsOf(policy, lmNames), LOGGER, adapterPush ? adapterPush.header : undefined);
     const rewardClient = await rewardPeer(ctx, rmAddress, LOGGER, deadline, sync.push).catch((e: unknown) => {
       generator.close();
       throw e;

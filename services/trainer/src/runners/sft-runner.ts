@@ -12,6 +12,7 @@ import { reportStep } from '../pipeline/report.js';
 import { resolveSft } from '../settings/sft.js';
 import { demonstrationEvaluator } from './held-out-eval.js';
 import { loopResume, loopAfterStep } from './loop-points.js';
+import { checkServedBase } from './lora-job.js';
 import { openPolicySync, withPeriodicPush } from './weight-pushes.js';
 
 export const demonstrationRows = {
@@ -34,7 +35,8 @@ export function sftRunner(): JobRunner {
     ctx.job.progress = create(JobProgressSchema, { totalSteps: BigInt(s.totalSteps), totalEpochs: s.epochs, step: BigInt(startStep), fraction: startStep / s.totalSteps, tokens });
     ctx.save();
     // weight_sync.every_n_steps: spec.endpoints.generator serves the policy as it trains.
-    const policySync = await openPolicySync(ctx, () => namedTensors(model.params, model.params.names), job.logger);
+    // LoRA: the adapter alone (PushOptions.header), to a generator serving the job's base.
+    const policySync = await openPolicySync(ctx, () => (lora ? lora.pushTensors() : namedTensors(model.params, model.params.names)), job.logger, lora && { header: lora.pushHeader, checkBase: (pool) => checkServedBase(pool, model) });
     try {
       if (!restored) await points.atStart({ step: 0, epoch: 0, stage: 0, stageStep: 0, cursor: { epoch: 0, rowsConsumed: 0, shuffleSeed: s.seed }, optimizers: () => ({}), tokens });
       await runSft({

@@ -24,12 +24,12 @@ export interface PeriodicPush {
  * The every_n_steps push of the policy. A failed push is retried (a generator restarting), then fails the
  * job like any peer call: a job that asked to keep a generator in sync does not go on silently without.
  */
-export function periodicPush(ctx: RunContext, generator: PushTarget | undefined, everyNSteps: number, tensors: () => NamedTensors, logger: string): PeriodicPush {
+export function periodicPush(ctx: RunContext, generator: PushTarget | undefined, everyNSteps: number, tensors: () => NamedTensors, logger: string, header?: PushOptions['header']): PeriodicPush {
   if (!generator || everyNSteps <= 0) return { after: async () => undefined };
   return {
     async after(step) {
       if (step <= 0 || step % everyNSteps !== 0) return;
-      await withRetry(`push the policy at step ${step} (weight_sync.every_n_steps ${everyNSteps})`, () => pushReported(ctx, generator, 'generator', tensors(), { label: `${ctx.job.id}/step${step}` }), {
+      await withRetry(`push the policy at step ${step} (weight_sync.every_n_steps ${everyNSteps})`, () => pushReported(ctx, generator, 'generator', tensors(), { label: `${ctx.job.id}/step${step}`, ...(header ? { header } : {}) }), {
         attempts: 5,
         signal: ctx.signal,
         onRetry: ({ what, attempt, delayMs, error }) => jobLog(ctx, 'warn', logger, `${what} failed (${error.message}); retry ${attempt} in ${delayMs} ms`, { step, attempt, delay_ms: delayMs }),
@@ -38,16 +38,27 @@ export function periodicPush(ctx: RunContext, generator: PushTarget | undefined,
   };
 }
 
+/** A LoRA job's policy push: the adapter's header fields and the check that the generator serves the job's base. */
+export interface PolicyAdapter {
+  header: PushOptions['header'];
+  checkBase(pool: Awaited<ReturnType<typeof generatorPeer>>['pool']): Promise<void>;
+}
+
 /**
  * SFT and DPO: with every_n_steps > 0 the job keeps spec.endpoints.generator serving its policy as it
  * trains (as OpenRLHF/TRL keep vLLM in sync); without it nothing is opened. close() ends the pool.
  */
-export async function openPolicySync(ctx: RunContext, tensors: () => NamedTensors, logger: string): Promise<PeriodicPush & { close(): void }> {
+export async function openPolicySync(ctx: RunContext, tensors: () => NamedTensors, logger: string, adapter?: PolicyAdapter): Promise<PeriodicPush & { close(): void }> {
   const spec = ctx.job.spec!;
   const sync = resolveWeightSync(spec);
   if (sync.everyNSteps <= 0) return { after: async () => undefined, close: () => undefined };
   const generator = await generatorPeer(ctx, roleEndpoints(spec.endpoints?.generator, undefined), logger, (spec.endpoints?.callTimeoutSeconds || 600) * 1000, sync.push);
-  const periodic = periodicPush(ctx, generator, sync.everyNSteps, tensors, logger);
+  // A LoRA policy is pushed as its adapter alone, which is the policy only on a generator serving the job's base.
+  if (adapter) await adapter.checkBase(generator.pool).catch((e: unknown) => {
+    generator.close();
+    throw e;
+  });
+  const periodic = periodicPush(ctx, generator, sync.everyNSteps, tensors, logger, adapter?.header);
   return { after: periodic.after, close: generator.close };
 }
 
