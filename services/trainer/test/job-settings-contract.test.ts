@@ -106,6 +106,7 @@ const HONOURED: { field: string; set: Partial<Hyper>; base?: Partial<Hyper>; res
 
 // Fields refused at StartJob (validate_only too), with the status and the field the message must name.
 const REFUSED: { field: string; code: 'UNIMPLEMENTED' | 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION'; spec: Spec }[] = [
+  { field: 'spec.hyperparameters.lora.target_modules[1]', code: 'INVALID_ARGUMENT', spec: sftSpec({ lora: { rank: 4, targetModules: ['q_proj', 'qproj'] } }) },
   { field: 'spec.reward_model.frozen_layers', code: 'UNIMPLEMENTED', spec: sftSpec({ lora: { rank: 4 } }, { algorithm: Algorithm.REWARD_MODEL, datasets: [{ path: prefs, schema: DataSchema.PREFERENCE }], algorithmConfig: { case: 'rewardModel', value: { frozenLayers: 1 } } }) },
   { field: 'spec.hyperparameters.min_lr_ratio', code: 'INVALID_ARGUMENT', spec: sftSpec({ minLrRatio: 0.1 }) },
   // weight_sync is honoured (the last test below); out of range or without a generator to sync it is refused.

@@ -130,11 +130,23 @@ export function checkDataset(v: Violations, field: string, d: DatasetSpec, schem
   if (d.expectedSha256 && !SHA256_HEX.test(d.expectedSha256)) v.add(`${field}.expected_sha256`, 'must be 64 lowercase hex characters');
 }
 
+/**
+ * The HF Linear module names of the architectures juice trains (Llama/Mistral/Qwen2, GPT-NeoX): a
+ * target_modules entry must end in one of them (PEFT matches the full name or a "."-suffix), or be
+ * "all-linear". Whether the job's model has it is checked when the job loads the model.
+ */
+export const LORA_MODULE_NAMES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'query_key_value', 'dense', 'dense_h_to_4h', 'dense_4h_to_h'] as const;
+
 export function checkLora(v: Violations, field: string, l: LoraConfig | undefined): void {
   if (!l || l.rank === 0) return;
   v.range(`${field}.rank`, l.rank, 1, 1024);
   if (!(l.dropout >= 0 && l.dropout < 1)) v.add(`${field}.dropout`, `must be in [0, 1), got ${l.dropout}`);
   if (l.alpha < 0) v.add(`${field}.alpha`, `must be >= 0, got ${l.alpha}`);
+  l.targetModules.forEach((t, i) => {
+    if (t === 'all-linear' && l.targetModules.length === 1) return;
+    if (t === 'all-linear') v.add(`${field}.target_modules[${i}]`, '"all-linear" must be the only entry');
+    else if (!(LORA_MODULE_NAMES as readonly string[]).includes(t.split('.').at(-1)!)) v.add(`${field}.target_modules[${i}]`, `"${t.slice(0, 100)}" is not a Linear module name of the supported architectures (${LORA_MODULE_NAMES.join(', ')}, or "all-linear")`);
+  });
 }
 
 /** Structural checks of one weight-push chunk; model-dependent checks (names, shapes) are the receiver's. */
