@@ -4,7 +4,7 @@
 // comparison table, results.json and report.html into --out.
 import { resolve } from 'node:path';
 import { ConfigError, defineConfig, parseConfig } from '@juice/service-kit';
-import { DEFAULT_PLAN, QUICK_PLAN, type RunPlan } from '../pipeline/plan.js';
+import { DEFAULT_PLAN, QUICK_PLAN, QUICK_PRETRAINED_PLAN, type RunPlan } from '../pipeline/plan.js';
 import { runPipeline, type PipelineInput } from '../pipeline/run-pipeline.js';
 import { runSeeds, writeSeedsReport } from '../pipeline/run-seeds.js';
 import { formatSeedsTable } from '../pipeline/seeds.js';
@@ -51,7 +51,7 @@ export const runSpec = defineConfig({
 type Run = ReturnType<typeof parseConfig<typeof runSpec>>;
 
 export function planFrom(c: Run): RunPlan {
-  const base = c.quick ? QUICK_PLAN : DEFAULT_PLAN;
+  const base = c.quick ? (c.pretrain !== 'none' ? QUICK_PRETRAINED_PLAN : QUICK_PLAN) : DEFAULT_PLAN;
   const pick = (v: number, d: number) => (v > 0 ? v : d);
   return {
     synthetic: { seed: c.seed || base.synthetic.seed, trainSize: pick(c.trainSize, base.synthetic.trainSize), evalSize: pick(c.evalSize, base.synthetic.evalSize) },

@@ -32,6 +32,13 @@ export interface MarginStats {
   /** Mean change of log π(y*) and log π(y') against SFT (nats per response). */
   chosenLogpDelta: number;
   rejectedLogpDelta: number;
+  /**
+   * The paper's Figure 1: mean log π_θ(y*|x) − log π_θ(y'|x) under the arm's own weights (nats), the
+   * log-probability gap between the held-out demonstration and the rejected answer. The SFT arm's value
+   * is every other arm's "before" (they all start from it); gap − SFT's gap = margin / β.
+   * Absent in runs saved before it was measured.
+   */
+  logpGap?: number;
   pairs: number;
 }
 
@@ -77,12 +84,14 @@ export async function scoreMarginSet(generator: GeneratorClient, version: bigint
 
 export function marginStats(arm: MarginScores, sft: MarginScores, beta: number): MarginStats {
   const n = arm.chosen.length;
-  if (n === 0) return { margin: NaN, accuracy: NaN, chosenLogpDelta: NaN, rejectedLogpDelta: NaN, pairs: 0 };
+  if (n === 0) return { margin: NaN, accuracy: NaN, chosenLogpDelta: NaN, rejectedLogpDelta: NaN, logpGap: NaN, pairs: 0 };
   let margin = 0;
   let wins = 0;
   let dc = 0;
   let dr = 0;
+  let gap = 0;
   for (let i = 0; i < n; i++) {
+    gap += arm.chosen[i]! - arm.rejected[i]!;
     const c = arm.chosen[i]! - sft.chosen[i]!;
     const r = arm.rejected[i]! - sft.rejected[i]!;
     const m = beta * (c - r);
@@ -91,5 +100,5 @@ export function marginStats(arm: MarginScores, sft: MarginScores, beta: number):
     dr += r;
     if (m > 0) wins++;
   }
-  return { margin: margin / n, accuracy: wins / n, chosenLogpDelta: dc / n, rejectedLogpDelta: dr / n, pairs: n };
+  return { margin: margin / n, accuracy: wins / n, chosenLogpDelta: dc / n, rejectedLogpDelta: dr / n, logpGap: gap / n, pairs: n };
 }

@@ -25,6 +25,8 @@ export function tableRows(r: RunResult): TableRow[] {
   for (const k of metricKeys) rows.push({ label: k, values: arms.map((a) => a.eval?.metrics[k]?.value), digits: 4, better: LOWER.test(k) ? 'lower' : 'higher' });
   rows.push({ label: `heldout implicit-reward margin (β=${r.margin.beta})`, values: arms.map((a) => a.margin?.margin), digits: 4, better: 'higher' });
   rows.push({ label: 'heldout margin accuracy', values: arms.map((a) => (a.key === 'sft' ? undefined : a.margin?.accuracy)), digits: 3, better: 'higher' });
+  // Figure 1 of the paper: the gap of each arm after training; SFT's column is the gap before every arm.
+  rows.push({ label: "log π(demonstration) − log π(SFT's answer), nats", values: arms.map((a) => a.margin?.logpGap), digits: 3, better: 'higher' });
   rows.push({ label: 'Δ log π(demonstration) vs SFT', values: arms.map((a) => a.margin?.chosenLogpDelta), digits: 3, better: 'higher' });
   rows.push({ label: "Δ log π(SFT's own answer) vs SFT", values: arms.map((a) => a.margin?.rejectedLogpDelta), digits: 3 });
   rows.push({ label: 'train margin, last step', values: arms.map((a) => lastMetric(a, 'reward/margin')), digits: 3 });

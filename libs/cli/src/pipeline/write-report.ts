@@ -24,6 +24,7 @@ function armMetrics(a: ArmResult): ModelMetrics {
   }
   if (a.margin) {
     m['heldout_implicit_reward/margin'] = a.margin.margin;
+    if (a.margin.logpGap !== undefined) m['heldout_logp_gap/nats'] = a.margin.logpGap;
     if (a.key !== 'sft') m['heldout_implicit_reward/acc'] = a.margin.accuracy;
   }
   return { name: a.name, metrics: m };
