@@ -40,6 +40,8 @@ interface Figures {
   stepMs: number;
   adamwMs: number;
   maxRssBytes: number;
+  /** juice only: RSS after each phase of the child. */
+  phases?: TrainChildResult['rssMb'];
 }
 
 function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -55,7 +57,7 @@ function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promis
 async function juice(c: Case): Promise<Figures> {
   const req: TrainChildRequest = { config: c.config, batch: c.batch, seqLen: c.seqLen, steps: c.steps };
   const r = JSON.parse(await runProcess(process.execPath, [...process.execArgv, join(HERE, 'train-child.ts'), JSON.stringify(req)], process.env)) as TrainChildResult;
-  return { stepMs: r.stepBestMs, adamwMs: r.adamwMs, maxRssBytes: r.maxRssBytes };
+  return { stepMs: r.stepBestMs, adamwMs: r.adamwMs, maxRssBytes: r.maxRssBytes, phases: r.rssMb };
 }
 
 async function torch(c: Case): Promise<Figures> {
@@ -96,6 +98,8 @@ export const trainMemorySection: Section = async (ctx) => {
     rows.push(['  step fwd+CE+bwd (median of each process\'s best)', jf.stepMs, side(tf?.stepMs, tf && tf.stepMs / jf.stepMs, 'ms (>1x = juice faster)')]);
     rows.push(['  AdamW over every parameter (median)', jf.adamwMs, side(tf?.adamwMs, tf && tf.adamwMs / jf.adamwMs, 'ms (>1x = juice faster)')]);
     rows.push(['  peak RSS of the training process', mb(jf.maxRssBytes), side(tf && mb(tf.maxRssBytes), tf && tf.maxRssBytes / jf.maxRssBytes, 'MiB (>1x = juice smaller)')]);
+    const ph = j.at(-1)!.phases!;
+    rows.push(['  juice RSS after: start, params, session, AdamW state, first step, end', '', `${[ph.start, ph.params, ph.session, ph.optimizer, ph.firstStep, ph.end].map((x) => x.toFixed(0)).join(', ')} MiB`]);
   }
   table(rows);
 };

@@ -72,7 +72,7 @@ export const trainStepSection: Section = async (ctx) => {
     ['session creation', createMs, 'ms'],
     ['forward+backward step', ms, `ms (best of ${WINDOWS} windows' medians of ${STEPS_PER_WINDOW})`],
     ['forward+backward step, all steps', median(stepMs), 'ms (median)'],
-    ['optimizer step (AdamW, JS)', median(optMs), 'ms'],
+    [`optimizer step (AdamW, ${opt.kernel === 'simd' ? 'WebAssembly SIMD' : 'JS loop'})`, median(optMs), 'ms'],
     ['achieved, 6·N·tokens, N non-embedding', gflopsNonEmb, 'GFLOP/s'],
     ['achieved, 6·N·tokens, N all params', gflopsAll, 'GFLOP/s'],
     ['achieved incl. attention matmuls', gflopsAll + attn / (ms * 1e6), 'GFLOP/s'],
