@@ -16,7 +16,7 @@ export { loadModel, rewardParamsFromCausalLm, type LoadedModel } from './load.js
 export { checkConfigKeys, configKeyTable, hfClassOf, HF_CLASSES, type KeyRule } from './config-keys.js';
 export { unusedTensorProblems } from './unused-tensors.js';
 export { LORA_ROW_MASK_INPUT, stackedLoraNames, servingLoraTargets, withStackedLora, stackAdapters, type HeldAdapter } from './lora.js';
-export { defaultLoraTargets, loraTargets, loraParameterShapes, loraScaling, checkLoraSpec, peftTensorNames, initLora, withLora, mergeLora, loraDropoutInputName, loraDropoutInputs, LoraSpecError, LORA_ENABLED_INPUT, type LoraSpec, type LoraTarget, type LoraGraph, type LoraGraphOptions } from './lora.js';
+export { defaultLoraTargets, loraTargets, loraParameterShapes, loraScaling, checkLoraSpec, peftTensorNames, initLora, withLora, mergeLora, loraDropoutInputName, loraDropoutInputs, seededUniform, LoraSpecError, LORA_ENABLED_INPUT, type LoraSpec, type LoraTarget, type LoraGraph, type LoraGraphOptions } from './lora.js';
 export { encodePrompt, encodePromptResponse, promptText, PromptError } from './prompt.js';
 export { describeModel } from './model-info.js';
 export { savePeftAdapter, loadPeftAdapter, loadModelWithAdapter, isPeftAdapterDir, adapterConfigJson, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter, type PeftTaskType } from './peft.js';

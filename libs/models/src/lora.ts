@@ -111,8 +111,8 @@ export function loraParameterShapes(c: ModelConfig, spec: LoraSpec): { name: str
   ]);
 }
 
-/** A small seeded uniform generator (mulberry32): adapter init must not depend on Math.random. */
-function uniform(seed: number): () => number {
+/** A small seeded uniform generator (mulberry32): adapter init and the trainer's LoRA dropout masks must not depend on Math.random. */
+export function seededUniform(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -126,7 +126,7 @@ function uniform(seed: number): () => number {
 /** Fresh adapters as PEFT makes them: A ~ kaiming_uniform(a=√5) = U(−1/√in, 1/√in), B = 0. */
 export function initLora(c: ModelConfig, spec: LoraSpec, seed = 0): ParamSet {
   const params = new ParamSet(loraParameterShapes(c, spec));
-  const rand = uniform(seed);
+  const rand = seededUniform(seed);
   for (const t of loraTargets(c, spec)) {
     const a = params.view(t.a);
     const bound = 1 / Math.sqrt(t.shape[1]);

@@ -7,7 +7,7 @@
 // References (DPO, IRFT) run the same weights: the graph is built `switchable`, and `lora_enabled` = 0
 // computes the base (the adapters' branch is multiplied by an exact 0), = 1 with a snapshot of the
 // adapters computes that snapshot (IRFT's stage-start reference). No second copy of the base weights.
-import { buildCausalLm, LORA_ENABLED_INPUT, loraDropoutInputs, type FloatType, type LoraSpec, type ModelConfig } from '@juice/models';
+import { buildCausalLm, LORA_ENABLED_INPUT, loraDropoutInputs, seededUniform, type FloatType, type LoraSpec, type ModelConfig } from '@juice/models';
 import type { ParamSet } from '@juice/optim';
 import type { Feeds } from '@juice/runtime';
 
@@ -45,18 +45,6 @@ export interface DropoutKey {
   micro: number;
 }
 
-/** mulberry32: a small seeded uniform stream (PyTorch's generator is not reproducible here anyway). */
-function stream(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * PEFT's lora_dropout masks for one micro-batch of `rows` activation rows (B·T): per adapted module (each
  * nn.Dropout draws its own), keep with probability 1 − p, kept entries scaled by 1/(1 − p). Drawn from a
@@ -70,7 +58,7 @@ export function loraDropoutFeeds(config: ModelConfig, spec: LoraSpec, rows: numb
   const kept = 1 / (1 - p);
   loraDropoutInputs(config, spec).forEach((d, i) => {
     // A distinct stream per (seed, step, micro, module): hashed so neighbouring keys do not share a prefix.
-    const rand = stream(Math.imul(key.seed ^ Math.imul(key.step + 1, 0x9e3779b1), 0x85ebca6b) ^ Math.imul(key.micro + 1, 0xc2b2ae35) ^ Math.imul(i + 1, 0x27d4eb2f));
+    const rand = seededUniform(Math.imul(key.seed ^ Math.imul(key.step + 1, 0x9e3779b1), 0x85ebca6b) ^ Math.imul(key.micro + 1, 0xc2b2ae35) ^ Math.imul(i + 1, 0x27d4eb2f));
     const mask = new Float32Array(rows * d.width);
     for (let k = 0; k < mask.length; k++) mask[k] = rand() < p ? 0 : kept;
     feeds[d.name] = { data: mask, dims: [rows, d.width], type: 'float32' };
